@@ -1,0 +1,32 @@
+package io.peft4j.api;
+
+import ai.djl.ndarray.NDManager;
+import java.util.Optional;
+
+/** What the platform offers an {@link Adapter} while it creates an instance. */
+public interface AdapterContext {
+
+    /** Long-lived manager that owns the adapter's tensors. */
+    NDManager manager();
+
+    /** Architecture numbers of the base model. */
+    ModelShape modelShape();
+
+    /** The base layer at a LINEAR site, for initialisations that read (DoRA) or rewrite (PiSSA) the weight. */
+    LinearBase linear(String path);
+
+    /**
+     * An installed {@link Initializer} that handles the given {@code init_lora_weights} value (e.g. {@code pissa},
+     * {@code pissa_niter_4}, {@code milora}), if any.
+     */
+    Optional<Initializer> initializer(String initName);
+
+    /** The run's seed. The platform has already seeded the engine's generator before calling the adapter. */
+    long seed();
+
+    /** Text encoding for methods that initialise from text (prompt tuning); empty if no tokenizer is loaded. */
+    Optional<java.util.function.Function<String, long[]>> tokenizer();
+
+    /** Embedding rows for the given token ids, {@code [n, hidden]} (prompt tuning init from text). */
+    ai.djl.ndarray.NDArray embed(long[] tokenIds);
+}

@@ -1,0 +1,31 @@
+package io.peft4j.api;
+
+import org.pf4j.ExtensionPoint;
+
+/**
+ * Initialises a low-rank adapter from its base weight, selected by the adapter's {@code init_lora_weights}
+ * value (PEFT's field) or by {@code initializer:} in a composition config. It may rewrite the base weight:
+ * PiSSA and MiLoRA put {@code s·B A} = a rank-r part of {@code W} into the adapter and leave the residual
+ * {@code W - s·B A} in the base, so the model's output is unchanged at initialisation.
+ */
+public interface Initializer extends ExtensionPoint {
+
+    /** The id, e.g. {@code pissa}. */
+    String id();
+
+    /** One line for {@code peft4j plugins}. */
+    String description();
+
+    /** Whether this initializer handles an {@code init_lora_weights} value such as {@code pissa_niter_4}. */
+    boolean handles(String initName);
+
+    /**
+     * Checks, before tensors exist, that the initializer can run on a site (e.g. {@code r <= min(in, out)}).
+     * Throw {@link ConfigException} naming the module and shapes.
+     */
+    default void validate(String initName, SiteInfo site, int rank) {
+    }
+
+    /** Sets {@code site}'s factors and (optionally) rewrites {@code base}'s weight. */
+    void initialize(String initName, LowRankSite site, LinearBase base, AdapterContext ctx);
+}

@@ -1,0 +1,40 @@
+package io.peft4j.api;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import org.pf4j.ExtensionPoint;
+
+/**
+ * Combines several adapters into a new one (Hugging Face PEFT's {@code add_weighted_adapter}): task arithmetic,
+ * concatenation, SVD re-factorisation, TIES, DARE, magnitude pruning. Merging an adapter into the base weights is
+ * done by each {@link LinearSiteModule} itself; a Merger builds new adapters.
+ */
+public interface Merger extends ExtensionPoint {
+
+    /** The id, e.g. {@code weighted}. */
+    String id();
+
+    /** One line for {@code peft4j plugins}. */
+    String description();
+
+    /** Combination types offered, e.g. {@code linear, cat, svd, ties, dare_linear, dare_ties, magnitude_prune}. */
+    Set<String> combinationTypes();
+
+    /**
+     * The rank of the combined adapter, or a {@link ConfigException} when the inputs are incompatible for this
+     * type (e.g. {@code linear} with different ranks).
+     */
+    int combinedRank(String combinationType, List<Integer> ranks, Map<String, Object> options);
+
+    /**
+     * Combines the updates of one site. The result has scaling 1.
+     *
+     * @param weights one weight per input (may be negative)
+     * @param options {@code density}, {@code majority_sign_method}, {@code svd_rank}, {@code svd_clamp} ...
+     * @param random  seeded source for random masks (DARE)
+     */
+    LowRankUpdate combine(String combinationType, List<LowRankUpdate> inputs, List<Double> weights,
+                          Map<String, Object> options, Random random);
+}

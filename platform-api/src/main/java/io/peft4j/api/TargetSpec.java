@@ -1,0 +1,79 @@
+package io.peft4j.api;
+
+import java.util.List;
+
+/**
+ * Which modules an adapter applies to, with Hugging Face PEFT's matching rules (implemented once, in core).
+ *
+ * <ul>
+ *   <li>{@code names}: match when the module path equals a name or ends with {@code "." + name};</li>
+ *   <li>{@code regex}: match when the whole path matches ({@code re.fullmatch});</li>
+ *   <li>{@code allLinear}: every linear layer except the output head ({@code lm_head});</li>
+ *   <li>excludes win over targets; {@code layers} (with optional {@code layersPattern}) keep only those layer indices.</li>
+ * </ul>
+ * Exactly one of {@code names}, {@code regex}, {@code allLinear} selects the targets.
+ */
+public record TargetSpec(List<String> names, String regex, boolean allLinear,
+                         List<String> excludeNames, String excludeRegex,
+                         List<Integer> layers, String layersPattern) {
+
+    public static final String ALL_LINEAR = "all-linear";
+
+    public TargetSpec {
+        names = names == null ? null : List.copyOf(names);
+        excludeNames = excludeNames == null ? null : List.copyOf(excludeNames);
+        layers = layers == null ? null : List.copyOf(layers);
+    }
+
+    /**
+     * Builds a spec from PEFT's JSON fields: {@code target_modules} and {@code exclude_modules} are each either a
+     * list of names or a single regex string; the string {@code "all-linear"} selects all linear layers.
+     */
+    public static TargetSpec fromPeft(Object targetModules, Object excludeModules, List<Integer> layersToTransform,
+                                      String layersPattern) {
+        List<String> names = null;
+        String regex = null;
+        boolean all = false;
+        if (targetModules instanceof String s) {
+            if (ALL_LINEAR.equalsIgnoreCase(s)) {
+                all = true;
+            } else {
+                regex = s;
+            }
+        } else if (targetModules instanceof List<?> l) {
+            names = l.stream().map(String::valueOf).toList();
+        } else if (targetModules != null) {
+            throw new IllegalArgumentException("target_modules: expected a list of module names, a regex string or \""
+                    + ALL_LINEAR + "\", got " + targetModules.getClass().getSimpleName());
+        }
+        List<String> exNames = null;
+        String exRegex = null;
+        if (excludeModules instanceof String s) {
+            exRegex = s;
+        } else if (excludeModules instanceof List<?> l) {
+            exNames = l.stream().map(String::valueOf).toList();
+        } else if (excludeModules != null) {
+            throw new IllegalArgumentException("exclude_modules: expected a list of module names or a regex string, got "
+                    + excludeModules.getClass().getSimpleName());
+        }
+        return new TargetSpec(names, regex, all, exNames, exRegex, layersToTransform, layersPattern);
+    }
+
+    /** True when no target was given at all (the method must then supply its own default targets). */
+    public boolean isEmpty() {
+        return names == null && regex == null && !allLinear;
+    }
+
+    /** The value to write back as {@code target_modules}. */
+    public Object toPeftTargetModules() {
+        if (allLinear) {
+            return ALL_LINEAR;
+        }
+        return regex != null ? regex : names;
+    }
+
+    /** The value to write back as {@code exclude_modules}. */
+    public Object toPeftExcludeModules() {
+        return excludeRegex != null ? excludeRegex : excludeNames;
+    }
+}

@@ -1,0 +1,185 @@
+package io.peft4j.core.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import io.peft4j.api.ForwardContext;
+import io.peft4j.api.LinearBase;
+import io.peft4j.api.LinearSiteModule;
+import io.peft4j.api.QuantizedWeight;
+import io.peft4j.api.SiteInfo;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A frozen linear layer {@code y = x W^T + b} that adapters attach to. Holds the base weight either in full
+ * precision or as a {@link QuantizedWeight}, plus the adapters attached here in attachment order.
+ *
+ * <p>Forward: {@code base(x)}, then each active, unmerged adapter in the order of the active list, each receiving
+ * the output so far (Hugging Face PEFT semantics).
+ */
+public final class AdaptableLinear implements LinearBase {
+    private final SiteInfo site;
+    private final NDManager manager;
+    private NDArray weight;              // [out, in] float32, null when quantized
+    private QuantizedWeight quantized;   // non-null when the base is stored quantized
+    private NDArray bias;                // [out] or null
+    private final Map<String, LinearSiteModule> adapters = new LinkedHashMap<>();
+    private final List<String> merged = new ArrayList<>();
+
+    public AdaptableLinear(SiteInfo site, NDManager manager, NDArray weight, NDArray bias) {
+        this.site = site;
+        this.manager = manager;
+        this.weight = weight;
+        this.bias = bias;
+        checkShape(weight);
+    }
+
+    @Override
+    public SiteInfo site() {
+        return site;
+    }
+
+    /**
+     * Base output, then adapters. {@code active} lists the adapter names to apply, in order; adapters not attached
+     * here are skipped, as are merged ones (already part of the weight).
+     */
+    public NDArray forward(NDArray x, List<String> active, ForwardContext ctx) {
+        NDArray w = quantized != null ? quantized.dequantize(ctx.manager()) : weight;
+        NDArray y = x.getNDArrayInternal().linear(x, w, bias).singletonOrThrow();
+        if (adapters.isEmpty()) {
+            return y;
+        }
+        for (String name : active) {
+            LinearSiteModule m = adapters.get(name);
+            if (m != null && !merged.contains(name)) {
+                y = m.forward(x, y, this, ctx);
+            }
+        }
+        return y;
+    }
+
+    @Override
+    public NDArray weight() {
+        return quantized != null ? quantized.dequantize(manager) : weight;
+    }
+
+    /** The stored full-precision weight without dequantizing; null when quantized. */
+    public NDArray rawWeight() {
+        return weight;
+    }
+
+    public QuantizedWeight quantizedWeight() {
+        return quantized;
+    }
+
+    @Override
+    public Optional<NDArray> bias() {
+        return Optional.ofNullable(bias);
+    }
+
+    @Override
+    public void setWeight(NDArray w) {
+        checkShape(w);
+        if (quantized != null) {
+            throw new IllegalStateException(site.path() + ": base is quantized; use setQuantizedWeight");
+        }
+        NDArray old = weight;
+        weight = w;
+        if (old != null && old != w) {
+            old.close();
+        }
+    }
+
+    /** Replaces the base by a quantized one (the full-precision copy is released). */
+    public void setQuantizedWeight(QuantizedWeight q) {
+        if (weight != null) {
+            weight.close();
+            weight = null;
+        }
+        if (quantized != null) {
+            quantized.close();
+        }
+        quantized = q;
+    }
+
+    @Override
+    public void setBias(NDArray b) {
+        if (bias == null) {
+            throw new IllegalStateException(site.path() + " has no bias");
+        }
+        if (b.getShape().size() != site.outFeatures()) {
+            throw new IllegalArgumentException(site.path() + ": bias must have " + site.outFeatures()
+                    + " elements, got shape " + b.getShape());
+        }
+        NDArray old = bias;
+        bias = b;
+        if (old != b) {
+            old.close();
+        }
+    }
+
+    @Override
+    public boolean quantized() {
+        return quantized != null;
+    }
+
+    public void attach(String adapterName, LinearSiteModule module) {
+        if (adapters.containsKey(adapterName)) {
+            throw new IllegalStateException(site.path() + ": adapter '" + adapterName + "' is already attached");
+        }
+        adapters.put(adapterName, module);
+    }
+
+    public LinearSiteModule detach(String adapterName) {
+        if (merged.contains(adapterName)) {
+            throw new IllegalStateException(site.path() + ": unmerge adapter '" + adapterName + "' before removing it");
+        }
+        return adapters.remove(adapterName);
+    }
+
+    public Map<String, LinearSiteModule> adapters() {
+        return java.util.Collections.unmodifiableMap(adapters);
+    }
+
+    /** Folds the named adapter into the base weight. */
+    public void merge(String adapterName) {
+        LinearSiteModule m = adapters.get(adapterName);
+        if (m == null || merged.contains(adapterName)) {
+            return;
+        }
+        m.merge(this);
+        merged.add(adapterName);
+    }
+
+    /** Unmerges adapters in reverse merge order up to and including the named one... here: only that one, if last. */
+    public void unmergeAll() {
+        for (int i = merged.size() - 1; i >= 0; i--) {
+            adapters.get(merged.get(i)).unmerge(this);
+        }
+        merged.clear();
+    }
+
+    public List<String> mergedAdapters() {
+        return List.copyOf(merged);
+    }
+
+    private void checkShape(NDArray w) {
+        if (w == null) {
+            return;
+        }
+        long[] s = w.getShape().getShape();
+        if (s.length != 2 || s[0] != site.outFeatures() || s[1] != site.inFeatures()) {
+            throw new IllegalArgumentException(site.path() + ": weight must be [" + site.outFeatures() + ", "
+                    + site.inFeatures() + "], got " + w.getShape());
+        }
+    }
+
+    /** Convenience for modules: list form used by DJL ops. */
+    static NDList list(NDArray... a) {
+        return new NDList(a);
+    }
+}
