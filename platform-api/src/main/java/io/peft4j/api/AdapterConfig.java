@@ -20,4 +20,17 @@ public interface AdapterConfig {
      */
     default void validate() {
     }
+
+    /**
+     * PEFT's {@code bias} option: {@code "none"}, {@code "all"} (every bias of the base model is trained and saved)
+     * or a method-specific {@code "<method>_only"} (biases of the adapted layers).
+     */
+    default String bias() {
+        return "none";
+    }
+
+    /** PEFT's {@code modules_to_save}: extra modules trained fully and saved with the adapter. */
+    default java.util.List<String> modulesToSave() {
+        return java.util.List.of();
+    }
 }

@@ -1,0 +1,164 @@
+package io.peft4j.core.config;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One run, as declared in a YAML or JSON file: base model, optional quantization, adapters (which method,
+ * initializer and rank allocator apply to which modules), optimizer and policy, training, data and output.
+ * Parsed and checked by {@link RunConfigParser}; checked against the installed plugins and the model's
+ * {@code config.json} by {@link RunConfigValidator}, before any tensor is created.
+ */
+public record RunConfig(
+        @JsonProperty("model") ModelSection model,
+        @JsonProperty("quantization") QuantizationSection quantization,
+        @JsonProperty("adapters") List<AdapterSection> adapters,
+        @JsonProperty("optimizer") OptimizerSection optimizer,
+        @JsonProperty("training") TrainingSection training,
+        @JsonProperty("data") DataSection data,
+        @JsonProperty("output") OutputSection output) {
+
+    public RunConfig {
+        model = model == null ? new ModelSection(null, null) : model;
+        adapters = adapters == null ? List.of() : List.copyOf(adapters);
+        optimizer = optimizer == null ? new OptimizerSection(null, null, null, null, null, null) : optimizer;
+        training = training == null ? TrainingSection.defaults() : training;
+        data = data == null ? new DataSection(null, null, null, null, null, null) : data;
+        output = output == null ? new OutputSection(null) : output;
+    }
+
+    /**
+     * @param path   a Hugging Face model directory, or {@code bundled:stories260K} (the default) for the embedded model
+     * @param device {@code cpu} (default), {@code cuda}, {@code cuda:N} or {@code auto}
+     */
+    public record ModelSection(@JsonProperty("path") String path, @JsonProperty("device") String device) {
+        public static final String BUNDLED = "bundled:stories260K";
+
+        public ModelSection {
+            path = path == null ? BUNDLED : path;
+            device = device == null ? "cpu" : device;
+        }
+    }
+
+    /** @param method installed quantizer id (e.g. {@code nf4}); {@code options} are passed to it. */
+    public record QuantizationSection(@JsonProperty("method") String method,
+                                      @JsonProperty("options") Map<String, Object> options) {
+        public QuantizationSection {
+            options = options == null ? Map.of() : Map.copyOf(options);
+        }
+    }
+
+    /**
+     * One adapter. {@code name}, {@code method}, {@code initializer} and {@code rank_allocator} are the
+     * platform's keys; every other key is a hyper-parameter of the method, with Hugging Face PEFT's names
+     * ({@code r}, {@code lora_alpha}, {@code target_modules} ...), collected in {@code settings}.
+     */
+    public record AdapterSection(String name, String method, String initializer,
+                                 Map<String, Object> rankAllocator, Map<String, Object> settings) {
+    }
+
+    /**
+     * AdamW settings (PyTorch semantics) and an optional policy.
+     *
+     * @param policy installed optimizer policy id plus its options, e.g. {@code {id: loraplus, loraplus_lr_ratio: 16}}
+     */
+    public record OptimizerSection(@JsonProperty("lr") Double lr,
+                                   @JsonProperty("weight_decay") Double weightDecay,
+                                   @JsonProperty("betas") List<Double> betas,
+                                   @JsonProperty("eps") Double eps,
+                                   @JsonProperty("max_grad_norm") Double maxGradNorm,
+                                   @JsonProperty("policy") Map<String, Object> policy) {
+        public OptimizerSection {
+            lr = lr == null ? 1e-3 : lr;
+            weightDecay = weightDecay == null ? 0.0 : weightDecay;
+            betas = betas == null ? List.of(0.9, 0.999) : List.copyOf(betas);
+            eps = eps == null ? 1e-8 : eps;
+            maxGradNorm = maxGradNorm == null ? 1.0 : maxGradNorm;
+        }
+    }
+
+    /**
+     * @param steps            optimizer steps (takes precedence over epochs)
+     * @param epochs           passes over the training data when {@code steps} is not set
+     * @param batchSize        sequences per micro-batch
+     * @param gradAccumulation micro-batches per optimizer step
+     * @param schedule         {@code constant}, {@code linear} or {@code cosine}
+     * @param warmupSteps      linear warm-up steps
+     * @param maxSeqLen        longest training sequence (tokens); longer examples are truncated or rejected
+     * @param truncate         truncate long examples (true) or fail naming the line (false)
+     * @param packing          concatenate examples into full rows instead of padding
+     * @param evalEvery        evaluate every N steps (0 = only at the end)
+     * @param checkpointEvery  checkpoint every N steps (0 = never)
+     * @param keepCheckpoints  how many checkpoints to keep
+     * @param logEvery         metrics line every N steps
+     * @param seed             seed for initialisation, shuffling and dropout
+     * @param progressBar      console progress bar
+     */
+    public record TrainingSection(@JsonProperty("steps") Integer steps,
+                                  @JsonProperty("epochs") Double epochs,
+                                  @JsonProperty("batch_size") Integer batchSize,
+                                  @JsonProperty("grad_accumulation") Integer gradAccumulation,
+                                  @JsonProperty("schedule") String schedule,
+                                  @JsonProperty("warmup_steps") Integer warmupSteps,
+                                  @JsonProperty("max_seq_len") Integer maxSeqLen,
+                                  @JsonProperty("truncate") Boolean truncate,
+                                  @JsonProperty("packing") Boolean packing,
+                                  @JsonProperty("eval_every") Integer evalEvery,
+                                  @JsonProperty("checkpoint_every") Integer checkpointEvery,
+                                  @JsonProperty("keep_checkpoints") Integer keepCheckpoints,
+                                  @JsonProperty("log_every") Integer logEvery,
+                                  @JsonProperty("seed") Long seed,
+                                  @JsonProperty("progress_bar") Boolean progressBar) {
+        public TrainingSection {
+            batchSize = batchSize == null ? 8 : batchSize;
+            gradAccumulation = gradAccumulation == null ? 1 : gradAccumulation;
+            schedule = schedule == null ? "cosine" : schedule;
+            warmupSteps = warmupSteps == null ? 0 : warmupSteps;
+            maxSeqLen = maxSeqLen == null ? 256 : maxSeqLen;
+            truncate = truncate == null || truncate;
+            packing = packing != null && packing;
+            evalEvery = evalEvery == null ? 0 : evalEvery;
+            checkpointEvery = checkpointEvery == null ? 0 : checkpointEvery;
+            keepCheckpoints = keepCheckpoints == null ? 2 : keepCheckpoints;
+            logEvery = logEvery == null ? 10 : logEvery;
+            seed = seed == null ? 42L : seed;
+            progressBar = progressBar == null || progressBar;
+        }
+
+        static TrainingSection defaults() {
+            return new TrainingSection(null, null, null, null, null, null, null, null, null, null, null, null, null,
+                    null, null);
+        }
+    }
+
+    /**
+     * @param train         JSONL file, one {@code {"text": ...}} or {@code {"prompt": ..., "completion": ...}} per line;
+     *                      {@code bundled:demo} for the embedded demo task
+     * @param eval          JSONL file for evaluation (optional)
+     * @param evalFraction  share of the training file held out for evaluation when {@code eval} is not given
+     * @param addEos        append the end-of-sequence token to every example
+     * @param addBos        prepend the beginning-of-sequence token
+     * @param shuffle       shuffle training examples each epoch (seeded)
+     */
+    public record DataSection(@JsonProperty("train") String train,
+                              @JsonProperty("eval") String eval,
+                              @JsonProperty("eval_fraction") Double evalFraction,
+                              @JsonProperty("add_eos") Boolean addEos,
+                              @JsonProperty("add_bos") Boolean addBos,
+                              @JsonProperty("shuffle") Boolean shuffle) {
+        public DataSection {
+            evalFraction = evalFraction == null ? 0.0 : evalFraction;
+            addEos = addEos == null || addEos;
+            addBos = addBos == null || addBos;
+            shuffle = shuffle == null || shuffle;
+        }
+    }
+
+    /** @param dir output directory (adapter, metrics, loss curve, checkpoints). */
+    public record OutputSection(@JsonProperty("dir") String dir) {
+        public OutputSection {
+            dir = dir == null ? "runs/latest" : dir;
+        }
+    }
+}

@@ -1,0 +1,221 @@
+package io.peft4j.core.peft;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.peft4j.api.Adapter;
+import io.peft4j.api.AdapterConfig;
+import io.peft4j.api.AdapterInstance;
+import io.peft4j.api.ConfigException;
+import io.peft4j.api.ForwardContext;
+import io.peft4j.api.Initializer;
+import io.peft4j.api.LinearSiteModule;
+import io.peft4j.api.Parameter;
+import io.peft4j.api.SiteInfo;
+import io.peft4j.api.SiteKind;
+import io.peft4j.api.SiteModule;
+import io.peft4j.api.TargetSpec;
+import io.peft4j.core.model.AdaptableLinear;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Function;
+
+/**
+ * A base model with named adapters: attaches them to the sites their targets select, activates one, several (their
+ * contributions add, in list order) or none, merges and unmerges, deletes. The adapters' tensors live in a
+ * per-adapter sub-manager of the model's manager, so deleting an adapter frees them.
+ */
+public final class PeftModel {
+    /** PEFT's default targets for Llama-family models when a LoRA-like config names none. */
+    public static final List<String> DEFAULT_LLAMA_TARGETS = List.of("q_proj", "v_proj");
+
+    private final AdapterHost host;
+    private final Function<String, Optional<Initializer>> initializers;
+    private final Map<String, AttachedAdapter> adapters = new LinkedHashMap<>();
+    private final Map<String, NDManager> managers = new LinkedHashMap<>();
+    private List<String> active = List.of();
+
+    public PeftModel(AdapterHost host, Function<String, Optional<Initializer>> initializers) {
+        this.host = host;
+        this.initializers = initializers;
+    }
+
+    public AdapterHost host() {
+        return host;
+    }
+
+    /**
+     * The sites an adapter config selects on this model (PEFT matching rules; PEFT's Llama default targets
+     * {@code q_proj, v_proj} when a linear method names none).
+     */
+    public List<SiteInfo> resolveSites(Adapter method, AdapterConfig config, String field) {
+        TargetSpec spec = config.targetSpec();
+        if (spec.isEmpty()) {
+            if (method.siteKinds().contains(SiteKind.LINEAR)) {
+                spec = TargetSpec.fromPeft(DEFAULT_LLAMA_TARGETS, spec.toPeftExcludeModules(), spec.layers(),
+                        spec.layersPattern());
+            } else {
+                return host.sites().stream().filter(s -> method.siteKinds().contains(s.kind())).toList();
+            }
+        }
+        return TargetMatcher.select(spec, host.sites(), method.siteKinds(), field + ".target_modules");
+    }
+
+    /**
+     * Validates and creates an adapter and attaches it (inactive until {@link #setActive}). The engine's generator
+     * is seeded with {@code seed} first so initialisation is reproducible.
+     */
+    public AttachedAdapter addAdapter(String name, Adapter method, AdapterConfig config, long seed) {
+        if (adapters.containsKey(name)) {
+            throw new ConfigException("name", "an adapter named \"" + name + "\" is already loaded");
+        }
+        String field = "adapters." + name;
+        List<SiteInfo> sites = resolveSites(method, config, field);
+        method.validate(config, sites, host.shape());
+        checkSharing(name, method, sites);
+        Engine.getInstance().setRandomSeed((int) seed);
+        NDManager m = host.manager().newSubManager();
+        AdapterInstance instance;
+        try {
+            instance = method.create(name, config, sites, new PlatformAdapterContext(host, m, initializers, seed));
+        } catch (RuntimeException e) {
+            m.close();
+            throw e;
+        }
+        for (Map.Entry<String, ? extends SiteModule> e : instance.modules().entrySet()) {
+            SiteModule module = e.getValue();
+            if (module.site().kind() == SiteKind.LINEAR) {
+                if (!(module instanceof LinearSiteModule l)) {
+                    m.close();
+                    throw new IllegalStateException("method " + method.method() + " returned a "
+                            + module.getClass().getName() + " for linear site " + e.getKey());
+                }
+                host.linear(e.getKey()).attach(name, l);
+            } else {
+                host.attachSiteModule(name, module);
+            }
+        }
+        AttachedAdapter attached = new AttachedAdapter(method, instance, sites);
+        adapters.put(name, attached);
+        managers.put(name, m);
+        return attached;
+    }
+
+    private void checkSharing(String name, Adapter method, List<SiteInfo> sites) {
+        for (AttachedAdapter other : adapters.values()) {
+            for (SiteInfo s : sites) {
+                if (other.sites().stream().anyMatch(o -> o.path().equals(s.path()) && o.kind() == s.kind())) {
+                    if (!method.canShareSite(other.method().method())
+                            || !other.method().canShareSite(method.method())) {
+                        throw new ConfigException("adapters." + name, "method '" + method.method()
+                                + "' cannot share module " + s.path() + " with adapter '" + other.name()
+                                + "' (method '" + other.method().method() + "')");
+                    }
+                }
+            }
+        }
+    }
+
+    /** Activates the named adapters (in order); an empty list disables all adapters. */
+    public void setActive(List<String> names) {
+        for (String n : names) {
+            if (!adapters.containsKey(n)) {
+                throw new ConfigException("adapter", "\"" + n + "\" is not loaded; loaded adapters: "
+                        + adapters.keySet());
+            }
+        }
+        active = List.copyOf(names);
+        host.setActiveAdapters(active);
+    }
+
+    public List<String> active() {
+        return active;
+    }
+
+    public Map<String, AttachedAdapter> adapters() {
+        return java.util.Collections.unmodifiableMap(adapters);
+    }
+
+    public AttachedAdapter adapter(String name) {
+        AttachedAdapter a = adapters.get(name);
+        if (a == null) {
+            throw new ConfigException("adapter", "\"" + name + "\" is not loaded; loaded adapters: "
+                    + adapters.keySet());
+        }
+        return a;
+    }
+
+    /** Removes an adapter and frees its tensors (unmerge it first if merged). */
+    public void deleteAdapter(String name) {
+        AttachedAdapter a = adapter(name);
+        for (SiteInfo s : a.sites()) {
+            if (s.kind() == SiteKind.LINEAR) {
+                host.linear(s.path()).detach(name);
+            }
+        }
+        host.detachSiteModules(name);
+        adapters.remove(name);
+        managers.remove(name).close();
+        if (active.contains(name)) {
+            List<String> rest = new ArrayList<>(active);
+            rest.remove(name);
+            setActive(rest);
+        }
+    }
+
+    /** Trainable parameters of the active adapters. */
+    public List<Parameter> trainableParameters() {
+        List<Parameter> out = new ArrayList<>();
+        for (String n : active) {
+            adapters.get(n).instance().parameters().stream().filter(Parameter::trainable).forEach(out::add);
+        }
+        return out;
+    }
+
+    /** Sum of the active adapters' auxiliary losses (e.g. AdaLoRA's orthogonal regulariser), if any. */
+    public Optional<NDArray> auxiliaryLoss(ForwardContext ctx) {
+        NDArray total = null;
+        for (String n : active) {
+            Optional<NDArray> l = adapters.get(n).instance().auxiliaryLoss(ctx);
+            if (l.isPresent()) {
+                total = total == null ? l.get() : total.add(l.get());
+            }
+        }
+        return Optional.ofNullable(total);
+    }
+
+    /** Folds the named adapter into the base weights of every linear site it has. */
+    public void merge(String name) {
+        AttachedAdapter a = adapter(name);
+        for (SiteInfo s : a.sites()) {
+            if (s.kind() != SiteKind.LINEAR) {
+                throw new ConfigException("merge", "adapter '" + name + "' (method " + a.method().method()
+                        + ") has non-linear sites such as " + s.path() + " and cannot be merged into weights");
+            }
+        }
+        for (SiteInfo s : a.sites()) {
+            host.linear(s.path()).merge(name);
+        }
+    }
+
+    /** Unmerges everything merged, in reverse order. */
+    public void unmergeAll() {
+        for (SiteInfo s : host.sites()) {
+            if (s.kind() == SiteKind.LINEAR) {
+                AdaptableLinear l = host.linear(s.path());
+                if (!l.mergedAdapters().isEmpty()) {
+                    l.unmergeAll();
+                }
+            }
+        }
+    }
+
+    /** Number of elements in the trainable parameters of one adapter. */
+    public static long trainableCount(AdapterInstance instance) {
+        return instance.parameters().stream().filter(Parameter::trainable)
+                .mapToLong(p -> p.value().getShape().size()).sum();
+    }
+}

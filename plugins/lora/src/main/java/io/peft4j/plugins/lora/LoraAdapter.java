@@ -1,0 +1,131 @@
+package io.peft4j.plugins.lora;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import io.peft4j.api.Adapter;
+import io.peft4j.api.AdapterConfig;
+import io.peft4j.api.AdapterContext;
+import io.peft4j.api.AdapterInstance;
+import io.peft4j.api.ConfigException;
+import io.peft4j.api.Initializer;
+import io.peft4j.api.ModelShape;
+import io.peft4j.api.SiteInfo;
+import io.peft4j.api.SiteKind;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.pf4j.Extension;
+
+/**
+ * The LoRA method: low-rank updates {@code ΔW = s·B A} on linear layers. See {@link LoraLayer} for the math and
+ * {@link LoraConfig} for the options. Initialisations other than PEFT's built-in ones ({@code true}, {@code false},
+ * {@code "gaussian"}) are delegated to installed {@link Initializer} plugins (PiSSA, MiLoRA).
+ */
+@Extension
+public final class LoraAdapter implements Adapter {
+    public static final String METHOD = "lora";
+
+    @Override
+    public String method() {
+        return METHOD;
+    }
+
+    @Override
+    public String description() {
+        return "LoRA: low-rank update s·BA on linear layers (rsLoRA, lora_bias, rank/alpha patterns)";
+    }
+
+    @Override
+    public String peftType() {
+        return "LORA";
+    }
+
+    @Override
+    public Class<? extends AdapterConfig> configType() {
+        return LoraConfig.class;
+    }
+
+    @Override
+    public Set<SiteKind> siteKinds() {
+        return Set.of(SiteKind.LINEAR);
+    }
+
+    @Override
+    public boolean readsPeftConfig(Map<String, Object> json) {
+        return "LORA".equals(json.get("peft_type")) && !Boolean.TRUE.equals(json.get("use_dora"));
+    }
+
+    @Override
+    public void validate(AdapterConfig config, List<SiteInfo> sites, ModelShape shape) {
+        LoraConfig c = (LoraConfig) config;
+        for (SiteInfo s : sites) {
+            int r = c.rankFor(s.path());
+            int max = Math.min(s.inFeatures(), s.outFeatures());
+            if (r > max) {
+                throw new ConfigException(c.rankPattern().isEmpty() ? "r" : "r / rank_pattern",
+                        "rank " + r + " is larger than min(in, out) = " + max + " of module " + s.path()
+                                + " [out=" + s.outFeatures() + ", in=" + s.inFeatures() + "]");
+            }
+        }
+    }
+
+    @Override
+    public AdapterInstance create(String name, AdapterConfig config, List<SiteInfo> sites, AdapterContext ctx) {
+        LoraConfig c = (LoraConfig) config;
+        String init = c.initName();
+        Initializer external = null;
+        if (!List.of("true", "false", "gaussian").contains(init)) {
+            external = ctx.initializer(init).orElseThrow(() -> new ConfigException("init_lora_weights",
+                    "\"" + init + "\" is not a LoRA built-in (true, false, gaussian) and no installed initializer "
+                            + "plugin handles it"));
+            for (SiteInfo s : sites) {
+                external.validate(init, s, c.rankFor(s.path()));
+            }
+        }
+        NDManager m = ctx.manager();
+        Map<String, LoraLayer> layers = new LinkedHashMap<>();
+        for (SiteInfo s : sites) {
+            int r = c.rankFor(s.path());
+            NDArray a = initA(m, init, r, s.inFeatures());
+            NDArray b = initB(m, init, s.outFeatures(), r);
+            NDArray bias = c.loraBias() ? initBias(m, init, s.outFeatures(), r) : null;
+            LoraLayer layer = new LoraLayer(s, r, c.scalingFor(s.path()), c.loraDropout().floatValue(), a, b, bias);
+            if (external != null) {
+                external.initialize(init, layer, ctx.linear(s.path()), ctx);
+            }
+            layers.put(s.path(), layer);
+        }
+        return new LoraInstance(name, c, layers);
+    }
+
+    /**
+     * A: kaiming-uniform with a = sqrt(5) on a [r, in] weight, i.e. U(-1/sqrt(in), 1/sqrt(in)), which is also
+     * torch's default Linear init (used by {@code false}); {@code gaussian}: N(0, (1/r)^2).
+     */
+    static NDArray initA(NDManager m, String init, int r, int in) {
+        if (init.equals("gaussian")) {
+            return m.randomNormal(0f, 1f / r, new Shape(r, in), ai.djl.ndarray.types.DataType.FLOAT32);
+        }
+        float bound = (float) (1.0 / Math.sqrt(in));
+        return m.randomUniform(-bound, bound, new Shape(r, in));
+    }
+
+    /** B: zero so the adapter starts as the identity; {@code false} keeps torch's default U(±1/sqrt(r)). */
+    static NDArray initB(NDManager m, String init, int out, int r) {
+        if (init.equals("false")) {
+            float bound = (float) (1.0 / Math.sqrt(r));
+            return m.randomUniform(-bound, bound, new Shape(out, r));
+        }
+        return m.zeros(new Shape(out, r));
+    }
+
+    static NDArray initBias(NDManager m, String init, int out, int r) {
+        if (init.equals("false")) {
+            float bound = (float) (1.0 / Math.sqrt(r));
+            return m.randomUniform(-bound, bound, new Shape(out));
+        }
+        return m.zeros(new Shape(out));
+    }
+}

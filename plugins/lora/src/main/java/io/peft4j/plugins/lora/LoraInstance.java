@@ -1,0 +1,93 @@
+package io.peft4j.plugins.lora;
+
+import ai.djl.ndarray.NDArray;
+import io.peft4j.api.AdapterConfig;
+import io.peft4j.api.AdapterInstance;
+import io.peft4j.api.ConfigException;
+import io.peft4j.api.ParamRole;
+import io.peft4j.api.Parameter;
+import io.peft4j.api.PeftKeys;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A LoRA adapter attached to a model. Saved keys (PEFT format, adapter name removed):
+ * {@code base_model.model.<module>.lora_A.weight [r, in]}, {@code ...lora_B.weight [out, r]} and, with
+ * {@code lora_bias}, {@code ...lora_B.bias [out]}.
+ */
+final class LoraInstance implements AdapterInstance {
+    private final String name;
+    private final LoraConfig config;
+    private final Map<String, LoraLayer> layers;
+
+    LoraInstance(String name, LoraConfig config, Map<String, LoraLayer> layers) {
+        this.name = name;
+        this.config = config;
+        this.layers = layers;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public AdapterConfig config() {
+        return config;
+    }
+
+    @Override
+    public Map<String, LoraLayer> modules() {
+        return layers;
+    }
+
+    @Override
+    public List<Parameter> parameters() {
+        List<Parameter> out = new ArrayList<>();
+        layers.forEach((path, l) -> {
+            out.add(new Parameter(PeftKeys.inMemory(path, "lora_A", name, "weight"), l.loraA(), ParamRole.DOWN, true));
+            out.add(new Parameter(PeftKeys.inMemory(path, "lora_B", name, "weight"), l.loraB(), ParamRole.UP, true));
+            if (l.loraBBias() != null) {
+                out.add(new Parameter(PeftKeys.inMemory(path, "lora_B", name, "bias"), l.loraBBias(),
+                        ParamRole.UP_BIAS, true));
+            }
+        });
+        return out;
+    }
+
+    @Override
+    public Map<String, NDArray> stateDict() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        layers.forEach((path, l) -> {
+            out.put(PeftKeys.saved(path, "lora_A.weight"), l.loraA());
+            out.put(PeftKeys.saved(path, "lora_B.weight"), l.loraB());
+            if (l.loraBBias() != null) {
+                out.put(PeftKeys.saved(path, "lora_B.bias"), l.loraBBias());
+            }
+        });
+        return out;
+    }
+
+    @Override
+    public Set<String> loadStateDict(Map<String, NDArray> tensors) {
+        Set<String> used = new HashSet<>();
+        for (Map.Entry<String, NDArray> e : stateDict().entrySet()) {
+            NDArray src = tensors.get(e.getKey());
+            if (src == null) {
+                throw new ConfigException(e.getKey(), "missing from the adapter file (expected shape "
+                        + e.getValue().getShape() + ")");
+            }
+            if (!src.getShape().equals(e.getValue().getShape())) {
+                throw new ConfigException(e.getKey(), "shape " + src.getShape() + " in the adapter file does not match "
+                        + "the model's module, which needs " + e.getValue().getShape());
+            }
+            LoraLayer.copyInto(e.getValue(), src, e.getKey());
+            used.add(e.getKey());
+        }
+        return used;
+    }
+}

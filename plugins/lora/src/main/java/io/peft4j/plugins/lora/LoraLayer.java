@@ -1,0 +1,118 @@
+package io.peft4j.plugins.lora;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.index.NDIndex;
+import io.peft4j.api.ForwardContext;
+import io.peft4j.api.LinearBase;
+import io.peft4j.api.LowRankSite;
+import io.peft4j.api.SiteInfo;
+import java.util.Optional;
+
+/**
+ * LoRA on one linear layer (Hu et al. 2021), as Hugging Face PEFT's {@code lora.Linear}:
+ * <pre>
+ *   y = base(x) + s · ( B (A · drop(x)) + b_B )          A: [r, in], B: [out, r], b_B: [out] (lora_bias only)
+ *   s = lora_alpha / r            (rsLoRA: lora_alpha / sqrt(r))
+ *   merge:   W ← W + s·B A,  b ← b + s·b_B          unmerge: subtract
+ * </pre>
+ * Dropout applies only to the LoRA branch input; {@code b_B} sits inside {@code lora_B(...)} and is therefore
+ * scaled by {@code s} too (PEFT behaviour).
+ */
+public final class LoraLayer implements LowRankSite {
+    private final SiteInfo site;
+    private final int rank;
+    private final float scaling;
+    private final float dropout;
+    private final NDArray loraA;      // [r, in]
+    private final NDArray loraB;      // [out, r]
+    private final NDArray loraBBias;  // [out] or null
+
+    LoraLayer(SiteInfo site, int rank, float scaling, float dropout, NDArray loraA, NDArray loraB, NDArray loraBBias) {
+        this.site = site;
+        this.rank = rank;
+        this.scaling = scaling;
+        this.dropout = dropout;
+        this.loraA = loraA;
+        this.loraB = loraB;
+        this.loraBBias = loraBBias;
+    }
+
+    @Override
+    public NDArray forward(NDArray x, NDArray result, LinearBase base, ForwardContext ctx) {
+        NDArray h = ctx.dropout(x, dropout);
+        NDArray down = h.getNDArrayInternal().linear(h, loraA, null).singletonOrThrow();
+        NDArray up = down.getNDArrayInternal().linear(down, loraB, loraBBias).singletonOrThrow();
+        return result.add(up.mul(scaling));
+    }
+
+    @Override
+    public Optional<NDArray> deltaWeight(LinearBase base) {
+        return Optional.of(loraB.matMul(loraA).mul(scaling));
+    }
+
+    @Override
+    public void merge(LinearBase base) {
+        try (NDArray delta = loraB.matMul(loraA).muli(scaling)) {
+            base.setWeight(base.weight().add(delta));
+        }
+        if (loraBBias != null) {
+            NDArray b = base.bias().orElseThrow(() -> new IllegalStateException(site.path()
+                    + ": lora_bias needs a base layer with a bias to merge into"));
+            base.setBias(b.add(loraBBias.mul(scaling)));
+        }
+    }
+
+    @Override
+    public void unmerge(LinearBase base) {
+        try (NDArray delta = loraB.matMul(loraA).muli(scaling)) {
+            base.setWeight(base.weight().sub(delta));
+        }
+        if (loraBBias != null) {
+            base.bias().ifPresent(b -> base.setBias(b.sub(loraBBias.mul(scaling))));
+        }
+    }
+
+    @Override
+    public NDArray loraA() {
+        return loraA;
+    }
+
+    @Override
+    public NDArray loraB() {
+        return loraB;
+    }
+
+    /** The bias of {@code lora_B}, or null without {@code lora_bias}. */
+    public NDArray loraBBias() {
+        return loraBBias;
+    }
+
+    @Override
+    public int rank() {
+        return rank;
+    }
+
+    @Override
+    public float scaling() {
+        return scaling;
+    }
+
+    @Override
+    public void setFactors(NDArray a, NDArray b) {
+        copyInto(loraA, a, "lora_A");
+        copyInto(loraB, b, "lora_B");
+    }
+
+    @Override
+    public SiteInfo site() {
+        return site;
+    }
+
+    /** Copies {@code src} into {@code dst} in place (so parameter references and gradients stay valid). */
+    static void copyInto(NDArray dst, NDArray src, String what) {
+        if (!dst.getShape().equals(src.getShape())) {
+            throw new IllegalArgumentException(what + ": expected shape " + dst.getShape() + ", got " + src.getShape());
+        }
+        dst.set(new NDIndex(), src.toType(dst.getDataType(), false));
+    }
+}
