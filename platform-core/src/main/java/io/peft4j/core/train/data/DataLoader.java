@@ -51,6 +51,10 @@ public final class DataLoader {
         this.seed = seed;
     }
 
+    public int batchSize() {
+        return batchSize;
+    }
+
     /** Number of rows (examples, or packed rows). */
     public int rows() {
         return rows.size();
