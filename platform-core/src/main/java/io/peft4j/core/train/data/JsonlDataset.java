@@ -20,8 +20,10 @@ import java.util.List;
  *   <li>{@code {"prompt": "...", "completion": "..."}}: the loss counts only the completion tokens (and the EOS);
  *       the prompt's labels are {@link Example#IGNORE_INDEX}.</li>
  * </ul>
- * The prompt (or text) is encoded with BOS per {@link DataOptions#addBos()}, the completion separately without BOS,
- * and the two id lists are concatenated; EOS is appended when {@link DataOptions#appendEos()}. Other fields are
+ * Text is encoded with BOS per {@link DataOptions#addBos()}. A prompt/completion pair is encoded as
+ * {@code prompt + completion} in one piece (as TRL does), and the first {@code len(encode(prompt))} tokens are masked;
+ * EOS is appended when {@link DataOptions#appendEos()}. Examples longer than {@link DataOptions#maxLength()} are cut
+ * to their first tokens or rejected. Other fields are
  * ignored. Errors name the file and the 1-based line.
  */
 public final class JsonlDataset {
@@ -83,13 +85,14 @@ public final class JsonlDataset {
         } else if (hasPrompt) {
             String prompt = string(node, "prompt", where);
             String completion = string(node, "completion", where);
-            long[] p = encoder.encode(prompt, options.addBos());
-            long[] c = encoder.encode(completion, false);
-            ids = concat(p, c);
+            // As TRL's SFTTrainer: tokenize prompt + completion together (tokenizers merge across the seam) and
+            // mask as many leading tokens as the prompt alone encodes to.
+            int promptLen = encoder.encode(prompt, options.addBos()).length;
+            ids = encoder.encode(prompt + completion, options.addBos());
             labels = ids.clone();
-            Arrays.fill(labels, 0, p.length, Example.IGNORE_INDEX);
-            if (c.length == 0 && !options.appendEos()) {
-                throw new DatasetException(where + ": \"completion\" encodes to no tokens and eos is not appended, "
+            Arrays.fill(labels, 0, Math.min(promptLen, ids.length), Example.IGNORE_INDEX);
+            if (ids.length <= promptLen && !options.appendEos()) {
+                throw new DatasetException(where + ": \"completion\" adds no tokens and eos is not appended, "
                         + "so the example has nothing to learn");
             }
         } else {
