@@ -1,0 +1,448 @@
+package io.peft4j.core.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
+import io.peft4j.api.ForwardContext;
+import io.peft4j.api.ParamGroup;
+import io.peft4j.api.Parameter;
+import io.peft4j.core.model.CausalLM;
+import io.peft4j.core.model.PlatformForwardContext;
+import io.peft4j.core.train.checkpoint.CheckpointManager;
+import io.peft4j.core.train.checkpoint.SimpleSafetensors;
+import io.peft4j.core.train.checkpoint.TensorFileFormat;
+import io.peft4j.core.train.checkpoint.TrainerState;
+import io.peft4j.core.train.data.Batch;
+import io.peft4j.core.train.data.DataLoader;
+import io.peft4j.core.train.loss.CausalLmLoss;
+import io.peft4j.core.train.metrics.LossCurvePlot;
+import io.peft4j.core.train.metrics.MetricsLog;
+import io.peft4j.core.train.metrics.MetricsRecord;
+import io.peft4j.core.train.metrics.ProgressReporter;
+import io.peft4j.core.train.optim.AdamW;
+import io.peft4j.core.train.optim.GradientClipping;
+import io.peft4j.core.train.optim.LrSchedule;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.function.Function;
+
+/**
+ * The training loop. One optimizer step:
+ * <ol>
+ *   <li>the engine's random generator is seeded from {@code (config.seed, step)}, so dropout masks depend only on the
+ *       seed and the step (a resumed run draws the same masks without saved generator state);</li>
+ *   <li>for each of the {@code gradientAccumulationSteps} micro-batches, inside an {@link NDScope}, a per-pass
+ *       sub-manager and a {@link GradientCollector}: forward in training mode,
+ *       {@code loss = nll_sum(micro) / counted_tokens(all micro-batches of the step) + sum(aux) / microBatches},
+ *       backward (gradients accumulate); the step's loss is the sum of these, i.e. the token mean over the step plus
+ *       the auxiliary terms once;</li>
+ *   <li>outside the scope: global-norm clipping (pre-clip norm reported), AdamW step with
+ *       {@code lr = group.lr * schedule.factor(step - 1)}, the {@link StepCallback}s (gradients still readable), then
+ *       gradients are zeroed;</li>
+ *   <li>eval, metrics line, progress bar and checkpoint as configured.</li>
+ * </ol>
+ * The data stream is continuous across epochs: micro-batch {@code k} is batch {@code k % batchesPerEpoch} of epoch
+ * {@code k / batchesPerEpoch}.
+ *
+ * <p>Usage:
+ * <pre>{@code
+ * try (Trainer t = Trainer.builder(model, config)
+ *         .parameterGroups(groups)                    // from an OptimizerPolicy, or one ParamGroup
+ *         .adamW(0.9, 0.999, 1e-8)
+ *         .schedule(LrSchedule.Kind.COSINE, warmup)
+ *         .trainData(trainLoader).evalData(evalLoader)
+ *         .auxiliaryLoss(adapter::auxiliaryLoss)       // AdaLoRA's orthogonal regulariser
+ *         .afterStep(m -> allocator.afterStep(m.step()))
+ *         .build()) {
+ *     TrainingResult r = t.train();
+ * }
+ * }</pre>
+ */
+public final class Trainer implements AutoCloseable {
+    /** Metrics file name inside the output directory. */
+    public static final String METRICS_FILE = "metrics.jsonl";
+    /** Loss plot file name inside the output directory. */
+    public static final String PLOT_FILE = "loss.png";
+    /** Checkpoints directory name inside the output directory. */
+    public static final String CHECKPOINTS_DIR = "checkpoints";
+
+    private final CausalLM model;
+    private final TrainingConfig config;
+    private final List<ParamGroup> groups;
+    private final List<Parameter> trainable;
+    private final AdamW optimizer;
+    private final LrSchedule schedule;
+    private final DataLoader train;
+    private final DataLoader eval;
+    private final List<Function<ForwardContext, Optional<NDArray>>> auxLosses;
+    private final List<StepCallback> callbacks;
+    private final TensorFileFormat format;
+    private final int totalSteps;
+
+    private Trainer(Builder b) {
+        this.model = b.model;
+        this.config = b.config;
+        this.groups = List.copyOf(b.groups);
+        this.train = b.train;
+        this.eval = b.eval;
+        this.auxLosses = List.copyOf(b.auxLosses);
+        this.callbacks = List.copyOf(b.callbacks);
+        this.format = b.format;
+        List<Parameter> t = new ArrayList<>();
+        for (ParamGroup g : groups) {
+            for (Parameter p : g.parameters()) {
+                if (p.trainable()) {
+                    t.add(p);
+                }
+            }
+        }
+        if (t.isEmpty()) {
+            throw new IllegalArgumentException("no trainable parameters in the optimizer groups");
+        }
+        this.trainable = List.copyOf(t);
+        if (config.maxSteps() > 0) {
+            this.totalSteps = config.maxSteps();
+        } else {
+            long micro = (long) config.epochs() * train.batchesPerEpoch();
+            this.totalSteps = Math.toIntExact((micro + config.gradientAccumulationSteps() - 1)
+                    / config.gradientAccumulationSteps());
+        }
+        this.schedule = b.schedule != null ? b.schedule : LrSchedule.of(b.kind, b.warmupSteps, totalSteps);
+        this.optimizer = new AdamW(groups, b.beta1, b.beta2, b.eps, model.manager());
+    }
+
+    public static Builder builder(CausalLM model, TrainingConfig config) {
+        return new Builder(model, config);
+    }
+
+    /** The number of optimizer steps of the run. */
+    public int totalSteps() {
+        return totalSteps;
+    }
+
+    public AdamW optimizer() {
+        return optimizer;
+    }
+
+    public List<Parameter> trainableParameters() {
+        return trainable;
+    }
+
+    /**
+     * Runs the loop to {@link #totalSteps()}, continuing from the newest checkpoint when {@code config.resume()}.
+     * Turns on gradients of the trainable parameters.
+     */
+    public TrainingResult train() throws IOException {
+        for (Parameter p : trainable) {
+            p.value().setRequiresGradient(true);
+        }
+        Path out = config.outputDir();
+        Files.createDirectories(out);
+        CheckpointManager checkpoints = new CheckpointManager(out.resolve(CHECKPOINTS_DIR), config.keepCheckpoints(),
+                format);
+        int step = 0;
+        long micro = 0;
+        double elapsedBefore = 0;
+        Path lastCheckpoint = null;
+        if (config.resume()) {
+            Optional<Path> latest = checkpoints.latest();
+            if (latest.isPresent()) {
+                TrainerState s = restore(checkpoints, latest.get());
+                step = s.step();
+                micro = s.microBatches();
+                elapsedBefore = s.elapsedSeconds();
+                lastCheckpoint = latest.get();
+            }
+        }
+        Engine engine = Engine.getInstance();
+        int firstStep = step + 1;
+        List<Double> losses = new ArrayList<>();
+        EvalResult lastEval = null;
+        long start = System.nanoTime();
+        double intervalLoss = 0;
+        int intervalSteps = 0;
+        long intervalTokens = 0;
+        long intervalNanos = 0;
+        try (MetricsLog log = new MetricsLog(out.resolve(METRICS_FILE), step);
+             ProgressReporter bar = new ProgressReporter(config.progressBar(), totalSteps, step)) {
+            while (step < totalSteps) {
+                long stepStart = System.nanoTime();
+                int s = step + 1;
+                engine.setRandomSeed(stepSeed(config.seed(), s));
+                double factor = schedule.factor(step);
+                List<Batch> window = new ArrayList<>(config.gradientAccumulationSteps());
+                for (int i = 0; i < config.gradientAccumulationSteps(); i++, micro++) {
+                    int per = train.batchesPerEpoch();
+                    window.add(train.batch(Math.toIntExact(micro / per), (int) (micro % per)));
+                }
+                long counted = 0;
+                long tokens = 0;
+                for (Batch b : window) {
+                    counted += b.countedTokens();
+                    tokens += b.tokens();
+                }
+                double loss = 0;
+                for (Batch b : window) {
+                    loss += forwardBackward(b, counted, window.size());
+                }
+                double gradNorm = GradientClipping.clip(trainable, config.maxGradNorm());
+                optimizer.step(factor);
+                step = s;
+                double lr = groups.get(0).lr() * factor;
+                StepMetrics metrics = new StepMetrics(step, loss, lr, gradNorm, tokens);
+                for (StepCallback cb : callbacks) {
+                    cb.afterStep(metrics);
+                }
+                optimizer.zeroGrad();
+                long stepNanos = System.nanoTime() - stepStart;
+                losses.add(loss);
+                intervalLoss += loss;
+                intervalSteps++;
+                intervalTokens += tokens;
+                intervalNanos += stepNanos;
+                double tokensPerSecond = tokens / Math.max(1e-9, stepNanos / 1e9);
+
+                boolean last = step == totalSteps;
+                boolean evalNow = eval != null && (last || (config.evalEvery() > 0 && step % config.evalEvery() == 0));
+                boolean logNow = last || step % config.logEvery() == 0;
+                EvalResult ev = null;
+                if (evalNow) {
+                    ev = evaluate();
+                    lastEval = ev;
+                }
+                double elapsed = elapsedBefore + (System.nanoTime() - start) / 1e9;
+                if (logNow || evalNow) {
+                    MetricsRecord r = new MetricsRecord(step,
+                            logNow ? intervalLoss / intervalSteps : null,
+                            logNow ? lr : null,
+                            logNow ? gradNorm : null,
+                            logNow ? intervalTokens : null,
+                            logNow ? intervalTokens / Math.max(1e-9, intervalNanos / 1e9) : null,
+                            ev != null ? ev.loss() : null,
+                            ev != null ? ev.perplexity() : null,
+                            elapsed);
+                    log.append(r);
+                    if (logNow) {
+                        intervalLoss = 0;
+                        intervalSteps = 0;
+                        intervalTokens = 0;
+                        intervalNanos = 0;
+                    }
+                }
+                if (evalNow) {
+                    LossCurvePlot.write(out.resolve(PLOT_FILE), log.history());
+                }
+                if (config.checkpointEvery() > 0 && (last || step % config.checkpointEvery() == 0)) {
+                    TrainerState state = new TrainerState(step, micro, config.seed(), config.batchSize(),
+                            config.gradientAccumulationSteps(), elapsed, optimizer.steps());
+                    lastCheckpoint = checkpoints.save(state, trainableTensors(), optimizer.stateTensors());
+                }
+                bar.update(step, loss, lr, tokensPerSecond);
+            }
+            LossCurvePlot.write(out.resolve(PLOT_FILE), log.history());
+        }
+        return new TrainingResult(step, losses, firstStep, lastEval, lastCheckpoint);
+    }
+
+    /** One micro-batch: forward and backward inside a scope; returns its share of the step loss. */
+    private double forwardBackward(Batch b, long countedInStep, int microBatches) {
+        try (NDManager sm = model.manager().newSubManager();
+             NDScope ignored = new NDScope();
+             GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            PlatformForwardContext ctx = new PlatformForwardContext(true, sm);
+            NDArray logits = model.forward(b.inputIds(sm), b.attentionMask(sm), null, ctx);
+            NDArray loss = CausalLmLoss.nllSum(logits, b.labels(sm)).div((float) Math.max(1, countedInStep));
+            for (Function<ForwardContext, Optional<NDArray>> aux : auxLosses) {
+                Optional<NDArray> term = aux.apply(ctx);
+                if (term.isPresent()) {
+                    loss = loss.add(term.get().div((float) microBatches));
+                }
+            }
+            gc.backward(loss);
+            return loss.getFloat();
+        }
+    }
+
+    /**
+     * Mean loss per counted token and perplexity over the whole eval set, in eval mode (no dropout, no gradient
+     * collector, torch grad mode off).
+     */
+    public EvalResult evaluate() {
+        if (eval == null) {
+            throw new IllegalStateException("no eval data was given to the trainer");
+        }
+        boolean gradMode = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
+        try {
+            double sum = 0;
+            long count = 0;
+            for (int i = 0; i < eval.batchesPerEpoch(); i++) {
+                Batch b = eval.batch(0, i);
+                try (NDManager sm = model.manager().newSubManager(); NDScope ignored = new NDScope()) {
+                    NDArray logits = model.forward(b.inputIds(sm), b.attentionMask(sm), null,
+                            PlatformForwardContext.eval(sm));
+                    sum += CausalLmLoss.nllSum(logits, b.labels(sm)).getFloat();
+                    count += b.countedTokens();
+                }
+            }
+            double loss = sum / Math.max(1, count);
+            return new EvalResult(loss, Math.exp(loss), count);
+        } finally {
+            JniUtils.setGradMode(gradMode);
+        }
+    }
+
+    private Map<String, NDArray> trainableTensors() {
+        Map<String, NDArray> m = new LinkedHashMap<>();
+        for (Parameter p : trainable) {
+            m.put(p.name(), p.value());
+        }
+        return m;
+    }
+
+    private TrainerState restore(CheckpointManager checkpoints, Path dir) throws IOException {
+        try (NDManager tmp = model.manager().newSubManager()) {
+            CheckpointManager.Loaded l = checkpoints.load(dir, tmp);
+            TrainerState s = l.state();
+            if (s.seed() != config.seed() || s.batchSize() != config.batchSize()
+                    || s.gradientAccumulationSteps() != config.gradientAccumulationSteps()) {
+                throw new IllegalStateException(dir + ": checkpoint was written with seed " + s.seed()
+                        + ", batch_size " + s.batchSize() + ", gradient_accumulation_steps "
+                        + s.gradientAccumulationSteps() + "; this run has " + config.seed() + ", "
+                        + config.batchSize() + ", " + config.gradientAccumulationSteps()
+                        + " (resuming would not continue the same run)");
+            }
+            for (Parameter p : trainable) {
+                NDArray t = l.trainable().get(p.name());
+                if (t == null) {
+                    throw new IllegalStateException(dir + ": checkpoint has no tensor for trainable parameter '"
+                            + p.name() + "'");
+                }
+                if (!t.getShape().equals(p.value().getShape()) || t.getDataType() != p.value().getDataType()) {
+                    throw new IllegalStateException(dir + ": tensor '" + p.name() + "' is " + t.getDataType() + " "
+                            + t.getShape() + ", parameter is " + p.value().getDataType() + " "
+                            + p.value().getShape());
+                }
+                t.copyTo(p.value()); // in place, outside the collector
+            }
+            optimizer.loadState(l.optimizer(), s.optimizerSteps());
+            return s;
+        }
+    }
+
+    /** The engine seed of step {@code step}: a fixed mix of the run seed and the step. */
+    static int stepSeed(long seed, int step) {
+        long z = seed * 0x9E3779B97F4A7C15L + step;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return (int) ((z ^ (z >>> 31)) & 0x7fffffff);
+    }
+
+    @Override
+    public void close() {
+        optimizer.close();
+    }
+
+    /** Assembles a {@link Trainer}; {@link #parameterGroups} and {@link #trainData} are required. */
+    public static final class Builder {
+        private final CausalLM model;
+        private final TrainingConfig config;
+        private List<ParamGroup> groups;
+        private double beta1 = 0.9;
+        private double beta2 = 0.999;
+        private double eps = 1e-8;
+        private LrSchedule schedule;
+        private LrSchedule.Kind kind = LrSchedule.Kind.CONSTANT;
+        private int warmupSteps = 0;
+        private DataLoader train;
+        private DataLoader eval;
+        private final List<Function<ForwardContext, Optional<NDArray>>> auxLosses = new ArrayList<>();
+        private final List<StepCallback> callbacks = new ArrayList<>();
+        private TensorFileFormat format = new SimpleSafetensors();
+
+        private Builder(CausalLM model, TrainingConfig config) {
+            this.model = Objects.requireNonNull(model, "model");
+            this.config = Objects.requireNonNull(config, "config");
+        }
+
+        /** Optimizer groups (learning rate and weight decay each); their trainable parameters are trained. */
+        public Builder parameterGroups(List<ParamGroup> groups) {
+            this.groups = List.copyOf(groups);
+            return this;
+        }
+
+        /** AdamW betas and epsilon (defaults 0.9, 0.999, 1e-8 as in PyTorch). */
+        public Builder adamW(double beta1, double beta2, double eps) {
+            this.beta1 = beta1;
+            this.beta2 = beta2;
+            this.eps = eps;
+            return this;
+        }
+
+        /** A schedule kind with warmup, resolved against the run's total steps (default constant, no warmup). */
+        public Builder schedule(LrSchedule.Kind kind, int warmupSteps) {
+            this.kind = Objects.requireNonNull(kind, "kind");
+            this.warmupSteps = warmupSteps;
+            this.schedule = null;
+            return this;
+        }
+
+        /** A ready schedule. */
+        public Builder schedule(LrSchedule schedule) {
+            this.schedule = Objects.requireNonNull(schedule, "schedule");
+            return this;
+        }
+
+        public Builder trainData(DataLoader train) {
+            this.train = train;
+            return this;
+        }
+
+        public Builder evalData(DataLoader eval) {
+            this.eval = eval;
+            return this;
+        }
+
+        /** An extra loss term added in training (e.g. {@code adapterInstance::auxiliaryLoss}). */
+        public Builder auxiliaryLoss(Function<ForwardContext, Optional<NDArray>> term) {
+            auxLosses.add(Objects.requireNonNull(term, "term"));
+            return this;
+        }
+
+        /** Called after each optimizer step, before gradients are zeroed. */
+        public Builder afterStep(StepCallback callback) {
+            callbacks.add(Objects.requireNonNull(callback, "callback"));
+            return this;
+        }
+
+        /** The checkpoint tensor format (default {@link SimpleSafetensors}). */
+        public Builder tensorFormat(TensorFileFormat format) {
+            this.format = Objects.requireNonNull(format, "format");
+            return this;
+        }
+
+        public Trainer build() {
+            if (groups == null || groups.isEmpty()) {
+                throw new IllegalArgumentException("trainer: parameterGroups are required");
+            }
+            if (train == null) {
+                throw new IllegalArgumentException("trainer: trainData is required");
+            }
+            if (train.batchSize() != config.batchSize()) {
+                throw new IllegalArgumentException("trainer: the train data loader batches " + train.batchSize()
+                        + " rows but training.batch_size is " + config.batchSize());
+            }
+            return new Trainer(this);
+        }
+    }
+}

@@ -1,0 +1,64 @@
+package io.peft4j.core.train.loss;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import io.peft4j.core.train.data.Example;
+
+/**
+ * Causal language-model cross-entropy with Hugging Face's shift: the logits at position {@code t} predict the label
+ * at {@code t + 1}, i.e. {@code logits[:, :-1]} against {@code labels[:, 1:]}. Labels equal to
+ * {@link Example#IGNORE_INDEX} are not counted.
+ *
+ * <pre>
+ *   nll_sum = - sum_{b, t < T-1, labels[b,t+1] != -100} log_softmax(logits[b,t])[labels[b,t+1]]
+ *   mean    = nll_sum / count                       (torch F.cross_entropy(..., ignore_index=-100))
+ * </pre>
+ * Computed with {@code logSoftmax} and {@code gather}, in float32.
+ */
+public final class CausalLmLoss {
+    private CausalLmLoss() {
+    }
+
+    /**
+     * The summed negative log-likelihood over counted tokens, a scalar float32 attached to the logits' manager.
+     *
+     * @param logits {@code [batch, seq, vocab]}
+     * @param labels {@code [batch, seq]} int64, unshifted
+     */
+    public static NDArray nllSum(NDArray logits, NDArray labels) {
+        long seq = logits.getShape().get(1);
+        if (labels.getShape().dimension() != 2 || labels.getShape().get(0) != logits.getShape().get(0)
+                || labels.getShape().get(1) != seq) {
+            throw new IllegalArgumentException("labels must be [batch, seq] matching logits " + logits.getShape()
+                    + ", got " + labels.getShape());
+        }
+        if (seq < 2) {
+            return logits.sum().mul(0f); // nothing to predict; keeps the graph connected
+        }
+        NDArray shiftLogits = logits.get(":, :-1, :");
+        NDArray shiftLabels = labels.get(":, 1:");
+        NDArray counted = shiftLabels.neq(Example.IGNORE_INDEX);
+        // -100 would be an invalid gather index: zero it where the label is ignored (masked out below anyway)
+        NDArray safe = shiftLabels.mul(counted.toType(DataType.INT64, false));
+        NDArray logp = shiftLogits.toType(DataType.FLOAT32, false).logSoftmax(-1)
+                .gather(safe.expandDims(-1), -1).squeeze(-1);
+        return logp.mul(counted.toType(DataType.FLOAT32, false)).sum().neg();
+    }
+
+    /** The mean over counted tokens (0 with no counted token, as a connected scalar). */
+    public static NDArray mean(NDArray logits, NDArray labels) {
+        long count = countedTokens(labels);
+        return nllSum(logits, labels).div((float) Math.max(1, count));
+    }
+
+    /** Labels at positions 1.. that are not ignored. */
+    public static long countedTokens(NDArray labels) {
+        if (labels.getShape().get(1) < 2) {
+            return 0;
+        }
+        try (NDArray shifted = labels.get(":, 1:"); NDArray c = shifted.neq(Example.IGNORE_INDEX);
+             NDArray n = c.toType(DataType.INT64, false).sum()) {
+            return n.getLong();
+        }
+    }
+}
