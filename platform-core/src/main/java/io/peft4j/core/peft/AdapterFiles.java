@@ -1,0 +1,192 @@
+package io.peft4j.core.peft;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.peft4j.api.Adapter;
+import io.peft4j.api.AdapterConfig;
+import io.peft4j.api.ConfigException;
+import io.peft4j.core.io.SafetensorsReader;
+import io.peft4j.core.io.SafetensorsWriter;
+import io.peft4j.core.plugin.InstalledExtensions;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * Adapter directories in Hugging Face PEFT's format: {@code adapter_config.json} plus
+ * {@code adapter_model.safetensors} with PEFT's key names; adapter {@code default} at the top level and every other
+ * adapter in a sub-directory named after it (PEFT's {@code save_pretrained} layout), so PEFT loads what we write and
+ * we load what PEFT writes. A small {@code peft4j.json} manifest records the composition (which adapters, which
+ * methods, which are active), which PEFT ignores.
+ *
+ * <p>Directories are written to a temporary sibling and renamed into place; the previous content is only removed
+ * after the new one is complete, so an interrupted save never replaces a good adapter with a half-written one.
+ */
+public final class AdapterFiles {
+    public static final String CONFIG_FILE = "adapter_config.json";
+    public static final String WEIGHTS_FILE = "adapter_model.safetensors";
+    public static final String MANIFEST_FILE = "peft4j.json";
+    public static final String DEFAULT_NAME = "default";
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+            .enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
+
+    private AdapterFiles() {
+    }
+
+    /** Saves the given adapters of {@code model} into {@code dir} (replacing it atomically). */
+    public static void save(PeftModel model, List<String> names, Path dir, String baseModelName) {
+        Path target = dir.toAbsolutePath().normalize();
+        Path tmp = target.resolveSibling(target.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+        try {
+            deleteTree(tmp);
+            Files.createDirectories(tmp);
+            List<Map<String, Object>> manifest = new ArrayList<>();
+            for (String name : names) {
+                AttachedAdapter a = model.adapter(name);
+                Path sub = name.equals(DEFAULT_NAME) ? tmp : tmp.resolve(name);
+                Files.createDirectories(sub);
+                writeOne(a, sub, baseModelName);
+                Map<String, Object> entry = new LinkedHashMap<>();
+                entry.put("name", name);
+                entry.put("method", a.method().method());
+                entry.put("peft_type", a.method().peftType());
+                entry.put("path", name.equals(DEFAULT_NAME) ? "." : name);
+                entry.put("trainable_parameters", PeftModel.trainableCount(a.instance()));
+                manifest.add(entry);
+            }
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("format", "peft4j-composition/1");
+            m.put("base_model", baseModelName);
+            m.put("adapters", manifest);
+            m.put("active", model.active());
+            Files.writeString(tmp.resolve(MANIFEST_FILE), JSON.writeValueAsString(m));
+            replace(tmp, target);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot save adapters to " + target + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void writeOne(AttachedAdapter a, Path dir, String baseModelName) throws IOException {
+        Map<String, Object> cfg = AdapterConfigCodec.toPeftJson(a.method(), a.instance().config(), baseModelName);
+        Files.writeString(dir.resolve(CONFIG_FILE), JSON.writeValueAsString(cfg));
+        SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), a.instance().stateDict(), Map.of("format", "pt"));
+    }
+
+    /** Moves {@code tmp} to {@code target}, keeping the old target until the new one is in place. */
+    private static void replace(Path tmp, Path target) throws IOException {
+        Path old = target.resolveSibling(target.getFileName() + ".old-" + ProcessHandle.current().pid());
+        boolean hadOld = Files.exists(target);
+        if (hadOld) {
+            deleteTree(old);
+            Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
+        }
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        if (hadOld) {
+            deleteTree(old);
+        }
+    }
+
+    /** The adapter names stored in a directory: {@code default} at the top level plus one per sub-directory. */
+    public static List<String> adapterNames(Path dir) {
+        List<String> names = new ArrayList<>();
+        if (Files.isRegularFile(dir.resolve(CONFIG_FILE))) {
+            names.add(DEFAULT_NAME);
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            s.filter(p -> Files.isRegularFile(p.resolve(CONFIG_FILE))).map(p -> p.getFileName().toString())
+                    .sorted().forEach(names::add);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list adapter directory " + dir, e);
+        }
+        return names;
+    }
+
+    /**
+     * Loads one PEFT adapter directory (containing {@code adapter_config.json}) onto {@code model} under
+     * {@code name}. The method is chosen by the installed plugin that reads the config's {@code peft_type}; the
+     * config is checked against the model's modules and every tensor against the module shapes.
+     */
+    public static AttachedAdapter load(PeftModel model, InstalledExtensions ext, Path dir, String name, long seed) {
+        Path cfgFile = dir.resolve(CONFIG_FILE);
+        if (!Files.isRegularFile(cfgFile)) {
+            throw new ConfigException(cfgFile.toString(), "not found: an adapter directory must contain "
+                    + CONFIG_FILE + " and " + WEIGHTS_FILE);
+        }
+        Map<String, Object> json;
+        try {
+            json = JSON.readValue(cfgFile.toFile(), new TypeReference<LinkedHashMap<String, Object>>() { });
+        } catch (IOException e) {
+            throw new ConfigException(cfgFile.toString(), "is not valid JSON: " + e.getMessage());
+        }
+        if (!(json.get("peft_type") instanceof String peftType)) {
+            throw new ConfigException(cfgFile + ": peft_type", "missing; every PEFT adapter_config.json names its "
+                    + "peft_type (e.g. \"LORA\")");
+        }
+        Adapter method = ext.adapters().values().stream().filter(a -> a.readsPeftConfig(json)).findFirst()
+                .orElseThrow(() -> new ConfigException(cfgFile + ": peft_type", "no installed plugin reads \""
+                        + peftType + "\"" + (Boolean.TRUE.equals(json.get("use_dora")) ? " with use_dora" : "")
+                        + "; installed methods: " + ext.adapters().keySet()));
+        AdapterConfig config = AdapterConfigCodec.parseLenient(method, json, cfgFile.toString());
+        Path weights = dir.resolve(WEIGHTS_FILE);
+        if (!Files.isRegularFile(weights)) {
+            throw new ConfigException(weights.toString(), "not found (safetensors adapter weights); legacy "
+                    + "adapter_model.bin files are not supported");
+        }
+        AttachedAdapter attached;
+        try {
+            attached = model.addAdapter(name, method, config, seed);
+        } catch (ConfigException e) {
+            throw new ConfigException(cfgFile.toString(), "does not match the model: " + e.getMessage());
+        }
+        try (SafetensorsReader reader = SafetensorsReader.open(weights);
+             NDManager tmp = model.host().manager().newSubManager()) {
+            Map<String, NDArray> tensors = reader.readAll(tmp);
+            Set<String> used;
+            try {
+                used = attached.instance().loadStateDict(tensors);
+            } catch (ConfigException e) {
+                model.deleteAdapter(name);
+                throw new ConfigException(weights + ": " + e.field(), stripField(e)
+                        + " (is this adapter for a different base model?)");
+            }
+            Set<String> unexpected = new HashSet<>(tensors.keySet());
+            unexpected.removeAll(used);
+            if (!unexpected.isEmpty()) {
+                model.deleteAdapter(name);
+                throw new ConfigException(weights.toString(), unexpected.size() + " tensors do not belong to any "
+                        + "module of this adapter on this model, e.g. " + unexpected.stream().sorted().limit(3).toList());
+            }
+        }
+        return attached;
+    }
+
+    private static String stripField(ConfigException e) {
+        String msg = e.getMessage();
+        String f = e.field();
+        return f != null && !f.isEmpty() && msg.startsWith(f + ": ") ? msg.substring(f.length() + 2) : msg;
+    }
+
+    static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path x : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(x);
+            }
+        }
+    }
+}
