@@ -13,15 +13,17 @@ import java.util.Optional;
  *
  * @param apiVersion   the platform API version plugins are checked against
  * @param pluginsRoot  the directory that was scanned
- * @param plugins      every plugin with a readable descriptor, by ascending id
- * @param problems     every problem, in the order found
+ * @param plugins            every plugin with a readable descriptor, by ascending id
+ * @param platformExtensions extensions found on the platform's own classpath (not in any plugin)
+ * @param problems           every problem, in the order found
  */
 public record PluginReport(String apiVersion, Path pluginsRoot, List<PluginInfo> plugins,
-                           List<PluginProblem> problems) {
+                           List<ExtensionInfo> platformExtensions, List<PluginProblem> problems) {
 
     public PluginReport {
         Objects.requireNonNull(apiVersion, "apiVersion");
         plugins = List.copyOf(plugins);
+        platformExtensions = List.copyOf(platformExtensions);
         problems = List.copyOf(problems);
     }
 
@@ -95,9 +97,17 @@ public record PluginReport(String apiVersion, Path pluginsRoot, List<PluginInfo>
             }
             t.appendTo(out);
         }
+        if (!platformExtensions.isEmpty()) {
+            out.append('\n').append("Built into the platform\n");
+            TextTable t = new TextTable("EXTENSION", "DESCRIPTION");
+            for (ExtensionInfo e : platformExtensions) {
+                t.row(e.kind() + " " + e.id(), orDash(e.description()));
+            }
+            t.appendTo(out);
+        }
         if (!problems.isEmpty()) {
-            out.append('\n').append("Problems (").append(failures().size()).append(" errors, ")
-                    .append(warnings().size()).append(" warnings)\n");
+            out.append('\n').append("Problems (").append(count(failures().size(), "error")).append(", ")
+                    .append(count(warnings().size(), "warning")).append(")\n");
             TextTable t = new TextTable("SEVERITY", "PLUGIN/FILE", "PROBLEM", "REASON");
             for (PluginProblem p : problems) {
                 t.row(p.severity().name(), p.subject(), p.kind().name(), p.reason());
@@ -105,6 +115,10 @@ public record PluginReport(String apiVersion, Path pluginsRoot, List<PluginInfo>
             t.appendTo(out);
         }
         return out.toString();
+    }
+
+    private static String count(int n, String noun) {
+        return n + " " + noun + (n == 1 ? "" : "s");
     }
 
     private static String orDash(String s) {

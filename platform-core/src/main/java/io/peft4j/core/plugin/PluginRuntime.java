@@ -194,17 +194,20 @@ public final class PluginRuntime implements AutoCloseable {
         }
         infos.sort(Comparator.comparing(PluginReport.PluginInfo::id));
         List<PluginProblem> problems = new ArrayList<>(manager.problems());
-        return new PluginReport(apiVersion, dir, infos, problems);
+        return new PluginReport(apiVersion, dir, infos, extensionInfos(registrar.registeredBy(null)), problems);
     }
 
     private static PluginReport.PluginInfo info(PluginWrapper w, String state, ExtensionRegistrar registrar) {
         PluginDescriptor d = w.getDescriptor();
         List<String> deps = d.getDependencies().stream().map(PluginDependency::toString).toList();
-        List<PluginReport.ExtensionInfo> ext = registrar.registeredBy(w.getPluginId()).stream()
+        return new PluginReport.PluginInfo(d.getPluginId(), d.getVersion(), state, d.getProvider(), d.getRequires(),
+                deps, w.getPluginPath(), extensionInfos(registrar.registeredBy(w.getPluginId())));
+    }
+
+    private static List<PluginReport.ExtensionInfo> extensionInfos(List<InstalledExtension<?>> installed) {
+        return installed.stream()
                 .map(e -> new PluginReport.ExtensionInfo(e.kind().label(), e.id(),
                         e.extension().getClass().getName(), e.description()))
                 .toList();
-        return new PluginReport.PluginInfo(d.getPluginId(), d.getVersion(), state, d.getProvider(), d.getRequires(),
-                deps, w.getPluginPath(), ext);
     }
 }

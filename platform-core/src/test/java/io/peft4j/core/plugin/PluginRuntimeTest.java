@@ -37,17 +37,19 @@ class PluginRuntimeTest {
     static void buildPluginJars() throws IOException {
         jars = Files.createDirectories(shared.resolve("jars"));
         Path good = TestPlugins.good(jars);
-        jar = Map.of(
-                "good", good,
-                "broken", TestPlugins.brokenDescriptor(jars),
-                "boom", TestPlugins.boom(jars),
-                "future", TestPlugins.future(jars),
-                "dup", TestPlugins.dup(jars),
-                "orphan", TestPlugins.orphan(jars),
-                "fat", TestPlugins.fat(jars),
-                "dependent", TestPlugins.dependent(jars, good),
-                "needs-future", TestPlugins.needsFuture(jars),
-                "too-new-dep", TestPlugins.tooNewDependency(jars));
+        Map<String, Path> m = new java.util.LinkedHashMap<>();
+        m.put("good", good);
+        m.put("broken", TestPlugins.brokenDescriptor(jars));
+        m.put("boom", TestPlugins.boom(jars));
+        m.put("future", TestPlugins.future(jars));
+        m.put("dup", TestPlugins.dup(jars));
+        m.put("orphan", TestPlugins.orphan(jars));
+        m.put("fat", TestPlugins.fat(jars));
+        m.put("dependent", TestPlugins.dependent(jars, good));
+        m.put("needs-future", TestPlugins.needsFuture(jars));
+        m.put("too-new-dep", TestPlugins.tooNewDependency(jars));
+        m.put("unbound", TestPlugins.unbound(jars));
+        jar = java.util.Collections.unmodifiableMap(m);
     }
 
     private static Injector root() {
@@ -165,6 +167,19 @@ class PluginRuntimeTest {
     }
 
     @Test
+    void extensionThatGuiceCannotBuildIsReported() throws IOException {
+        try (PluginRuntime rt = startWith("good", "unbound")) {
+            assertGoodPluginWorks(rt);
+            assertThat(rt.report().plugin("unbound").orElseThrow().state()).isEqualTo("STARTED");
+            assertThat(rt.report().problemsOf("unbound")).singleElement().satisfies(p -> {
+                assertThat(p.kind()).isEqualTo(PluginProblem.Kind.EXTENSION_FAILED);
+                assertThat(p.reason()).contains("Guice").contains("unbound.Missing");
+            });
+            assertThat(rt.extensions().adapter("unbound")).isEmpty();
+        }
+    }
+
+    @Test
     void pluginWithMissingDependencyIsDroppedAndReported() throws IOException {
         try (PluginRuntime rt = startWith("good", "orphan")) {
             assertGoodPluginWorks(rt);
@@ -247,11 +262,12 @@ class PluginRuntimeTest {
             String text = rt.report().render();
             System.out.println(text);
             for (String id : List.of("good", "boom", "future", "other-good", "orphan", "fat", "dependent", "needs-future",
-                    "too-new-dep", "broken.jar")) {
+                    "too-new-dep", "unbound", "broken.jar")) {
                 assertThat(text).contains(id);
             }
             assertThat(text).contains("START_FAILED").contains("REQUIRES_UNSATISFIED").contains("MISSING_DEPENDENCY")
                     .contains("DUPLICATE_EXTENSION_ID").contains("INVALID_DESCRIPTOR").contains("BUNDLES_PLATFORM_CLASSES")
+                    .contains("EXTENSION_FAILED").contains("WRONG_DEPENDENCY_VERSION").contains("DEPENDENCY_NOT_STARTED")
                     .contains("adapter good");
         }
     }

@@ -197,4 +197,14 @@ final class TestPlugins {
                 .source("toonew.TooNewAdapter", simpleAdapter("toonew", "TooNewAdapter", "too-new"))
                 .build(dir);
     }
+
+    /** "unbound": its adapter injects an interface nobody binds, so Guice cannot build the plugin's injector. */
+    static Path unbound(Path dir) {
+        return PluginJarBuilder.plugin("unbound", "1.0.0")
+                .source("unbound.Missing", "package unbound; public interface Missing { }")
+                .source("unbound.UnboundAdapter", adapterSource("unbound", "UnboundAdapter", "unbound",
+                        "", "@jakarta.inject.Inject public UnboundAdapter(Missing missing) { }",
+                        "\"never created\""))
+                .build(dir);
+    }
 }
