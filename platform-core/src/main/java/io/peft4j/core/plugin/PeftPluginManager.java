@@ -26,9 +26,11 @@ import org.slf4j.LoggerFactory;
  * <ul>
  *   <li>plugins are loaded one path at a time, so an unreadable descriptor or a duplicate id costs only that
  *       plugin, and each failure is recorded with the file name;</li>
- *   <li>{@link AbstractPluginManager.ResolveRecoveryStrategy#IGNORE_PLUGIN_AND_CONTINUE}: a plugin whose
- *       dependency is missing or has the wrong version is dropped instead of aborting everything; the dropped
- *       plugins and the reasons are recorded (PF4J drops them silently);</li>
+ *   <li>a plugin whose required dependency is missing or installed in the wrong version is dropped (with its
+ *       dependents) and the reason recorded, before PF4J resolves the rest; PF4J's own
+ *       {@link AbstractPluginManager.ResolveRecoveryStrategy#IGNORE_PLUGIN_AND_CONTINUE} stays set as a safety net
+ *       (it drops silently, and for a wrong version drops the healthy dependency instead - see
+ *       {@link #resolvePlugins()});</li>
  *   <li>{@link #startPlugins()} starts each resolved plugin with {@code startPlugin(id)} in dependency order and
  *       refuses to start a plugin whose required dependency is not started (the bulk PF4J version ignores
  *       dependency state);</li>
