@@ -194,4 +194,24 @@ class LlamaModelGoldenTest {
             assertThat(root.getManagedArrays().size()).isEqualTo(base);
         }
     }
+
+    @Test
+    void samplingIsSeededAndStopsWork() {
+        Generator g = new Generator(model, tokenizer);
+        String prompt = golden.get("prompt").asText();
+        GenerationOptions sample = GenerationOptions.sampling(30, 0.9, 40, 0.95, 42);
+        assertThat(g.generate(prompt, sample).newIds()).containsExactly(g.generate(prompt, sample).newIds());
+        long[] expected = longs(golden.get("new_ids"));
+        // top-k 1 is greedy whatever the temperature.
+        assertThat(g.generate(prompt, GenerationOptions.sampling(10, 1.5, 1, 1.0, 3)).newIds())
+                .containsExactly(Arrays.copyOf(expected, 10));
+        // Stop at the 4th golden token (excluded from the output).
+        Generator.Result r = g.generate(prompt, GenerationOptions.greedy(40).withStopTokenIds(Set.of(expected[3])));
+        assertThat(r.reason()).isEqualTo(Generator.StopReason.STOP_TOKEN);
+        assertThat(r.newIds()).containsExactly(Arrays.copyOf(expected, 3));
+        Generator.Result s = g.generate(prompt, GenerationOptions.greedy(40).withStopStrings(List.of(".")));
+        assertThat(s.reason()).isEqualTo(Generator.StopReason.STOP_STRING);
+        String full = golden.get("new_text").asText();
+        assertThat(s.text()).isEqualTo(full.substring(0, full.indexOf('.')));
+    }
 }
