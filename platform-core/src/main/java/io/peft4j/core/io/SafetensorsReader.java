@@ -1,0 +1,351 @@
+package io.peft4j.core.io;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.MappedByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Reads a {@code .safetensors} file through memory mapping.
+ *
+ * <p>Format: 8-byte little-endian header length {@code n}, {@code n} bytes of UTF-8 JSON mapping tensor names to
+ * {@code {"dtype", "shape", "data_offsets": [begin, end]}} (offsets relative to the data section at {@code 8 + n}),
+ * plus an optional {@code "__metadata__"} string map; then the raw little-endian row-major data.
+ *
+ * <p>The whole header is validated when the file is opened (header length, JSON, dtypes, shape × element size
+ * equal to the offset span, offsets inside the data section, no overlapping ranges), so a bad file fails early with
+ * a message naming the file and the tensor.
+ *
+ * <p>{@link #read} maps each tensor {@code READ_ONLY} and hands the direct buffer to the engine, which on CPU wraps it
+ * without copying ({@code torch::from_blob}; the array keeps the buffer reachable). Such arrays must never be written
+ * in place (the write would fault): treat them as frozen and replace them instead. Use {@link #readCopy} for an array
+ * you intend to modify in place. BF16 tensors are always widened to float32 in Java (a copy).
+ */
+public final class SafetensorsReader implements AutoCloseable {
+    /** Larger headers are rejected as corrupt (real ones are a few hundred KB at most). */
+    public static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Path file;
+    private final FileChannel channel;
+    private final long dataStart;
+    private final Map<String, TensorEntry> entries;   // sorted by name
+    private final Map<String, String> metadata;
+
+    private SafetensorsReader(Path file, FileChannel channel, long dataStart, Map<String, TensorEntry> entries,
+                              Map<String, String> metadata) {
+        this.file = file;
+        this.channel = channel;
+        this.dataStart = dataStart;
+        this.entries = entries;
+        this.metadata = metadata;
+    }
+
+    /** Opens and validates a safetensors file. */
+    public static SafetensorsReader open(Path file) {
+        FileChannel ch;
+        try {
+            ch = FileChannel.open(file, StandardOpenOption.READ);
+        } catch (NoSuchFileException e) {
+            throw new SafetensorsException(file + ": safetensors file not found");
+        } catch (IOException e) {
+            throw new SafetensorsException(file + ": cannot open safetensors file: " + e.getMessage(), e);
+        }
+        try {
+            SafetensorsReader r = parse(file, ch);
+            return r;
+        } catch (RuntimeException e) {
+            closeQuietly(ch);
+            throw e;
+        }
+    }
+
+    private static SafetensorsReader parse(Path file, FileChannel ch) {
+        try {
+            long size = ch.size();
+            if (size < 8) {
+                throw new SafetensorsException(file + ": truncated file: " + size
+                        + " bytes, shorter than the 8-byte header length");
+            }
+            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(ch, lenBuf, 0);
+            long n = lenBuf.getLong(0);
+            if (n < 2 || n > MAX_HEADER_BYTES) {
+                throw new SafetensorsException(file + ": absurd header length " + n + " (expected 2.." + MAX_HEADER_BYTES
+                        + " bytes); not a safetensors file or corrupt");
+            }
+            if (n > size - 8) {
+                throw new SafetensorsException(file + ": header length " + n + " exceeds the file size " + size
+                        + " (truncated file?)");
+            }
+            ByteBuffer hb = ByteBuffer.allocate((int) n);
+            readFully(ch, hb, 8);
+            String headerText = new String(hb.array(), StandardCharsets.UTF_8);
+            JsonNode header;
+            try {
+                header = JSON.readTree(headerText);
+            } catch (JsonProcessingException e) {
+                throw new SafetensorsException(file + ": header is not valid JSON: " + e.getOriginalMessage(), e);
+            }
+            if (header == null || !header.isObject()) {
+                throw new SafetensorsException(file + ": header must be a JSON object");
+            }
+            long dataSize = size - 8 - n;
+            Map<String, String> metadata = new LinkedHashMap<>();
+            Map<String, TensorEntry> entries = new TreeMap<>();
+            for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
+                Map.Entry<String, JsonNode> f = it.next();
+                if (f.getKey().equals("__metadata__")) {
+                    parseMetadata(file, f.getValue(), metadata);
+                } else {
+                    entries.put(f.getKey(), parseEntry(file, f.getKey(), f.getValue(), dataSize));
+                }
+            }
+            checkOverlaps(file, entries);
+            return new SafetensorsReader(file, ch, 8 + n, Collections.unmodifiableMap(entries),
+                    Collections.unmodifiableMap(metadata));
+        } catch (IOException e) {
+            throw new SafetensorsException(file + ": cannot read safetensors header: " + e.getMessage(), e);
+        }
+    }
+
+    private static void parseMetadata(Path file, JsonNode node, Map<String, String> out) {
+        if (!node.isObject()) {
+            throw new SafetensorsException(file + ": __metadata__ must be an object of strings");
+        }
+        for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> m = it.next();
+            if (!m.getValue().isTextual()) {
+                throw new SafetensorsException(file + ": __metadata__ value of '" + m.getKey() + "' must be a string");
+            }
+            out.put(m.getKey(), m.getValue().asText());
+        }
+    }
+
+    private static TensorEntry parseEntry(Path file, String name, JsonNode node, long dataSize) {
+        String where = file + ": tensor '" + name + "'";
+        if (!node.isObject()) {
+            throw new SafetensorsException(where + ": header entry must be an object");
+        }
+        JsonNode dt = node.get("dtype");
+        if (dt == null || !dt.isTextual()) {
+            throw new SafetensorsException(where + ": missing string field 'dtype'");
+        }
+        SafetensorsDType dtype = SafetensorsDType.fromName(dt.asText()).orElseThrow(() -> new SafetensorsException(
+                where + ": unknown or unsupported dtype '" + dt.asText() + "' (supported: "
+                        + SafetensorsDType.supportedNames() + ")"));
+        JsonNode sh = node.get("shape");
+        if (sh == null || !sh.isArray()) {
+            throw new SafetensorsException(where + ": missing array field 'shape'");
+        }
+        long[] shape = new long[sh.size()];
+        long count = 1;
+        for (int i = 0; i < shape.length; i++) {
+            JsonNode d = sh.get(i);
+            if (!d.canConvertToLong() || !d.isIntegralNumber() || d.asLong() < 0) {
+                throw new SafetensorsException(where + ": shape entries must be non-negative integers, got " + sh);
+            }
+            shape[i] = d.asLong();
+            count = Math.multiplyExact(count, shape[i]);
+        }
+        JsonNode off = node.get("data_offsets");
+        if (off == null || !off.isArray() || off.size() != 2 || !off.get(0).isIntegralNumber()
+                || !off.get(1).isIntegralNumber()) {
+            throw new SafetensorsException(where + ": 'data_offsets' must be [begin, end], got " + off);
+        }
+        long begin = off.get(0).asLong();
+        long end = off.get(1).asLong();
+        if (begin < 0 || end < begin) {
+            throw new SafetensorsException(where + ": invalid data_offsets [" + begin + ", " + end + "]");
+        }
+        long expected = Math.multiplyExact(count, (long) dtype.bytes());
+        if (end - begin != expected) {
+            throw new SafetensorsException(where + ": shape " + sh + " x " + dtype + " (" + dtype.bytes()
+                    + " bytes) needs " + expected + " bytes but data_offsets [" + begin + ", " + end + "] span "
+                    + (end - begin));
+        }
+        if (end > dataSize) {
+            throw new SafetensorsException(where + ": data_offsets [" + begin + ", " + end
+                    + "] lie outside the data section of " + dataSize + " bytes (truncated file?)");
+        }
+        return new TensorEntry(name, dtype, shape, begin, end);
+    }
+
+    private static void checkOverlaps(Path file, Map<String, TensorEntry> entries) {
+        List<TensorEntry> byOffset = new ArrayList<>(entries.values());
+        byOffset.removeIf(e -> e.byteLength() == 0);
+        byOffset.sort(Comparator.comparingLong(TensorEntry::begin));
+        for (int i = 1; i < byOffset.size(); i++) {
+            TensorEntry prev = byOffset.get(i - 1);
+            TensorEntry cur = byOffset.get(i);
+            if (cur.begin() < prev.end()) {
+                throw new SafetensorsException(file + ": tensors '" + prev.name() + "' [" + prev.begin() + ", "
+                        + prev.end() + ") and '" + cur.name() + "' [" + cur.begin() + ", " + cur.end() + ") overlap");
+            }
+        }
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    /** The {@code __metadata__} map (empty if the file has none). */
+    public Map<String, String> metadata() {
+        return metadata;
+    }
+
+    /** Tensor names, sorted. */
+    public java.util.Set<String> names() {
+        return entries.keySet();
+    }
+
+    public boolean contains(String name) {
+        return entries.containsKey(name);
+    }
+
+    /** The header entry of a tensor; fails naming the file and a few tensors it does hold. */
+    public TensorEntry entry(String name) {
+        TensorEntry e = entries.get(name);
+        if (e == null) {
+            throw new SafetensorsException(file + ": no tensor named '" + name + "' (file holds " + entries.size()
+                    + " tensors, e.g. " + sample(entries.keySet(), 5) + ")");
+        }
+        return e;
+    }
+
+    /**
+     * The tensor as an array of {@link SafetensorsDType#loadedAs()}, zero-copy where possible (see class doc):
+     * do not modify the result in place.
+     */
+    public NDArray read(String name, NDManager manager) {
+        TensorEntry e = entry(name);
+        Shape shape = e.djlShape();
+        if (e.byteLength() == 0) {
+            return manager.zeros(shape, e.dtype().loadedAs());
+        }
+        ByteBuffer bytes = map(e);
+        if (e.dtype() == SafetensorsDType.BF16) {
+            return manager.create(widenBf16(bytes, e), shape);
+        }
+        if ((dataStart + e.begin()) % e.dtype().bytes() != 0) {
+            // Unaligned data: give the engine an aligned copy rather than a misaligned pointer.
+            return manager.create(copyDirect(bytes), shape, e.dtype().loadedAs());
+        }
+        return manager.create(bytes, shape, e.dtype().loadedAs());
+    }
+
+    /** Like {@link #read} but always backed by fresh memory, so the result may be modified in place. */
+    public NDArray readCopy(String name, NDManager manager) {
+        TensorEntry e = entry(name);
+        if (e.byteLength() == 0) {
+            return manager.zeros(e.djlShape(), e.dtype().loadedAs());
+        }
+        ByteBuffer bytes = map(e);
+        if (e.dtype() == SafetensorsDType.BF16) {
+            return manager.create(widenBf16(bytes, e), e.djlShape());
+        }
+        return manager.create(copyDirect(bytes), e.djlShape(), e.dtype().loadedAs());
+    }
+
+    /** Reads every tensor (see {@link #read}). */
+    public Map<String, NDArray> readAll(NDManager manager) {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        for (String n : entries.keySet()) {
+            out.put(n, read(n, manager));
+        }
+        return out;
+    }
+
+    /** The raw little-endian bytes of a tensor (a read-only mapped view). */
+    public ByteBuffer rawBytes(String name) {
+        TensorEntry e = entry(name);
+        return e.byteLength() == 0 ? ByteBuffer.allocate(0) : map(e);
+    }
+
+    private ByteBuffer map(TensorEntry e) {
+        try {
+            MappedByteBuffer m = channel.map(FileChannel.MapMode.READ_ONLY, dataStart + e.begin(), e.byteLength());
+            // The engine reads the buffer from its base address, so hand it a slice that starts at position 0.
+            return m.slice().order(ByteOrder.LITTLE_ENDIAN);
+        } catch (IOException ex) {
+            throw new SafetensorsException(file + ": cannot map tensor '" + e.name() + "': " + ex.getMessage(), ex);
+        }
+    }
+
+    private static float[] widenBf16(ByteBuffer bytes, TensorEntry e) {
+        long n = e.elementCount();
+        if (n > Integer.MAX_VALUE) {
+            throw new SafetensorsException("tensor '" + e.name() + "' is too large to widen from BF16 (" + n
+                    + " elements)");
+        }
+        float[] out = new float[(int) n];
+        java.nio.ShortBuffer s = bytes.order(ByteOrder.LITTLE_ENDIAN).asShortBuffer();
+        for (int i = 0; i < out.length; i++) {
+            // bf16 is the upper half of an IEEE float32.
+            out[i] = Float.intBitsToFloat((s.get(i) & 0xFFFF) << 16);
+        }
+        return out;
+    }
+
+    private static ByteBuffer copyDirect(ByteBuffer src) {
+        ByteBuffer dst = ByteBuffer.allocateDirect(src.remaining()).order(ByteOrder.LITTLE_ENDIAN);
+        dst.put(src.duplicate());
+        dst.flip();
+        return dst;
+    }
+
+    private static void readFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {
+        while (buf.hasRemaining()) {
+            int r = ch.read(buf, pos + buf.position());
+            if (r < 0) {
+                throw new IOException("unexpected end of file");
+            }
+        }
+    }
+
+    static String sample(java.util.Collection<String> names, int max) {
+        List<String> l = new ArrayList<>();
+        for (String s : names) {
+            if (l.size() == max) {
+                l.add("...");
+                break;
+            }
+            l.add(s);
+        }
+        return l.toString();
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException ignored) {
+            // already failing
+        }
+    }
+
+    /** Closes the file; arrays already read stay valid (mappings live until they are garbage collected). */
+    @Override
+    public void close() {
+        closeQuietly(channel);
+    }
+}

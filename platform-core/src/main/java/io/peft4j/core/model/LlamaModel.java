@@ -1,0 +1,606 @@
+package io.peft4j.core.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import io.peft4j.api.AttentionKvSiteModule;
+import io.peft4j.api.EmbeddingSiteModule;
+import io.peft4j.api.ForwardContext;
+import io.peft4j.api.LinearSiteModule;
+import io.peft4j.api.ModelShape;
+import io.peft4j.api.SiteInfo;
+import io.peft4j.api.SiteKind;
+import io.peft4j.api.SiteModule;
+import io.peft4j.api.SublayerSiteModule;
+import io.peft4j.core.io.SafetensorsCheckpoint;
+import io.peft4j.core.io.SafetensorsException;
+import io.peft4j.core.io.TensorEntry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A Llama-architecture decoder ({@code llama}, {@code mistral}, {@code qwen2}) loaded from a local Hugging Face
+ * directory, computing in float32. Module names are exactly those of transformers' {@code LlamaForCausalLM}.
+ *
+ * <p>Per layer {@code l}: {@code h = x + o_proj(attn(rope(q_proj(n1)), rope(k_proj(n1)), v_proj(n1)))} with
+ * {@code n1 = rmsnorm(x)}, then {@code out = h + down_proj(silu(gate_proj(n2)) * up_proj(n2))} with
+ * {@code n2 = rmsnorm(h)}; {@code rmsnorm(x) = w * x / sqrt(mean(x²) + eps)}. Attention is causal with grouped
+ * query heads (head {@code h} reads key/value head {@code h / (heads / kvHeads)}), scaled by {@code 1/sqrt(headDim)}.
+ * Logits are {@code lm_head(rmsnorm(x_L))}; with tied embeddings lm_head uses the embedding matrix.
+ *
+ * <p>Adapter hooks (applied for the adapters in {@link SiteHooks#activeAdapters()}, in that order):
+ * <ul>
+ *   <li>every linear is an {@link AdaptableLinear} (LINEAR sites, lm_head included);</li>
+ *   <li>{@code model.embed_tokens} (INPUT_EMBEDDING): modules prepend virtual tokens in the first pass over a
+ *       sequence (not in cached decoding steps; the cache keeps them); the attention mask is extended by that many
+ *       visible positions and their logits are dropped, so the result still has {@code seq} positions;</li>
+ *   <li>{@code model.layers.N.self_attn} / {@code model.layers.N.mlp} (SUBLAYER_OUTPUT): modules replace the
+ *       sub-layer output before the residual add, receiving also the normalised sub-layer input;</li>
+ *   <li>{@code model.layers.N.self_attn} (ATTENTION_KV): key/value prefixes are prepended after RoPE and before the
+ *       grouped-query expansion, always visible; as in Hugging Face PEFT prefix tuning the real tokens' positions are
+ *       shifted by the number of prefix tokens (of layer 0).</li>
+ * </ul>
+ *
+ * <p>Memory: every forward pass runs in its own {@link NDScope}; temporaries are closed when it returns. The logits
+ * are attached to {@code ctx.manager()} and registered with the caller's NDScope, if one is open. Weights are mapped
+ * zero-copy from the safetensors files (read-only memory): never modify them in place, replace them through
+ * {@link AdaptableLinear#setWeight} (or load with {@code copyWeights = true}).
+ */
+public final class LlamaModel implements CausalLM, AutoCloseable {
+    static final String EMBED = "model.embed_tokens";
+    static final String LM_HEAD = "lm_head";
+
+    private final LlamaConfig config;
+    private final Path directory;
+    private final NDManager manager;
+    private final NDArray embed;
+    private final List<DecoderLayer> layers;
+    private final NDArray finalNorm;
+    private final AdaptableLinear lmHead;
+    private final NDArray tiedLmHeadWeight;   // the view of embed given to lm_head when tied, else null
+    private final Map<String, AdaptableLinear> linears;
+    private final List<SiteInfo> sites;
+    private final SiteHooks hooks;
+    private final RotaryEmbedding rope;
+    private final AttentionMasks masks;
+    private final int nRep;
+
+    /** The tensors of one decoder layer. */
+    static final class DecoderLayer {
+        final int index;
+        final String attnPath;
+        final String mlpPath;
+        final NDArray inputNorm;
+        final NDArray postNorm;
+        final AdaptableLinear q;
+        final AdaptableLinear k;
+        final AdaptableLinear v;
+        final AdaptableLinear o;
+        final AdaptableLinear gate;
+        final AdaptableLinear up;
+        final AdaptableLinear down;
+
+        DecoderLayer(int index, NDArray inputNorm, NDArray postNorm, Map<String, AdaptableLinear> lin) {
+            this.index = index;
+            this.attnPath = "model.layers." + index + ".self_attn";
+            this.mlpPath = "model.layers." + index + ".mlp";
+            this.inputNorm = inputNorm;
+            this.postNorm = postNorm;
+            this.q = lin.get(attnPath + ".q_proj");
+            this.k = lin.get(attnPath + ".k_proj");
+            this.v = lin.get(attnPath + ".v_proj");
+            this.o = lin.get(attnPath + ".o_proj");
+            this.gate = lin.get(mlpPath + ".gate_proj");
+            this.up = lin.get(mlpPath + ".up_proj");
+            this.down = lin.get(mlpPath + ".down_proj");
+        }
+    }
+
+    private LlamaModel(LlamaConfig config, Path directory, NDManager manager, NDArray embed,
+                       List<DecoderLayer> layers, NDArray finalNorm, AdaptableLinear lmHead, NDArray tiedLmHeadWeight,
+                       Map<String, AdaptableLinear> linears, List<SiteInfo> sites) {
+        this.config = config;
+        this.directory = directory;
+        this.manager = manager;
+        this.embed = embed;
+        this.layers = layers;
+        this.finalNorm = finalNorm;
+        this.lmHead = lmHead;
+        this.tiedLmHeadWeight = tiedLmHeadWeight;
+        this.linears = linears;
+        this.sites = sites;
+        this.hooks = new SiteHooks(sites);
+        this.rope = new RotaryEmbedding(config, manager);
+        this.masks = new AttentionMasks(manager);
+        this.nRep = config.numAttentionHeads() / config.numKeyValueHeads();
+    }
+
+    /** Loads a model directory with weights mapped zero-copy (see class doc). */
+    public static LlamaModel load(Path dir, NDManager manager) {
+        return load(dir, manager, false);
+    }
+
+    /**
+     * Loads a local Hugging Face model directory ({@code config.json} plus {@code model.safetensors} or a sharded
+     * {@code model.safetensors.index.json}).
+     *
+     * @param manager     parent manager; the model owns a sub-manager of it, released by {@link #close()}
+     * @param copyWeights true to copy the weights into fresh memory (so they may be modified in place), false to map
+     *                    them read-only
+     * @throws ModelLoadException for a missing directory, config or weights, a missing tensor or a wrong shape
+     */
+    public static LlamaModel load(Path dir, NDManager manager, boolean copyWeights) {
+        if (!Files.isDirectory(dir)) {
+            throw new ModelLoadException(dir + ": model directory does not exist");
+        }
+        Path configFile = dir.resolve("config.json");
+        if (!Files.isRegularFile(configFile)) {
+            throw new ModelLoadException(dir + ": config.json not found in the model directory");
+        }
+        LlamaConfig config = LlamaConfig.load(configFile);
+        SafetensorsCheckpoint ckpt;
+        try {
+            ckpt = SafetensorsCheckpoint.open(dir);
+        } catch (SafetensorsException e) {
+            throw new ModelLoadException(e.getMessage(), e);
+        }
+        NDManager own = manager.newSubManager();
+        try (ckpt) {
+            return new Loader(dir, config, ckpt, own, copyWeights).build();
+        } catch (RuntimeException e) {
+            own.close();
+            throw e;
+        }
+    }
+
+    /** Reads tensors, checks names and shapes, builds the modules. */
+    private static final class Loader {
+        private final Path dir;
+        private final LlamaConfig c;
+        private final SafetensorsCheckpoint ckpt;
+        private final NDManager m;
+        private final boolean copy;
+        private final Map<String, AdaptableLinear> linears = new LinkedHashMap<>();
+        private final List<SiteInfo> sites = new ArrayList<>();
+
+        Loader(Path dir, LlamaConfig c, SafetensorsCheckpoint ckpt, NDManager m, boolean copy) {
+            this.dir = dir;
+            this.c = c;
+            this.ckpt = ckpt;
+            this.m = m;
+            this.copy = copy;
+        }
+
+        LlamaModel build() {
+            int h = c.hiddenSize();
+            int qOut = c.numAttentionHeads() * c.headDim();
+            int kvOut = c.numKeyValueHeads() * c.headDim();
+            int inter = c.intermediateSize();
+            NDArray embed = tensor(EMBED + ".weight", c.vocabSize(), h);
+            sites.add(new SiteInfo(EMBED, SiteKind.INPUT_EMBEDDING, h, h, -1, false));
+            List<DecoderLayer> layers = new ArrayList<>();
+            for (int i = 0; i < c.numHiddenLayers(); i++) {
+                String p = "model.layers." + i;
+                NDArray n1 = tensor(p + ".input_layernorm.weight", h);
+                NDArray n2 = tensor(p + ".post_attention_layernorm.weight", h);
+                linear(p + ".self_attn.q_proj", h, qOut, i, c.attentionBias());
+                linear(p + ".self_attn.k_proj", h, kvOut, i, c.attentionBias());
+                linear(p + ".self_attn.v_proj", h, kvOut, i, c.attentionBias());
+                linear(p + ".self_attn.o_proj", qOut, h, i, c.attentionBias());
+                linear(p + ".mlp.gate_proj", h, inter, i, c.mlpBias());
+                linear(p + ".mlp.up_proj", h, inter, i, c.mlpBias());
+                linear(p + ".mlp.down_proj", inter, h, i, c.mlpBias());
+                sites.add(new SiteInfo(p + ".self_attn", SiteKind.SUBLAYER_OUTPUT, h, h, i, false));
+                sites.add(new SiteInfo(p + ".mlp", SiteKind.SUBLAYER_OUTPUT, h, h, i, false));
+                sites.add(new SiteInfo(p + ".self_attn", SiteKind.ATTENTION_KV, h, kvOut, i, false));
+                layers.add(new DecoderLayer(i, n1, n2, linears));
+            }
+            NDArray norm = tensor("model.norm.weight", h);
+            NDArray tiedView = null;
+            AdaptableLinear head;
+            SiteInfo headSite = new SiteInfo(LM_HEAD, SiteKind.LINEAR, h, c.vocabSize(), -1, false);
+            if (ckpt.contains(LM_HEAD + ".weight") && !c.tieWordEmbeddings()) {
+                head = new AdaptableLinear(headSite, m, tensor(LM_HEAD + ".weight", c.vocabSize(), h), null);
+            } else {
+                // A separate handle on the same storage, so that replacing lm_head's weight never closes the embedding.
+                tiedView = embed.get(new NDIndex(":"));
+                head = new AdaptableLinear(headSite, m, tiedView, null);
+            }
+            linears.put(LM_HEAD, head);
+            sites.add(headSite);
+            return new LlamaModel(c, dir, m, embed, Collections.unmodifiableList(layers), norm, head, tiedView,
+                    Collections.unmodifiableMap(linears), Collections.unmodifiableList(sites));
+        }
+
+        private void linear(String path, int in, int out, int layer, boolean biasRequired) {
+            NDArray w = tensor(path + ".weight", out, in);
+            // Biases come from the weights when present (Qwen2 has q/k/v biases without a config flag).
+            NDArray b = biasRequired || ckpt.contains(path + ".bias") ? tensor(path + ".bias", out) : null;
+            SiteInfo site = new SiteInfo(path, SiteKind.LINEAR, in, out, layer, b != null);
+            linears.put(path, new AdaptableLinear(site, m, w, b));
+            sites.add(site);
+        }
+
+        private NDArray tensor(String name, long... shape) {
+            if (!ckpt.contains(name)) {
+                List<String> some = new ArrayList<>();
+                for (String n : ckpt.names()) {
+                    if (some.size() == 6) {
+                        some.add("...");
+                        break;
+                    }
+                    some.add(n);
+                }
+                throw new ModelLoadException(dir + ": weights lack tensor '" + name + "' (" + ckpt.source()
+                        + " holds " + ckpt.names().size() + " tensors, e.g. " + some + ")");
+            }
+            TensorEntry e = ckpt.entry(name);
+            if (!Arrays.equals(e.shape(), shape)) {
+                throw new ModelLoadException(dir + ": tensor '" + name + "' in " + ckpt.fileOf(name) + " has shape "
+                        + Arrays.toString(e.shape()) + " but config.json implies " + Arrays.toString(shape));
+            }
+            NDArray a = copy ? ckpt.readCopy(name, m) : ckpt.read(name, m);
+            if (a.getDataType() != DataType.FLOAT32) {
+                NDArray f = a.toType(DataType.FLOAT32, false);
+                a.close();
+                a = f;
+            }
+            return a;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ accessors
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    /** The directory the model was loaded from. */
+    public Path directory() {
+        return directory;
+    }
+
+    @Override
+    public ModelShape shape() {
+        return config.shape();
+    }
+
+    @Override
+    public NDManager manager() {
+        return manager;
+    }
+
+    /** Every attachment site, in model order. */
+    public List<SiteInfo> sites() {
+        return sites;
+    }
+
+    /** The linear layer at a path such as {@code model.layers.0.self_attn.q_proj} or {@code lm_head}. */
+    public AdaptableLinear linear(String path) {
+        AdaptableLinear l = linears.get(path);
+        if (l == null) {
+            throw new IllegalArgumentException("no linear layer '" + path + "' (e.g. model.layers.0.self_attn.q_proj,"
+                    + " model.layers.0.mlp.down_proj, lm_head)");
+        }
+        return l;
+    }
+
+    /** All linear layers by path, in model order. */
+    public Map<String, AdaptableLinear> linears() {
+        return linears;
+    }
+
+    /** The adapter hooks of the non-linear sites and the active adapter list. */
+    public SiteHooks hooks() {
+        return hooks;
+    }
+
+    /** Sets the adapters applied in forward passes, in order (linear and non-linear sites alike). */
+    public void setActiveAdapters(List<String> names) {
+        hooks.setActiveAdapters(names);
+    }
+
+    public List<String> activeAdapters() {
+        return hooks.activeAdapters();
+    }
+
+    /** Attaches an adapter's module at {@code module.site()}: linear modules to their AdaptableLinear, others to the hooks. */
+    public void attach(String adapterName, SiteModule module) {
+        if (module instanceof LinearSiteModule lm) {
+            linear(module.site().path()).attach(adapterName, lm);
+        } else {
+            hooks.attach(adapterName, module);
+        }
+    }
+
+    /** True when lm_head still shares the embedding matrix. */
+    public boolean tiedEmbeddings() {
+        return tiedLmHeadWeight != null && lmHead.rawWeight() == tiedLmHeadWeight;
+    }
+
+    /**
+     * The current base tensors under their Hugging Face names (for export). lm_head.weight is left out while it is
+     * tied to the embedding. Quantized linears contribute a dequantized copy (attached to the model's manager).
+     */
+    public Map<String, NDArray> baseTensors() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        out.put(EMBED + ".weight", embed);
+        for (DecoderLayer l : layers) {
+            String p = "model.layers." + l.index;
+            out.put(p + ".input_layernorm.weight", l.inputNorm);
+            for (AdaptableLinear a : List.of(l.q, l.k, l.v, l.o)) {
+                putLinear(out, a);
+            }
+            out.put(p + ".post_attention_layernorm.weight", l.postNorm);
+            for (AdaptableLinear a : List.of(l.gate, l.up, l.down)) {
+                putLinear(out, a);
+            }
+        }
+        out.put("model.norm.weight", finalNorm);
+        if (!tiedEmbeddings()) {
+            putLinear(out, lmHead);
+        }
+        return out;
+    }
+
+    private static void putLinear(Map<String, NDArray> out, AdaptableLinear a) {
+        out.put(a.site().path() + ".weight", a.quantized() ? a.weight() : a.rawWeight());
+        a.bias().ifPresent(b -> out.put(a.site().path() + ".bias", b));
+    }
+
+    /** Number of base parameters (tied weights counted once). */
+    public long parameterCount() {
+        long n = 0;
+        for (Map.Entry<String, NDArray> e : baseTensors().entrySet()) {
+            n += e.getValue().getShape().size();
+        }
+        return n;
+    }
+
+    /** A new empty KV cache sized for this model. */
+    public KvCache newCache() {
+        return new KvCache(config.numHiddenLayers(), config.maxPositionEmbeddings(), manager);
+    }
+
+    // ------------------------------------------------------------------------------------------------ forward
+
+    @Override
+    public NDArray forward(NDArray inputIds, NDArray attentionMask, KvCache cache, ForwardContext ctx) {
+        Objects.requireNonNull(inputIds, "inputIds");
+        if (ctx == null) {
+            ctx = PlatformForwardContext.eval(manager);
+        }
+        if (inputIds.getShape().dimension() != 2) {
+            throw new IllegalArgumentException("inputIds must be [batch, seq], got " + inputIds.getShape());
+        }
+        NDArray logits;
+        try (NDScope scope = new NDScope()) {
+            logits = new Pass(inputIds, attentionMask, cache, ctx).run();
+            NDScope.unregister(logits);
+        }
+        logits.attach(ctx.manager());
+        NDScope.register(logits);   // an enclosing scope, if any, owns the result
+        return logits;
+    }
+
+    /** The state of one forward pass. */
+    private final class Pass {
+        private final NDArray inputIds;
+        private final NDArray attentionMask;
+        private final KvCache cache;
+        private final ForwardContext ctx;
+        private final List<String> active = hooks.activeAdapters();
+        private final boolean hooksOn = !hooks.isEmpty();
+        private final long batch;
+        private final int seq;
+        private final int past;
+        private int tokens;                 // positions computed in this pass (seq + new virtual tokens)
+        private NDArray paddingMask;        // [B,1,1,1,past+tokens] additive, or null without padding
+        private RotaryEmbedding.Tables rot;
+        private final Map<Integer, NDArray> maskByPrefix = new HashMap<>();
+
+        Pass(NDArray inputIds, NDArray attentionMask, KvCache cache, ForwardContext ctx) {
+            this.inputIds = inputIds;
+            this.attentionMask = attentionMask;
+            this.cache = cache;
+            this.ctx = ctx;
+            this.batch = inputIds.getShape().get(0);
+            this.seq = (int) inputIds.getShape().get(1);
+            this.past = cache == null ? 0 : cache.length();
+        }
+
+        NDArray run() {
+            NDArray ids = inputIds.getDataType() == DataType.INT64 ? inputIds : inputIds.toType(DataType.INT64, false);
+            NDArray x = ids.getNDArrayInternal().embedding(ids, embed, SparseFormat.DENSE).singletonOrThrow();
+            int newVirtual = 0;
+            if (hooksOn && past == 0) {
+                for (EmbeddingSiteModule m : hooks.activeEmbedding(EMBED)) {
+                    x = m.prepend(x, ctx);
+                }
+                newVirtual = (int) x.getShape().get(1) - seq;
+            }
+            tokens = seq + newVirtual;
+            int virtualTotal = past == 0 ? newVirtual : cache.virtualTokens();
+            if (cache != null) {
+                cache.checkRoom(tokens, batch);
+            } else if (tokens > config.maxPositionEmbeddings()) {
+                throw new IllegalArgumentException("sequence too long: " + tokens
+                        + " positions exceed max_position_embeddings = " + config.maxPositionEmbeddings());
+            }
+            int prefixOffset = hooksOn ? prefixTokens(hooks.activeAttentionKv(layers.get(0).attnPath)) : 0;
+            NDArray fullMask = fullMask(virtualTotal);
+            if (fullMask == null) {
+                rot = rope.range(prefixOffset + past, tokens);
+            } else {
+                // Left padding: each row's positions count its real tokens only (as transformers' generate does).
+                NDArray pos = fullMask.cumSum(1).sub(1).maximum(0).get(new NDIndex(":, {}:", past));
+                if (prefixOffset > 0) {
+                    pos = pos.add(prefixOffset);
+                }
+                rot = rope.gather(pos, prefixOffset + past + tokens);
+                paddingMask = AttentionMasks.padding(fullMask);
+            }
+            for (DecoderLayer layer : layers) {
+                x = layer(layer, x);
+            }
+            if (cache != null) {
+                cache.advance(tokens, batch);
+                if (past == 0) {
+                    cache.setVirtualTokens(newVirtual);
+                }
+            }
+            x = rmsNorm(x, finalNorm);
+            if (newVirtual > 0) {
+                x = x.get(new NDIndex(":, {}:", newVirtual));
+            }
+            return lmHead.forward(x, active, ctx);
+        }
+
+        /** The 0/1 mask over all stored and new positions, or null when nothing is padded. */
+        private NDArray fullMask(int virtualTotal) {
+            if (attentionMask == null) {
+                return null;
+            }
+            int realPast = past - (past > 0 ? virtualTotal : 0);
+            Shape s = attentionMask.getShape();
+            if (s.dimension() != 2 || s.get(0) != batch || s.get(1) != realPast + seq) {
+                throw new IllegalArgumentException("attentionMask must be [batch=" + batch + ", past+seq=" + realPast
+                        + "+" + seq + "], got " + s);
+            }
+            NDArray m = attentionMask.toType(DataType.INT64, false);
+            if (m.min().getLong() != 0) {
+                return null;   // all real: the plain causal path gives the same result with fewer ops
+            }
+            if (virtualTotal > 0) {
+                m = m.getManager().ones(new Shape(batch, virtualTotal), DataType.INT64).concat(m, 1);
+            }
+            return m;
+        }
+
+        private NDArray layer(DecoderLayer l, NDArray x) {
+            NDArray h = rmsNorm(x, l.inputNorm);
+            NDArray a = attention(l, h);
+            if (hooksOn) {
+                for (SublayerSiteModule m : hooks.activeSublayer(l.attnPath)) {
+                    a = m.forward(a, h, ctx);
+                }
+            }
+            x = x.add(a);
+            NDArray h2 = rmsNorm(x, l.postNorm);
+            NDArray g = l.gate.forward(h2, active, ctx);
+            NDArray f = l.down.forward(g.mul(g.getNDArrayInternal().sigmoid()).mul(l.up.forward(h2, active, ctx)),
+                    active, ctx);
+            if (hooksOn) {
+                for (SublayerSiteModule m : hooks.activeSublayer(l.mlpPath)) {
+                    f = m.forward(f, h2, ctx);
+                }
+            }
+            return x.add(f);
+        }
+
+        private NDArray attention(DecoderLayer l, NDArray h) {
+            int nh = config.numAttentionHeads();
+            int nkv = config.numKeyValueHeads();
+            int hd = config.headDim();
+            NDArray q = l.q.forward(h, active, ctx).reshape(batch, tokens, nh, hd).transpose(0, 2, 1, 3);
+            NDArray k = l.k.forward(h, active, ctx).reshape(batch, tokens, nkv, hd).transpose(0, 2, 1, 3);
+            NDArray v = l.v.forward(h, active, ctx).reshape(batch, tokens, nkv, hd).transpose(0, 2, 1, 3);
+            q = rope.apply(q, rot.cosQ(), rot.sinQ());   // includes the 1/sqrt(headDim) score scale
+            k = rope.apply(k, rot.cos(), rot.sin());
+            if (cache != null) {
+                NDList kv = cache.append(l.index, k, v);
+                k = kv.get(0);
+                v = kv.get(1);
+            }
+            int prefix = 0;
+            if (hooksOn) {
+                List<AttentionKvSiteModule> mods = hooks.activeAttentionKv(l.attnPath);
+                if (!mods.isEmpty()) {
+                    NDList ks = new NDList();
+                    NDList vs = new NDList();
+                    for (AttentionKvSiteModule m : mods) {
+                        NDList p = m.prefixKeyValues((int) batch, ctx);
+                        ks.add(p.get(0));
+                        vs.add(p.get(1));
+                        prefix += m.numVirtualTokens();
+                    }
+                    ks.add(k);
+                    vs.add(v);
+                    k = NDArrays.concat(ks, 2);
+                    v = NDArrays.concat(vs, 2);
+                }
+            }
+            long keys = k.getShape().get(2);
+            // Grouped-query attention without copying k/v: query heads of one kv group become extra rows.
+            NDArray scores = q.reshape(batch, nkv, (long) nRep * tokens, hd).matMul(k.transpose(0, 1, 3, 2));
+            NDArray mask = mask(prefix, (int) keys);
+            if (mask != null) {
+                scores = scores.reshape(batch, nkv, nRep, tokens, keys).add(mask);
+            }
+            NDArray out = scores.softmax(-1).reshape(batch, nkv, (long) nRep * tokens, keys).matMul(v)
+                    .reshape(batch, nh, tokens, hd).transpose(0, 2, 1, 3).reshape(batch, tokens, (long) nh * hd);
+            return l.o.forward(out, active, ctx);
+        }
+
+        /** Causal plus padding mask for {@code keys} keys of which the first {@code prefix} are always visible. */
+        private NDArray mask(int prefix, int keys) {
+            if (tokens == 1 && paddingMask == null) {
+                return null;   // one query at the end sees every key
+            }
+            return maskByPrefix.computeIfAbsent(prefix, p -> {
+                NDArray causal = tokens == 1 ? null : masks.causal(tokens, keys);
+                if (paddingMask == null) {
+                    return causal;
+                }
+                NDArray pad = paddingMask;
+                if (p > 0) {
+                    pad = pad.getManager().zeros(new Shape(batch, 1, 1, 1, p)).concat(pad, 4);
+                }
+                return causal == null ? pad : pad.add(causal);
+            });
+        }
+
+        private int prefixTokens(List<AttentionKvSiteModule> mods) {
+            int n = 0;
+            for (AttentionKvSiteModule m : mods) {
+                n += m.numVirtualTokens();
+            }
+            return n;
+        }
+    }
+
+    /** {@code w * x / sqrt(mean(x², -1) + eps)} in float32. */
+    private NDArray rmsNorm(NDArray x, NDArray w) {
+        int last = x.getShape().dimension() - 1;
+        NDArray inv = x.square().mean(new int[] {last}, true).add((float) config.rmsNormEps()).pow(-0.5f);
+        return x.mul(inv).mul(w);
+    }
+
+    /** Releases every tensor of the model (weights, tables, adapters' base arrays in this manager). */
+    @Override
+    public void close() {
+        rope.release();
+        masks.release();
+        manager.close();
+    }
+
+    /** Concatenation helper kept local to avoid confusion with {@link ai.djl.ndarray.NDArrays} generics. */
+    private static final class NDArrays {
+        static NDArray concat(NDList list, int axis) {
+            return ai.djl.ndarray.NDArrays.concat(list, axis);
+        }
+    }
+}
