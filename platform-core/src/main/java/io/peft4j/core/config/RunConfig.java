@@ -96,7 +96,7 @@ public record RunConfig(
      * @param progressBar      console progress bar
      */
     public record TrainingSection(@JsonProperty("steps") Integer steps,
-                                  @JsonProperty("epochs") Double epochs,
+                                  @JsonProperty("epochs") Integer epochs,
                                   @JsonProperty("batch_size") Integer batchSize,
                                   @JsonProperty("grad_accumulation") Integer gradAccumulation,
                                   @JsonProperty("schedule") String schedule,
