@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.ConfigException;
+import io.peft4j.core.io.AtomicDirectory;
 import io.peft4j.core.io.SafetensorsReader;
 import io.peft4j.core.io.SafetensorsWriter;
 import io.peft4j.core.plugin.InstalledExtensions;
@@ -15,9 +16,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -48,34 +47,31 @@ public final class AdapterFiles {
 
     /** Saves the given adapters of {@code model} into {@code dir} (replacing it atomically). */
     public static void save(PeftModel model, List<String> names, Path dir, String baseModelName) {
-        Path target = dir.toAbsolutePath().normalize();
-        Path tmp = target.resolveSibling(target.getFileName() + ".tmp-" + ProcessHandle.current().pid());
         try {
-            deleteTree(tmp);
-            Files.createDirectories(tmp);
-            List<Map<String, Object>> manifest = new ArrayList<>();
-            for (String name : names) {
-                AttachedAdapter a = model.adapter(name);
-                Path sub = name.equals(DEFAULT_NAME) ? tmp : tmp.resolve(name);
-                Files.createDirectories(sub);
-                writeOne(a, sub, baseModelName);
-                Map<String, Object> entry = new LinkedHashMap<>();
-                entry.put("name", name);
-                entry.put("method", a.method().method());
-                entry.put("peft_type", a.method().peftType());
-                entry.put("path", name.equals(DEFAULT_NAME) ? "." : name);
-                entry.put("trainable_parameters", PeftModel.trainableCount(a.instance()));
-                manifest.add(entry);
-            }
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("format", "peft4j-composition/1");
-            m.put("base_model", baseModelName);
-            m.put("adapters", manifest);
-            m.put("active", model.active());
-            Files.writeString(tmp.resolve(MANIFEST_FILE), JSON.writeValueAsString(m));
-            replace(tmp, target);
+            AtomicDirectory.write(dir, tmp -> {
+                List<Map<String, Object>> manifest = new ArrayList<>();
+                for (String name : names) {
+                    AttachedAdapter a = model.adapter(name);
+                    Path sub = name.equals(DEFAULT_NAME) ? tmp : tmp.resolve(name);
+                    Files.createDirectories(sub);
+                    writeOne(a, sub, baseModelName);
+                    Map<String, Object> entry = new LinkedHashMap<>();
+                    entry.put("name", name);
+                    entry.put("method", a.method().method());
+                    entry.put("peft_type", a.method().peftType());
+                    entry.put("path", name.equals(DEFAULT_NAME) ? "." : name);
+                    entry.put("trainable_parameters", PeftModel.trainableCount(a.instance()));
+                    manifest.add(entry);
+                }
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("format", "peft4j-composition/1");
+                m.put("base_model", baseModelName);
+                m.put("adapters", manifest);
+                m.put("active", model.active());
+                Files.writeString(tmp.resolve(MANIFEST_FILE), JSON.writeValueAsString(m));
+            });
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot save adapters to " + target + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot save adapters to " + dir.toAbsolutePath() + ": " + e.getMessage(), e);
         }
     }
 
@@ -83,20 +79,6 @@ public final class AdapterFiles {
         Map<String, Object> cfg = AdapterConfigCodec.toPeftJson(a.method(), a.instance().config(), baseModelName);
         Files.writeString(dir.resolve(CONFIG_FILE), JSON.writeValueAsString(cfg));
         SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), a.instance().stateDict(), Map.of("format", "pt"));
-    }
-
-    /** Moves {@code tmp} to {@code target}, keeping the old target until the new one is in place. */
-    private static void replace(Path tmp, Path target) throws IOException {
-        Path old = target.resolveSibling(target.getFileName() + ".old-" + ProcessHandle.current().pid());
-        boolean hadOld = Files.exists(target);
-        if (hadOld) {
-            deleteTree(old);
-            Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
-        }
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-        if (hadOld) {
-            deleteTree(old);
-        }
     }
 
     /** The adapter names stored in a directory: {@code default} at the top level plus one per sub-directory. */
@@ -177,16 +159,5 @@ public final class AdapterFiles {
         String msg = e.getMessage();
         String f = e.field();
         return f != null && !f.isEmpty() && msg.startsWith(f + ": ") ? msg.substring(f.length() + 2) : msg;
-    }
-
-    static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) {
-            return;
-        }
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path x : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(x);
-            }
-        }
     }
 }

@@ -52,16 +52,22 @@ public final class PeftModel {
      * {@code q_proj, v_proj} when a linear method names none).
      */
     public List<SiteInfo> resolveSites(Adapter method, AdapterConfig config, String field) {
+        return resolveSites(method, config, host.sites(), field);
+    }
+
+    /** {@link #resolveSites(Adapter, AdapterConfig, String)} over a given site list (e.g. from config.json alone). */
+    public static List<SiteInfo> resolveSites(Adapter method, AdapterConfig config, List<SiteInfo> sites,
+                                              String field) {
         TargetSpec spec = config.targetSpec();
         if (spec.isEmpty()) {
             if (method.siteKinds().contains(SiteKind.LINEAR)) {
                 spec = TargetSpec.fromPeft(DEFAULT_LLAMA_TARGETS, spec.toPeftExcludeModules(), spec.layers(),
                         spec.layersPattern());
             } else {
-                return host.sites().stream().filter(s -> method.siteKinds().contains(s.kind())).toList();
+                return sites.stream().filter(s -> method.siteKinds().contains(s.kind())).toList();
             }
         }
-        return TargetMatcher.select(spec, host.sites(), method.siteKinds(), field + ".target_modules");
+        return TargetMatcher.select(spec, sites, method.siteKinds(), field + ".target_modules");
     }
 
     /**

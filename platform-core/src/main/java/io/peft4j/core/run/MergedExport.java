@@ -1,0 +1,54 @@
+package io.peft4j.core.run;
+
+import ai.djl.ndarray.NDArray;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.peft4j.core.io.AtomicDirectory;
+import io.peft4j.core.io.SafetensorsWriter;
+import io.peft4j.core.model.LlamaModel;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Writes the current (merged) base model as a Hugging Face checkpoint: {@code config.json}, {@code model.safetensors}
+ * and the tokenizer files. If lm_head no longer shares the embedding (an adapter was merged into it), the head is
+ * written and {@code tie_word_embeddings} set to false. Written to a temporary sibling directory and renamed.
+ */
+public final class MergedExport {
+    private static final List<String> COPIED = List.of("tokenizer.json", "tokenizer_config.json",
+            "special_tokens_map.json", "generation_config.json", "tokenizer.model");
+
+    private MergedExport() {
+    }
+
+    public static void write(LlamaModel model, Path sourceDir, Path out) {
+        try {
+            AtomicDirectory.write(out, tmp -> {
+                Map<String, NDArray> tensors = new LinkedHashMap<>(model.baseTensors());
+                ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+                ObjectNode cfg = (ObjectNode) json.readTree(sourceDir.resolve("config.json").toFile());
+                if (!model.tiedEmbeddings()) {
+                    cfg.put("tie_word_embeddings", false);
+                }
+                cfg.put("torch_dtype", "float32");
+                Files.writeString(tmp.resolve("config.json"), json.writeValueAsString(cfg));
+                SafetensorsWriter.write(tmp.resolve("model.safetensors"), tensors, Map.of("format", "pt"));
+                for (String f : COPIED) {
+                    if (Files.isRegularFile(sourceDir.resolve(f))) {
+                        Files.copy(sourceDir.resolve(f), tmp.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+                    }
+                }
+            });
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot export merged model to " + out.toAbsolutePath() + ": "
+                    + e.getMessage(), e);
+        }
+    }
+}

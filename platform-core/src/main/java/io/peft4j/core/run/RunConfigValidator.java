@@ -1,0 +1,148 @@
+package io.peft4j.core.run;
+
+import io.peft4j.api.Adapter;
+import io.peft4j.api.AdapterConfig;
+import io.peft4j.api.ConfigException;
+import io.peft4j.api.Initializer;
+import io.peft4j.api.OptimizerPolicy;
+import io.peft4j.api.Quantizer;
+import io.peft4j.api.RankAllocator;
+import io.peft4j.api.SiteInfo;
+import io.peft4j.core.config.RunConfig;
+import io.peft4j.core.model.LlamaConfig;
+import io.peft4j.core.model.LlamaSiteLayout;
+import io.peft4j.core.peft.AdapterConfigCodec;
+import io.peft4j.core.peft.PeftModel;
+import io.peft4j.core.plugin.InstalledExtensions;
+import io.peft4j.core.util.Suggestions;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Checks a {@link RunConfig} against the installed plugins and the model's {@code config.json} - without reading
+ * weights - and produces a {@link RunPlan}. Every error names the configuration field and what was expected.
+ */
+public final class RunConfigValidator {
+    private static final String INIT_KEY = "init_lora_weights";
+
+    private RunConfigValidator() {
+    }
+
+    public static RunPlan validate(RunConfig cfg, InstalledExtensions ext) {
+        Path modelDir = Bundled.modelDir(cfg.model().path(), "model.path");
+        Path configJson = modelDir.resolve("config.json");
+        if (!Files.isRegularFile(configJson)) {
+            throw new ConfigException("model.path", modelDir + " has no config.json (expected a Hugging Face model "
+                    + "directory)");
+        }
+        if (!Files.isRegularFile(modelDir.resolve("tokenizer.json"))) {
+            throw new ConfigException("model.path", modelDir + " has no tokenizer.json");
+        }
+        LlamaConfig mc = LlamaConfig.load(configJson);
+        List<SiteInfo> sites = LlamaSiteLayout.of(mc);
+
+        Quantizer quantizer = null;
+        if (cfg.quantization() != null) {
+            String id = cfg.quantization().method();
+            quantizer = ext.quantizer(id).orElseThrow(() -> new ConfigException("quantization.method",
+                    "no installed quantizer \"" + id + "\"; installed: " + ext.quantizers().keySet()));
+            quantizer.validate(cfg.quantization().options());
+        }
+
+        List<RunPlan.PlannedAdapter> planned = new ArrayList<>();
+        for (int i = 0; i < cfg.adapters().size(); i++) {
+            planned.add(planAdapter(cfg.adapters().get(i), "adapters[" + i + "]", ext, sites, mc));
+        }
+        checkSharing(planned);
+
+        OptimizerPolicy policy = null;
+        if (cfg.optimizer().policy() != null) {
+            String id = (String) cfg.optimizer().policy().get("id");
+            policy = ext.optimizerPolicy(id).orElseThrow(() -> new ConfigException("optimizer.policy.id",
+                    "no installed optimizer policy \"" + id + "\"; installed: " + ext.optimizerPolicies().keySet()));
+        }
+        Path train = cfg.data().train() == null ? null : Bundled.file(cfg.data().train(), "data.train");
+        Path eval = cfg.data().eval() == null ? null : Bundled.file(cfg.data().eval(), "data.eval");
+        if (cfg.training().maxSeqLen() > mc.maxPositionEmbeddings()) {
+            throw new ConfigException("training.max_seq_len", cfg.training().maxSeqLen() + " is longer than the "
+                    + "model's context (max_position_embeddings = " + mc.maxPositionEmbeddings() + ")");
+        }
+        return new RunPlan(cfg, modelDir, mc, planned, quantizer, policy, train, eval);
+    }
+
+    private static RunPlan.PlannedAdapter planAdapter(RunConfig.AdapterSection a, String field,
+                                                      InstalledExtensions ext, List<SiteInfo> sites, LlamaConfig mc) {
+        Adapter method = ext.adapter(a.method()).orElseThrow(() -> {
+            String near = Suggestions.nearest(a.method(), ext.adapters().keySet());
+            return new ConfigException(field + ".method", "no installed method \"" + a.method() + "\""
+                    + (near != null ? " (did you mean '" + near + "'?)" : "") + "; installed methods: "
+                    + ext.adapters().keySet() + " (drop plugin jars into the plugins directory to add more)");
+        });
+        Map<String, Object> settings = new LinkedHashMap<>(a.settings());
+        if (a.initializer() != null) {
+            String init = a.initializer();
+            if (!AdapterConfigCodec.knownKeys(method).contains(INIT_KEY)) {
+                throw new ConfigException(field + ".initializer", "method '" + method.method() + "' has no low-rank "
+                        + "factors to initialise (no " + INIT_KEY + " option), so initializer '" + init
+                        + "' cannot be used with it");
+            }
+            Object given = settings.get(INIT_KEY);
+            if (given != null && !String.valueOf(given).equals(init)) {
+                throw new ConfigException(field + ".initializer", "conflicts with " + INIT_KEY + ": " + given);
+            }
+            Initializer initializer = ext.initializerFor(init).orElseThrow(() -> new ConfigException(
+                    field + ".initializer", "no installed initializer handles \"" + init + "\"; installed: "
+                    + ext.initializers().keySet()));
+            settings.put(INIT_KEY, init);
+        }
+        AdapterConfig config = AdapterConfigCodec.parseStrict(method, settings, field);
+        List<SiteInfo> matched = PeftModel.resolveSites(method, config, sites, field);
+        try {
+            method.validate(config, matched, mc.shape());
+        } catch (ConfigException e) {
+            throw new ConfigException(field + "." + e.field(), strip(e));
+        }
+        RankAllocator allocator = null;
+        Map<String, Object> allocatorOptions = null;
+        if (a.rankAllocator() != null) {
+            String id = (String) a.rankAllocator().get("id");
+            allocator = ext.rankAllocator(id).orElseThrow(() -> new ConfigException(field + ".rank_allocator.id",
+                    "no installed rank allocator \"" + id + "\"; installed: " + ext.rankAllocators().keySet()));
+            if (!allocator.supports(method.method())) {
+                throw new ConfigException(field + ".rank_allocator", "allocator '" + id + "' cannot drive method '"
+                        + method.method() + "' (it has no ranks it can change)");
+            }
+            allocatorOptions = new LinkedHashMap<>(a.rankAllocator());
+            allocatorOptions.remove("id");
+        }
+        return new RunPlan.PlannedAdapter(a.name(), method, config, matched, allocator, allocatorOptions);
+    }
+
+    private static void checkSharing(List<RunPlan.PlannedAdapter> planned) {
+        for (int i = 0; i < planned.size(); i++) {
+            for (int j = 0; j < i; j++) {
+                RunPlan.PlannedAdapter x = planned.get(i);
+                RunPlan.PlannedAdapter y = planned.get(j);
+                for (SiteInfo s : x.sites()) {
+                    boolean shared = y.sites().stream().anyMatch(o -> o.path().equals(s.path()) && o.kind() == s.kind());
+                    if (shared && (!x.method().canShareSite(y.method().method())
+                            || !y.method().canShareSite(x.method().method()))) {
+                        throw new ConfigException("adapters", "adapter '" + x.name() + "' (" + x.method().method()
+                                + ") and adapter '" + y.name() + "' (" + y.method().method() + ") both target "
+                                + s.path() + ", and these methods cannot stack on one module");
+                    }
+                }
+            }
+        }
+    }
+
+    private static String strip(ConfigException e) {
+        String msg = e.getMessage();
+        String f = e.field();
+        return f != null && !f.isEmpty() && msg.startsWith(f + ": ") ? msg.substring(f.length() + 2) : msg;
+    }
+}

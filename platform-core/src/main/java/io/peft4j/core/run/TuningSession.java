@@ -1,0 +1,230 @@
+package io.peft4j.core.run;
+
+import ai.djl.ndarray.NDManager;
+import io.peft4j.api.ConfigException;
+import io.peft4j.api.OptimizerSettings;
+import io.peft4j.api.ParamGroup;
+import io.peft4j.api.Parameter;
+import io.peft4j.api.RankAllocator;
+import io.peft4j.api.SiteInfo;
+import io.peft4j.api.SiteKind;
+import io.peft4j.core.config.RunConfig;
+import io.peft4j.core.model.AdaptableLinear;
+import io.peft4j.core.model.GenerationOptions;
+import io.peft4j.core.model.Generator;
+import io.peft4j.core.model.LlamaModel;
+import io.peft4j.core.model.TextTokenizer;
+import io.peft4j.core.peft.AdapterFiles;
+import io.peft4j.core.peft.LlamaAdapterHost;
+import io.peft4j.core.peft.PeftModel;
+import io.peft4j.core.plugin.InstalledExtensions;
+import io.peft4j.core.train.EvalResult;
+import io.peft4j.core.train.Trainer;
+import io.peft4j.core.train.TrainingConfig;
+import io.peft4j.core.train.TrainingResult;
+import io.peft4j.core.train.data.DataLoader;
+import io.peft4j.core.train.data.DataOptions;
+import io.peft4j.core.train.data.DatasetSplit;
+import io.peft4j.core.train.data.Example;
+import io.peft4j.core.train.data.JsonlDataset;
+import io.peft4j.core.train.optim.LrSchedule;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * A loaded run: base model, tokenizer and adapters as a {@link RunPlan} declares them. The Java API for embedding
+ * peft4j in applications: {@link #open}, then {@link #train}, {@link #evaluate}, {@link #generate},
+ * {@link #saveAdapters}; close to free native memory.
+ */
+public final class TuningSession implements AutoCloseable {
+    /** Token id used for padding; every padded position is masked out of attention and loss. */
+    private static final long PAD_ID = 0;
+
+    private final RunPlan plan;
+    private final InstalledExtensions ext;
+    private final NDManager manager;
+    private final LlamaModel model;
+    private final TextTokenizer tokenizer;
+    private final PeftModel peft;
+
+    private TuningSession(RunPlan plan, InstalledExtensions ext, NDManager manager, LlamaModel model,
+                          TextTokenizer tokenizer, PeftModel peft) {
+        this.plan = plan;
+        this.ext = ext;
+        this.manager = manager;
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.peft = peft;
+    }
+
+    /**
+     * Loads the model and tokenizer, creates and initialises the planned adapters (initializers such as PiSSA see
+     * the full-precision weights), then quantizes the base linears if the plan asks for it, and activates every
+     * adapter.
+     */
+    public static TuningSession open(RunPlan plan, InstalledExtensions ext) {
+        NDManager manager = NDManager.newBaseManager();
+        try {
+            LlamaModel model = LlamaModel.load(plan.modelDir(), manager);
+            TextTokenizer tokenizer = TextTokenizer.load(plan.modelDir().resolve("tokenizer.json"));
+            PeftModel peft = new PeftModel(new LlamaAdapterHost(model, tokenizer), ext::initializerFor);
+            long seed = plan.config().training().seed();
+            List<String> names = new ArrayList<>();
+            for (RunPlan.PlannedAdapter a : plan.adapters()) {
+                peft.addAdapter(a.name(), a.method(), a.config(), seed);
+                names.add(a.name());
+            }
+            if (plan.quantizer() != null) {
+                for (SiteInfo s : model.sites()) {
+                    if (s.kind() == SiteKind.LINEAR && !s.path().equals("lm_head")) {
+                        AdaptableLinear l = model.linear(s.path());
+                        l.setQuantizedWeight(plan.quantizer().quantize(l.weight(),
+                                plan.config().quantization().options()));
+                    }
+                }
+            }
+            peft.setActive(names);
+            return new TuningSession(plan, ext, manager, model, tokenizer, peft);
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    public LlamaModel model() {
+        return model;
+    }
+
+    public TextTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public PeftModel peft() {
+        return peft;
+    }
+
+    public RunPlan plan() {
+        return plan;
+    }
+
+    /** Result of {@link #train}. */
+    public record Outcome(EvalResult evalBefore, EvalResult evalAfter, TrainingResult training, Path adapterDir,
+                          double tokensPerSecond) {
+    }
+
+    /**
+     * Trains the active adapters as the plan's training section says, evaluating before and after, and saves the
+     * adapters (PEFT format) to {@code <output.dir>/adapter}.
+     */
+    public Outcome train() {
+        RunConfig cfg = plan.config();
+        if (plan.trainData() == null) {
+            throw new ConfigException("data.train", "required for training: a JSONL file with {\"text\": ...} or "
+                    + "{\"prompt\": ..., \"completion\": ...} per line");
+        }
+        Path out = Path.of(cfg.output().dir());
+        try (Trainer trainer = buildTrainer(out)) {
+            EvalResult before = trainer.evaluate();
+            long t0 = System.nanoTime();
+            TrainingResult result = trainer.train();
+            double secs = (System.nanoTime() - t0) / 1e9;
+            EvalResult after = trainer.evaluate();
+            Path adapterDir = out.resolve("adapter");
+            saveAdapters(adapterDir);
+            long tokens = (long) result.steps() * cfg.training().batchSize() * cfg.training().gradAccumulation()
+                    * cfg.training().maxSeqLen();
+            return new Outcome(before, after, result, adapterDir, tokens / Math.max(secs, 1e-9));
+        } catch (IOException e) {
+            throw new UncheckedIOException("training output in " + out + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Eval loss and perplexity of the current model (active adapters) on the plan's eval data. */
+    public EvalResult evaluate() {
+        Path out = Path.of(plan.config().output().dir());
+        try (Trainer trainer = buildTrainer(out)) {
+            return trainer.evaluate();
+        }
+    }
+
+    private Trainer buildTrainer(Path out) {
+        RunConfig cfg = plan.config();
+        RunConfig.TrainingSection t = cfg.training();
+        DataOptions opts = new DataOptions(t.maxSeqLen(), t.truncate(), cfg.data().addBos(), cfg.data().addEos(),
+                tokenizer.eosId() < 0 ? 2 : tokenizer.eosId(), PAD_ID);
+        List<Example> train = plan.trainData() == null ? List.of() : JsonlDataset.read(plan.trainData(),
+                tokenizer::encode, opts);
+        List<Example> eval;
+        if (plan.evalData() != null) {
+            eval = JsonlDataset.read(plan.evalData(), tokenizer::encode, opts);
+        } else if (cfg.data().evalFraction() > 0) {
+            DatasetSplit split = DatasetSplit.split(train, cfg.data().evalFraction(), t.seed());
+            train = split.train();
+            eval = split.eval();
+        } else {
+            eval = List.of();
+        }
+        List<Parameter> trainable = peft.trainableParameters();
+        if (trainable.isEmpty()) {
+            throw new ConfigException("adapters", "no trainable parameters: declare at least one adapter");
+        }
+        RunConfig.OptimizerSection o = cfg.optimizer();
+        OptimizerSettings settings = new OptimizerSettings(o.lr(), o.weightDecay(), o.betas().get(0),
+                o.betas().get(1), o.eps());
+        List<ParamGroup> groups = plan.policy() == null
+                ? List.of(new ParamGroup("default", o.lr(), o.weightDecay(), trainable))
+                : plan.policy().group(trainable, settings, policyOptions());
+        TrainingConfig tc = TrainingConfig.builder(out)
+                .maxSteps(t.steps() == null ? 0 : t.steps())
+                .epochs(t.steps() == null ? (t.epochs() == null ? 1 : t.epochs()) : 0)
+                .batchSize(t.batchSize()).gradientAccumulationSteps(t.gradAccumulation())
+                .maxGradNorm(o.maxGradNorm()).evalEvery(t.evalEvery()).checkpointEvery(t.checkpointEvery())
+                .keepCheckpoints(t.keepCheckpoints()).seed(t.seed()).logEvery(t.logEvery())
+                .progressBar(t.progressBar()).build();
+        Trainer.Builder b = Trainer.builder(model, tc).parameterGroups(groups)
+                .adamW(o.betas().get(0), o.betas().get(1), o.eps())
+                .schedule(LrSchedule.Kind.valueOf(t.schedule().toUpperCase(Locale.ROOT)), t.warmupSteps())
+                .trainData(new DataLoader(train.isEmpty() ? eval : train, t.batchSize(), t.packing(), t.maxSeqLen(),
+                        PAD_ID, cfg.data().shuffle(), t.seed()))
+                .auxiliaryLoss(peft::auxiliaryLoss);
+        if (!eval.isEmpty()) {
+            b.evalData(new DataLoader(eval, t.batchSize(), false, t.maxSeqLen(), PAD_ID, false, 0));
+        }
+        for (RunPlan.PlannedAdapter a : plan.adapters()) {
+            if (a.allocator() != null) {
+                int total = t.steps() == null ? 0 : t.steps();
+                RankAllocator.Schedule s = a.allocator().start(peft.adapter(a.name()).instance(),
+                        a.allocatorOptions(), total);
+                b.afterStep(m -> s.afterStep(m.step()));
+            }
+        }
+        return b.build();
+    }
+
+    private java.util.Map<String, Object> policyOptions() {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>(plan.config().optimizer().policy());
+        m.remove("id");
+        return m;
+    }
+
+    /** Generates continuations with the active adapters. */
+    public List<Generator.Result> generate(List<String> prompts, GenerationOptions options) {
+        return new Generator(model, tokenizer).generate(prompts, options);
+    }
+
+    /** Saves every adapter in PEFT format (default at the top level, others in sub-directories). */
+    public void saveAdapters(Path dir) {
+        AdapterFiles.save(peft, new ArrayList<>(peft.adapters().keySet()), dir, plan.config().model().path());
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+        model.close();
+        manager.close();
+    }
+}
