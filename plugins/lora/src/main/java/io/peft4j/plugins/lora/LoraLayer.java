@@ -2,6 +2,7 @@ package io.peft4j.plugins.lora;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.LinearBase;
 import io.peft4j.api.LowRankSite;
@@ -50,11 +51,13 @@ public final class LoraLayer implements LowRankSite {
         return Optional.of(loraB.matMul(loraA).mul(scaling));
     }
 
+    /**
+     * Merge and unmerge compute {@code W ± s·B A} in float64 and round once to float32, so the merged layer is the
+     * correctly rounded sum and unmerge restores W as closely as float32 allows.
+     */
     @Override
     public void merge(LinearBase base) {
-        try (NDArray delta = loraB.matMul(loraA).muli(scaling)) {
-            base.setWeight(base.weight().add(delta));
-        }
+        base.setWeight(addDelta(base.weight(), 1));
         if (loraBBias != null) {
             NDArray b = base.bias().orElseThrow(() -> new IllegalStateException(site.path()
                     + ": lora_bias needs a base layer with a bias to merge into"));
@@ -64,11 +67,18 @@ public final class LoraLayer implements LowRankSite {
 
     @Override
     public void unmerge(LinearBase base) {
-        try (NDArray delta = loraB.matMul(loraA).muli(scaling)) {
-            base.setWeight(base.weight().sub(delta));
-        }
+        base.setWeight(addDelta(base.weight(), -1));
         if (loraBBias != null) {
             base.bias().ifPresent(b -> base.setBias(b.sub(loraBBias.mul(scaling))));
+        }
+    }
+
+    private NDArray addDelta(NDArray w, int sign) {
+        DataType f64 = DataType.FLOAT64;
+        try (NDArray a = loraA.toType(f64, true); NDArray b = loraB.toType(f64, true);
+             NDArray w64 = w.toType(f64, true); NDArray delta = b.matMul(a).muli(sign * (double) scaling);
+             NDArray sum = w64.add(delta)) {
+            return sum.toType(w.getDataType(), true);
         }
     }
 
@@ -113,6 +123,6 @@ public final class LoraLayer implements LowRankSite {
         if (!dst.getShape().equals(src.getShape())) {
             throw new IllegalArgumentException(what + ": expected shape " + dst.getShape() + ", got " + src.getShape());
         }
-        dst.set(new NDIndex(), src.toType(dst.getDataType(), false));
+        dst.set(new NDIndex(":"), src.toType(dst.getDataType(), false));
     }
 }
