@@ -1,0 +1,100 @@
+package io.peft4j.it.e2e;
+
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.peft4j.api.ConfigException;
+import io.peft4j.core.config.RunConfigParser;
+import io.peft4j.core.plugin.PluginRuntime;
+import io.peft4j.core.run.RunConfigValidator;
+import io.peft4j.it.support.Dist;
+import io.peft4j.it.support.Runs;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Bad configurations are rejected before any tensor exists, naming the field and what was expected. */
+class ConfigErrorsTest {
+    private static PluginRuntime rt;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void start() {
+        rt = PluginRuntime.start(Dist.pluginsDir());
+    }
+
+    @AfterAll
+    static void stop() {
+        rt.close();
+    }
+
+    private void reject(String adapterYaml, String... fragments) {
+        var t = assertThatThrownBy(() -> RunConfigValidator.validate(Runs.yaml(adapterYaml, 1, tmp), rt.extensions()))
+                .isInstanceOf(ConfigException.class);
+        for (String f : fragments) {
+            t.hasMessageContaining(f);
+        }
+    }
+
+    @Test
+    void unknownMethodListsInstalledOnes() {
+        reject("- {method: lorra}", "adapters[0].method", "did you mean 'lora'", "installed methods: [lora");
+    }
+
+    @Test
+    void unknownOptionNamesTheNearestValidKey() {
+        reject("- {method: lora, lora_alfa: 16}", "adapters[0].lora_alfa", "did you mean 'lora_alpha'");
+    }
+
+    @Test
+    void targetThatMatchesNothingListsCloseModuleNames() {
+        reject("- {method: lora, target_modules: [q_prj]}", "adapters[0].target_modules", "q_proj");
+    }
+
+    @Test
+    void rankLargerThanTheModuleIsRejected() {
+        reject("- {method: lora, r: 40, target_modules: [k_proj]}", "min(in, out) = 32",
+                "model.layers.0.self_attn.k_proj");
+    }
+
+    @Test
+    void wrongTypeNamesTheField() {
+        reject("- {method: lora, r: many}", "adapters[0].r");
+    }
+
+    @Test
+    void unknownInitializerIsRejected() {
+        reject("- {method: lora, initializer: corda}", "adapters[0].initializer", "corda");
+    }
+
+    @Test
+    void topLevelTyposAndRanges() {
+        assertThatThrownBy(() -> RunConfigParser.parse("trainig: {steps: 3}", true))
+                .hasMessageContaining("trainig").hasMessageContaining("did you mean 'training'");
+        assertThatThrownBy(() -> RunConfigParser.parse("training: {batch_size: 0}", true))
+                .hasMessageContaining("training.batch_size");
+        assertThatThrownBy(() -> RunConfigParser.parse("optimizer: {lr: -1}", true))
+                .hasMessageContaining("optimizer.lr");
+        assertThatThrownBy(() -> RunConfigParser.parse("model: [", true)).hasMessageContaining("YAML");
+    }
+
+    @Test
+    void missingModelDirectoryAndDataFile() {
+        assertThatThrownBy(() -> RunConfigValidator.validate(RunConfigParser.parse(
+                "model: {path: /nonexistent/model}", true), rt.extensions()))
+                .hasMessageContaining("model.path").hasMessageContaining("/nonexistent/model");
+        assertThatThrownBy(() -> RunConfigValidator.validate(RunConfigParser.parse(
+                "data: {train: /nonexistent/train.jsonl}", true), rt.extensions()))
+                .hasMessageContaining("data.train");
+    }
+
+    @Test
+    void sequenceLongerThanTheContextIsRejected() {
+        assertThatThrownBy(() -> RunConfigValidator.validate(RunConfigParser.parse(
+                "training: {max_seq_len: 4096}", true), rt.extensions()))
+                .hasMessageContaining("training.max_seq_len").hasMessageContaining("512");
+    }
+}
