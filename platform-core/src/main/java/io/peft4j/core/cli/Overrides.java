@@ -23,7 +23,7 @@ final class Overrides {
         return new RunConfig(c.model(), c.quantization(), c.adapters(), c.optimizer(),
                 new RunConfig.TrainingSection(steps, t.epochs(), t.batchSize(), t.gradAccumulation(), t.schedule(),
                         t.warmupSteps(), t.maxSeqLen(), t.truncate(), t.packing(), t.evalEvery(), t.checkpointEvery(),
-                        t.keepCheckpoints(), t.logEvery(), t.seed(), t.progressBar()), c.data(), c.output());
+                        t.keepCheckpoints(), t.logEvery(), t.seed(), t.progressBar(), t.resume()), c.data(), c.output());
     }
 
     static RunConfig model(RunConfig c, String path) {

@@ -94,6 +94,7 @@ public record RunConfig(
      * @param logEvery         metrics line every N steps
      * @param seed             seed for initialisation, shuffling and dropout
      * @param progressBar      console progress bar
+     * @param resume           continue from the latest checkpoint in {@code output.dir} (same seed and batch shape)
      */
     public record TrainingSection(@JsonProperty("steps") Integer steps,
                                   @JsonProperty("epochs") Integer epochs,
@@ -109,7 +110,8 @@ public record RunConfig(
                                   @JsonProperty("keep_checkpoints") Integer keepCheckpoints,
                                   @JsonProperty("log_every") Integer logEvery,
                                   @JsonProperty("seed") Long seed,
-                                  @JsonProperty("progress_bar") Boolean progressBar) {
+                                  @JsonProperty("progress_bar") Boolean progressBar,
+                                  @JsonProperty("resume") Boolean resume) {
         public TrainingSection {
             batchSize = batchSize == null ? 8 : batchSize;
             gradAccumulation = gradAccumulation == null ? 1 : gradAccumulation;
@@ -124,11 +126,12 @@ public record RunConfig(
             logEvery = logEvery == null ? 10 : logEvery;
             seed = seed == null ? 42L : seed;
             progressBar = progressBar == null || progressBar;
+            resume = resume != null && resume;
         }
 
         static TrainingSection defaults() {
             return new TrainingSection(null, null, null, null, null, null, null, null, null, null, null, null, null,
-                    null, null);
+                    null, null, null);
         }
     }
 

@@ -184,7 +184,7 @@ public final class TuningSession implements AutoCloseable {
                 .batchSize(t.batchSize()).gradientAccumulationSteps(t.gradAccumulation())
                 .maxGradNorm(o.maxGradNorm()).evalEvery(t.evalEvery()).checkpointEvery(t.checkpointEvery())
                 .keepCheckpoints(t.keepCheckpoints()).seed(t.seed()).logEvery(t.logEvery())
-                .progressBar(t.progressBar()).build();
+                .progressBar(t.progressBar()).resume(t.resume()).build();
         Trainer.Builder b = Trainer.builder(model, tc).parameterGroups(groups)
                 .adamW(o.betas().get(0), o.betas().get(1), o.eps())
                 .schedule(LrSchedule.Kind.valueOf(t.schedule().toUpperCase(Locale.ROOT)), t.warmupSteps())
