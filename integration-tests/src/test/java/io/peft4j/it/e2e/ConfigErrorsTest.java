@@ -92,6 +92,16 @@ class ConfigErrorsTest {
     }
 
     @Test
+    void cudaFailsClearlyWithoutAGpuAndAutoFallsBackToCpu() {
+        assertThatThrownBy(() -> RunConfigValidator.validate(RunConfigParser.parse(
+                "model: {device: cuda}", true), rt.extensions()))
+                .hasMessageContaining("model.device").hasMessageContaining("CUDA");
+        RunConfigValidator.validate(RunConfigParser.parse("model: {device: auto}", true), rt.extensions());
+        assertThatThrownBy(() -> RunConfigValidator.validate(RunConfigParser.parse(
+                "model: {device: tpu}", true), rt.extensions())).hasMessageContaining("model.device");
+    }
+
+    @Test
     void sequenceLongerThanTheContextIsRejected() {
         assertThatThrownBy(() -> RunConfigValidator.validate(RunConfigParser.parse(
                 "training: {max_seq_len: 4096}", true), rt.extensions()))

@@ -15,6 +15,8 @@ import io.peft4j.core.peft.AdapterConfigCodec;
 import io.peft4j.core.peft.PeftModel;
 import io.peft4j.core.plugin.InstalledExtensions;
 import io.peft4j.core.util.Suggestions;
+import io.peft4j.cuda.DeviceResolver;
+import io.peft4j.cuda.DeviceUnavailableException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -43,6 +45,7 @@ public final class RunConfigValidator {
             throw new ConfigException("model.path", modelDir + " has no tokenizer.json");
         }
         LlamaConfig mc = LlamaConfig.load(configJson);
+        checkDevice(cfg.model().device());
         List<SiteInfo> sites = LlamaSiteLayout.of(mc);
 
         Quantizer quantizer = null;
@@ -137,6 +140,25 @@ public final class RunConfigValidator {
                     }
                 }
             }
+        }
+    }
+
+    /**
+     * The platform computes on the CPU; {@code auto} falls back to it (with a note), {@code cuda} fails clearly when
+     * no CUDA device and native are present - which is always the case on machines without the -Pcuda build.
+     */
+    private static void checkDevice(String device) {
+        try {
+            DeviceResolver.Resolution r = new DeviceResolver().resolve(device);
+            if (r.note() != null && !r.note().isBlank()) {
+                System.err.println("device: " + r.note());
+            }
+            if (!r.device().getDeviceType().equals(ai.djl.Device.Type.CPU)) {
+                throw new ConfigException("model.device", "GPU execution is detected but not wired into the model "
+                        + "runtime yet; use cpu or auto");
+            }
+        } catch (IllegalArgumentException | DeviceUnavailableException e) {
+            throw new ConfigException("model.device", e.getMessage());
         }
     }
 
