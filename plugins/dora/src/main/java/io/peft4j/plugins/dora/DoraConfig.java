@@ -1,0 +1,188 @@
+package io.peft4j.plugins.dora;
+
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import io.peft4j.api.AdapterConfig;
+import io.peft4j.api.ConfigException;
+import io.peft4j.api.TargetSpec;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * DoRA hyper-parameters. Hugging Face PEFT has no DoRA config of its own: it writes a {@code LoraConfig} with
+ * {@code use_dora: true} and {@code peft_type: "LORA"}, so the field names here are exactly LoRA's and
+ * {@code use_dora} defaults to (and must be) true. Defaults are PEFT's.
+ *
+ * @param r                 rank (default 8)
+ * @param loraAlpha         alpha (default 8); scaling {@code s = alpha / r}, or {@code alpha / sqrt(r)} with rsLoRA
+ * @param loraDropout       dropout on the adapter input (default 0); with p &gt; 0 in training the DoRA correction
+ *                          uses the dropped-out input too (see {@link DoraLayer})
+ * @param useRslora         rank-stabilised scaling
+ * @param bias              {@code none | all | lora_only}: which base biases are trained and saved
+ * @param loraBias          must be false: PEFT does not allow {@code lora_bias} with DoRA
+ * @param targetModules     list of names (exact or {@code .}-suffix), one regex (full match), or {@code "all-linear"}
+ * @param excludeModules    same forms; wins over targets
+ * @param initLoraWeights   {@code true} (A kaiming-uniform, B = 0), {@code false} (both random), {@code "gaussian"}
+ *                          (A ~ N(0, 1/r), B = 0), or the id of an installed initializer ({@code "pissa"}, ...)
+ * @param rankPattern       module-key pattern to rank override
+ * @param alphaPattern      module-key pattern to alpha override
+ * @param useDora           always true for this method (written back so PEFT reads the adapter as DoRA)
+ * @param layersToTransform keep only these decoder layer indices (int or list)
+ * @param layersPattern     the path component that precedes the layer index (e.g. {@code layers})
+ * @param modulesToSave     extra modules trained fully
+ * @param fanInFanOut       GPT-2 Conv1D layout; not applicable to Llama, must be false
+ * @param taskType          informational, e.g. {@code CAUSAL_LM}
+ * @param baseModelNameOrPath informational
+ */
+public record DoraConfig(
+        @JsonProperty("r") Integer r,
+        @JsonProperty("lora_alpha") Double loraAlpha,
+        @JsonProperty("lora_dropout") Double loraDropout,
+        @JsonProperty("use_rslora") Boolean useRslora,
+        @JsonProperty("bias") String bias,
+        @JsonProperty("lora_bias") Boolean loraBias,
+        @JsonProperty("target_modules") Object targetModules,
+        @JsonProperty("exclude_modules") Object excludeModules,
+        @JsonProperty("init_lora_weights") Object initLoraWeights,
+        @JsonProperty("rank_pattern") Map<String, Integer> rankPattern,
+        @JsonProperty("alpha_pattern") Map<String, Double> alphaPattern,
+        @JsonProperty("use_dora") Boolean useDora,
+        @JsonProperty("layers_to_transform") Object layersToTransform,
+        @JsonProperty("layers_pattern") String layersPattern,
+        @JsonProperty("modules_to_save") List<String> modulesToSave,
+        @JsonProperty("fan_in_fan_out") Boolean fanInFanOut,
+        @JsonProperty("task_type") String taskType,
+        @JsonProperty("base_model_name_or_path") String baseModelNameOrPath) implements AdapterConfig {
+
+    public DoraConfig {
+        r = r == null ? 8 : r;
+        loraAlpha = loraAlpha == null ? 8.0 : loraAlpha;
+        loraDropout = loraDropout == null ? 0.0 : loraDropout;
+        useRslora = useRslora != null && useRslora;
+        bias = bias == null ? "none" : bias;
+        loraBias = loraBias != null && loraBias;
+        initLoraWeights = initLoraWeights == null ? Boolean.TRUE : initLoraWeights;
+        rankPattern = rankPattern == null ? Map.of() : new LinkedHashMap<>(rankPattern);
+        alphaPattern = alphaPattern == null ? Map.of() : new LinkedHashMap<>(alphaPattern);
+        useDora = useDora == null || useDora;
+        fanInFanOut = fanInFanOut != null && fanInFanOut;
+        modulesToSave = modulesToSave == null ? List.of() : List.copyOf(modulesToSave);
+    }
+
+    /** A config with PEFT defaults and the given rank, alpha and targets. */
+    public static DoraConfig of(int r, double alpha, Object targetModules) {
+        return new DoraConfig(r, alpha, null, null, null, null, targetModules, null, null, null, null, null, null,
+                null, null, null, null, null);
+    }
+
+    @Override
+    @JsonIgnore
+    public TargetSpec targetSpec() {
+        return TargetSpec.fromPeft(targetModules, excludeModules, layerList(), layersPattern);
+    }
+
+    @Override
+    public void validate() {
+        if (r <= 0) {
+            throw new ConfigException("r", "must be a positive integer, got " + r);
+        }
+        if (!(loraDropout >= 0.0 && loraDropout < 1.0)) {
+            throw new ConfigException("lora_dropout", "must be in [0, 1), got " + loraDropout);
+        }
+        if (!List.of("none", "all", "lora_only").contains(bias)) {
+            throw new ConfigException("bias", "expected one of none, all, lora_only; got \"" + bias + "\"");
+        }
+        if (!useDora) {
+            throw new ConfigException("use_dora", "must be true for method dora; use method: lora for plain LoRA");
+        }
+        if (loraBias) {
+            throw new ConfigException("lora_bias", "is not supported together with DoRA (PEFT rule); set it to false");
+        }
+        if (fanInFanOut) {
+            throw new ConfigException("fan_in_fan_out", "only applies to GPT-2 style Conv1D layers; must be false");
+        }
+        if (!(initLoraWeights instanceof Boolean) && !(initLoraWeights instanceof String)) {
+            throw new ConfigException("init_lora_weights", "expected true, false or a string such as \"gaussian\", "
+                    + "\"pissa\", \"pissa_niter_4\", \"milora\"; got " + initLoraWeights);
+        }
+        rankPattern.forEach((k, v) -> {
+            checkPattern("rank_pattern", k);
+            if (v == null || v <= 0) {
+                throw new ConfigException("rank_pattern." + k, "rank must be a positive integer, got " + v);
+            }
+        });
+        alphaPattern.keySet().forEach(k -> checkPattern("alpha_pattern", k));
+        layerList();
+        TargetSpec spec = targetSpec();
+        if (spec.regex() != null) {
+            checkPattern("target_modules", spec.regex());
+        }
+    }
+
+    /** The {@code init_lora_weights} value as text: {@code "true"}, {@code "false"} or the string given. */
+    public String initName() {
+        return String.valueOf(initLoraWeights).toLowerCase(Locale.ROOT);
+    }
+
+    /** Rank at a module: the first matching {@code rank_pattern} key (PEFT's get_pattern_key), else {@code r}. */
+    public int rankFor(String modulePath) {
+        Integer v = firstMatch(rankPattern, modulePath);
+        return v == null ? r : v;
+    }
+
+    /** Alpha at a module: the first matching {@code alpha_pattern} key, else {@code lora_alpha}. */
+    public double alphaFor(String modulePath) {
+        Double v = firstMatch(alphaPattern, modulePath);
+        return v == null ? loraAlpha : v;
+    }
+
+    /** {@code alpha / r}, or {@code alpha / sqrt(r)} with rsLoRA. */
+    public float scalingFor(String modulePath) {
+        int rank = rankFor(modulePath);
+        double alpha = alphaFor(modulePath);
+        return (float) (useRslora ? alpha / Math.sqrt(rank) : alpha / rank);
+    }
+
+    private static <V> V firstMatch(Map<String, V> patterns, String key) {
+        for (Map.Entry<String, V> e : patterns.entrySet()) {
+            // PEFT: re.match(r"(.*\.)?(" + p + r")$", key)
+            if (Pattern.compile("(.*\\.)?(" + e.getKey() + ")").matcher(key).matches()) {
+                return e.getValue();
+            }
+        }
+        return null;
+    }
+
+    private List<Integer> layerList() {
+        if (layersToTransform == null) {
+            return null;
+        }
+        if (layersToTransform instanceof Number n) {
+            return List.of(n.intValue());
+        }
+        if (layersToTransform instanceof List<?> l) {
+            List<Integer> out = new ArrayList<>();
+            for (Object o : l) {
+                if (!(o instanceof Number n)) {
+                    throw new ConfigException("layers_to_transform", "expected integers, got " + o);
+                }
+                out.add(n.intValue());
+            }
+            return out;
+        }
+        throw new ConfigException("layers_to_transform", "expected an integer or a list of integers, got "
+                + layersToTransform);
+    }
+
+    private static void checkPattern(String field, String p) {
+        try {
+            Pattern.compile(p);
+        } catch (java.util.regex.PatternSyntaxException e) {
+            throw new ConfigException(field, "invalid regular expression \"" + p + "\": " + e.getDescription());
+        }
+    }
+}

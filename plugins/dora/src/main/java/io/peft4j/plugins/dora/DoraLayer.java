@@ -1,0 +1,229 @@
+package io.peft4j.plugins.dora;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.index.NDIndex;
+import io.peft4j.api.ForwardContext;
+import io.peft4j.api.LinearBase;
+import io.peft4j.api.LowRankSite;
+import io.peft4j.api.SiteInfo;
+import java.util.Optional;
+
+/**
+ * DoRA (weight-decomposed low-rank adaptation, Liu et al. 2024) on one linear layer, as Hugging Face PEFT's
+ * {@code DoraLinearLayer} / {@code DoraLinearVariant}. With {@code W [out, in]} the base weight,
+ * {@code A [r, in]}, {@code B [out, r]}, {@code s} the LoRA scaling and {@code m [out]} the trainable magnitude:
+ * <pre>
+ *   n(V)  = ||V||_2 over the input dim, one value per output row              [out]
+ *   init:   m = n(W + s·B A)            (after A/B init and any initializer; B = 0 gives n(W))
+ *   n     = n(W + s·B A)                recomputed every forward from the CURRENT A, B and DETACHED
+ *                                        (a constant for autograd, paper §4.3)
+ *   g     = m / n                        broadcast over the output dim
+ *   eval or dropout p = 0:
+ *     y = result + (g - 1) ⊙ (result - b) + g ⊙ s·B(A x)
+ *         where result = base(x) plus earlier adapters' contributions (PEFT reuses it as x W^T)
+ *   training with p &gt; 0, x_d = dropout(x):
+ *     y = result + (g - 1) ⊙ (x_d W^T) + g ⊙ s·B(A x_d)
+ *   single adapter, eval:  y = g ⊙ ((W + s·B A) x) + b      (the bias is not rescaled)
+ *   merge:    ΔW = s·B A,  n0 = n(W + ΔW) (cached),  W' = (m/n0)[:, None] ⊙ (W + ΔW);  bias untouched
+ *   unmerge:  W = W' / (m/n0)[:, None] - ΔW          (needs the cached n0; it cannot be recomputed from W')
+ * </pre>
+ * Gradients: {@code m} learns through {@code g}; {@code A} and {@code B} only through the low-rank term, never
+ * through {@code n}.
+ */
+public final class DoraLayer implements LowRankSite {
+    private final SiteInfo site;
+    private final int rank;
+    private final float scaling;
+    private final float dropout;
+    private final NDArray loraA;      // [r, in]
+    private final NDArray loraB;      // [out, r]
+    private final NDArray magnitude;  // [out]
+    private NDArray mergedNorm;       // n0 cached by merge, null while unmerged
+
+    DoraLayer(SiteInfo site, int rank, float scaling, float dropout, NDArray loraA, NDArray loraB,
+              NDArray magnitude) {
+        this.site = site;
+        this.rank = rank;
+        this.scaling = scaling;
+        this.dropout = dropout;
+        this.loraA = loraA;
+        this.loraB = loraB;
+        this.magnitude = magnitude;
+    }
+
+    /** Sets {@code m = n(W + s·B A)} from the base weight and the current factors (PEFT's DoRA init). */
+    void initMagnitude(LinearBase base) {
+        NDArray w = base.weight();
+        try (NDArray ba = loraB.matMul(loraA)) {
+            ba.muli(scaling).addi(w);
+            try (NDArray n = rowNorm(ba)) {
+                copyInto(magnitude, n, site.path() + ".lora_magnitude_vector");
+            }
+        } finally {
+            if (base.quantized()) {
+                w.close(); // a dequantized copy
+            }
+        }
+    }
+
+    @Override
+    public NDArray forward(NDArray x, NDArray result, LinearBase base, ForwardContext ctx) {
+        NDArray w = base.weight();
+        if (base.quantized()) {
+            w.attach(ctx.manager()); // a dequantized copy: free it with this pass's temporaries
+        }
+        // Param-first ops would land in the adapter's long-lived manager; move such temporaries to the pass.
+        NDArray ba = temp(loraB.matMul(loraA), ctx);
+        NDArray n = rowNorm(ba.stopGradient().mul(scaling).add(w));     // detached: no grad through n
+        NDArray g = temp(magnitude.div(n), ctx);                        // [out]
+
+        NDArray xBranch;
+        NDArray baseResult;
+        if (!ctx.training() || dropout <= 0f) {
+            xBranch = x;
+            // PEFT: base_result = result - bias (result may already hold earlier adapters' contributions).
+            Optional<NDArray> b = base.bias();
+            baseResult = b.isPresent() ? result.sub(b.get()) : result;
+        } else {
+            xBranch = ctx.dropout(x, dropout);
+            baseResult = xBranch.getNDArrayInternal().linear(xBranch, w, null).singletonOrThrow();
+        }
+        NDArray down = xBranch.getNDArrayInternal().linear(xBranch, loraA, null).singletonOrThrow();
+        NDArray lora = down.getNDArrayInternal().linear(down, loraB, null).singletonOrThrow();
+        NDArray correction = baseResult.mul(g.sub(1f)).add(lora.mul(g).mul(scaling));
+        return result.add(correction);
+    }
+
+    /**
+     * DoRA's update is not additive (it rescales rows), so this returns the <em>effective</em> difference the
+     * adapter makes to the current base weight: {@code (m/n0)[:, None] ⊙ (W + ΔW) - W} with {@code n0 = n(W + ΔW)}.
+     * While merged, {@code W} is recovered from the merged weight with the cached norm first, so the result is
+     * the same merged or not. Exact for the base weight it was computed from; it does not transfer to another base.
+     */
+    @Override
+    public Optional<NDArray> deltaWeight(LinearBase base) {
+        NDArray current = base.weight();
+        try (NDArray delta = loraDelta()) {
+            if (mergedNorm != null) {
+                try (NDArray factor = magnitude.div(mergedNorm).reshape(-1, 1);
+                     NDArray orig = current.div(factor).subi(delta)) {
+                    return Optional.of(current.sub(orig));
+                }
+            }
+            try (NDArray v = delta.add(current); NDArray n = rowNorm(v);
+                 NDArray factor = magnitude.div(n).reshape(-1, 1)) {
+                return Optional.of(v.mul(factor).subi(current));
+            }
+        } finally {
+            if (base.quantized()) {
+                current.close();
+            }
+        }
+    }
+
+    @Override
+    public void merge(LinearBase base) {
+        if (mergedNorm != null) {
+            throw new IllegalStateException(site.path() + ": DoRA adapter is already merged");
+        }
+        NDArray w = base.weight();
+        try (NDArray delta = loraDelta(); NDArray v = delta.add(w)) {
+            NDArray n0 = rowNorm(v).stopGradient();
+            try (NDArray factor = magnitude.div(n0).reshape(-1, 1)) {
+                base.setWeight(v.mul(factor));
+            }
+            mergedNorm = n0;
+        } finally {
+            if (base.quantized()) {
+                w.close();
+            }
+        }
+    }
+
+    @Override
+    public void unmerge(LinearBase base) {
+        if (mergedNorm == null) {
+            throw new IllegalStateException(site.path() + ": DoRA adapter is not merged, nothing to unmerge");
+        }
+        NDArray w = base.weight();
+        try (NDArray delta = loraDelta(); NDArray factor = magnitude.div(mergedNorm).reshape(-1, 1)) {
+            base.setWeight(w.div(factor).subi(delta));
+        } finally {
+            if (base.quantized()) {
+                w.close();
+            }
+        }
+        mergedNorm.close();
+        mergedNorm = null;
+    }
+
+    /** {@code s·B A} as a constant (no autograd history). */
+    private NDArray loraDelta() {
+        try (NDArray ba = loraB.matMul(loraA)) {
+            return ba.mul(scaling).stopGradient();
+        }
+    }
+
+    /** Row-wise L2 norm over the input dim: {@code [out, in] -> [out]}. */
+    static NDArray rowNorm(NDArray v) {
+        return v.norm(new int[] {1});
+    }
+
+    private static NDArray temp(NDArray a, ForwardContext ctx) {
+        a.attach(ctx.manager());
+        return a;
+    }
+
+    @Override
+    public NDArray loraA() {
+        return loraA;
+    }
+
+    @Override
+    public NDArray loraB() {
+        return loraB;
+    }
+
+    /** {@code lora_magnitude_vector} {@code m}, shape {@code [out]}. */
+    public NDArray magnitude() {
+        return magnitude;
+    }
+
+    /** True while folded into the base weight. */
+    public boolean merged() {
+        return mergedNorm != null;
+    }
+
+    @Override
+    public int rank() {
+        return rank;
+    }
+
+    @Override
+    public float scaling() {
+        return scaling;
+    }
+
+    /**
+     * Replaces both factors in place. The magnitude is not touched: during creation the adapter computes it after
+     * the initializer has run, exactly as PEFT does.
+     */
+    @Override
+    public void setFactors(NDArray a, NDArray b) {
+        copyInto(loraA, a, site.path() + ".lora_A");
+        copyInto(loraB, b, site.path() + ".lora_B");
+    }
+
+    @Override
+    public SiteInfo site() {
+        return site;
+    }
+
+    /** Copies {@code src} into {@code dst} in place (so parameter references and gradients stay valid). */
+    static void copyInto(NDArray dst, NDArray src, String what) {
+        if (!dst.getShape().equals(src.getShape())) {
+            throw new IllegalArgumentException(what + ": expected shape " + dst.getShape() + ", got " + src.getShape());
+        }
+        dst.set(new NDIndex("..."), src.toType(dst.getDataType(), false));
+    }
+}
