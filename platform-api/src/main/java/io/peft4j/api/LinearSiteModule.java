@@ -19,8 +19,9 @@ public interface LinearSiteModule extends SiteModule {
     NDArray forward(NDArray x, NDArray result, LinearBase base, ForwardContext ctx);
 
     /**
-     * The additive weight update {@code ΔW [out, in]} such that {@code base} with {@code W + ΔW} computes the
-     * same as base plus this adapter; empty for updates that are not additive (DoRA rescales rows).
+     * The weight update {@code ΔW [out, in]} such that the base layer with {@code W + ΔW} computes the same as the
+     * base plus this adapter, given the current base weight. For non-additive methods it is the effective
+     * difference (DoRA: {@code (m/n)(W + s·BA) - W}); empty when the update has no weight form.
      */
     Optional<NDArray> deltaWeight(LinearBase base);
 

@@ -3,40 +3,77 @@ package io.peft4j.it.golden;
 import ai.djl.ndarray.NDManager;
 import io.peft4j.api.Adapter;
 import io.peft4j.core.plugin.InstalledExtensions;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 
 /**
  * Maps each golden case to the installed extension it exercises and the handler that runs it. Returns empty when
- * the extension is not installed (the case is skipped); throws when it is installed but no handler knows the case.
+ * the extension is not installed (the case is skipped); fails when it is installed but no handler knows the case,
+ * so a plugin cannot silently skip its vectors.
  */
 final class GoldenHandlers {
     interface Handler {
         void run(GoldenCase c, NDManager m) throws Exception;
     }
 
+    interface AdapterHandler {
+        void run(GoldenCase c, Adapter a, NDManager m) throws Exception;
+    }
+
     private GoldenHandlers() {
     }
 
     static Optional<Handler> find(GoldenCase c, InstalledExtensions ext) {
-        switch (c.method) {
-            case "lora" -> {
-                Optional<Adapter> lora = ext.adapter("lora");
-                if (lora.isEmpty()) {
-                    return Optional.empty();
-                }
-                Adapter a = lora.get();
-                return Optional.of(switch (c.name) {
-                    case "lora_merge" -> (cc, m) -> LoraFamilyCases.loraMerge(cc, a, m);
-                    default -> (cc, m) -> LoraFamilyCases.loraForward(cc, a, m);
-                });
-            }
-            case "format" -> {
-                Optional<Adapter> lora = ext.adapter("lora");
-                return lora.map(a -> (cc, m) -> LoraFamilyCases.stateDictKeys(cc, a, m));
-            }
-            default -> {
-                return Optional.empty();
-            }
+        return switch (c.method) {
+            case "lora" -> adapterCase(c, ext, "lora", switch (c.name) {
+                case "lora_merge" -> LoraFamilyCases::loraMerge;
+                case "lora_forward", "lora_forward_rslora", "lora_forward_dropout_train", "lora_forward_lora_bias" ->
+                        LoraFamilyCases::loraForward;
+                default -> null;
+            });
+            case "dora" -> adapterCase(c, ext, "dora", switch (c.name) {
+                case "dora_init_magnitude" -> DoraCases::initMagnitude;
+                case "dora_forward_eval", "dora_forward_train_dropout" -> DoraCases::forward;
+                case "dora_merge" -> DoraCases::merge;
+                default -> null;
+            });
+            case "vera" -> adapterCase(c, ext, "vera", switch (c.name) {
+                case "vera_forward" -> VeraCases::forward;
+                case "vera_projection_prng" -> VeraCases::projectionPrng;
+                default -> null;
+            });
+            case "format" -> formatCase(ext);
+            default -> Optional.empty();
+        };
+    }
+
+    private static Optional<Handler> adapterCase(GoldenCase c, InstalledExtensions ext, String method,
+                                                 AdapterHandler h) {
+        Optional<Adapter> a = ext.adapter(method);
+        if (a.isEmpty()) {
+            return Optional.empty();
         }
+        if (h == null) {
+            throw new AssertionError("method '" + method + "' is installed but the golden runner has no handler for "
+                    + "case " + c.name);
+        }
+        return Optional.of((cc, m) -> h.run(cc, a.get(), m));
+    }
+
+    /** peft_state_dict_keys: checks the saved key names of every installed method the case lists. */
+    private static Optional<Handler> formatCase(InstalledExtensions ext) {
+        List<Handler> parts = new ArrayList<>();
+        ext.adapter("lora").ifPresent(a -> parts.add((c, m) -> LoraFamilyCases.stateDictKeys(c, a, m)));
+        ext.adapter("dora").ifPresent(a -> parts.add((c, m) -> DoraCases.stateDictKeys(c, a, m)));
+        ext.adapter("vera").ifPresent(a -> parts.add((c, m) -> VeraCases.stateDictKeys(c, a, m)));
+        if (parts.isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of((c, m) -> {
+            for (Handler h : parts) {
+                h.run(c, m);
+            }
+        });
     }
 }

@@ -123,6 +123,6 @@ public final class LoraLayer implements LowRankSite {
         if (!dst.getShape().equals(src.getShape())) {
             throw new IllegalArgumentException(what + ": expected shape " + dst.getShape() + ", got " + src.getShape());
         }
-        dst.set(new NDIndex(":"), src.toType(dst.getDataType(), false));
+        dst.set(new NDIndex("..."), src.toType(dst.getDataType(), false));
     }
 }
