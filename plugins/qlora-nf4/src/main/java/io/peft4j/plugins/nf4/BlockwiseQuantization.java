@@ -164,8 +164,8 @@ public final class BlockwiseQuantization {
     }
 
     /**
-     * Double quantization of the NF4 statistics: {@code offset = mean(absmax)} (float32 result of a double-precision
-     * sum), then {@link #quantize8} of {@code absmax - offset} (float32 subtraction) with {@code nestedBlocksize}.
+     * Double quantization of the NF4 statistics: {@code offset = mean(absmax)} (float32, torch's summation
+     * order), then {@link #quantize8} of {@code absmax - offset} (float32 subtraction) with {@code nestedBlocksize}.
      */
     public static DoubleQuantized doubleQuantize(float[] absmax, int nestedBlocksize) {
         float offset = mean(absmax);
@@ -176,15 +176,8 @@ public final class BlockwiseQuantization {
         return new DoubleQuantized(quantize8(v, nestedBlocksize), offset);
     }
 
-    /**
-     * Mean in double precision rounded to float32. torch reduces in float32 with its own order; on the golden data
-     * both agree, elsewhere they may differ by an ulp (the offset is stored, so only re-quantization is affected).
-     */
+    /** {@code torch.mean} of a float32 vector, in torch's CPU summation order ({@link TorchFloatSum}). */
     static float mean(float[] x) {
-        double s = 0;
-        for (float f : x) {
-            s += f;
-        }
-        return (float) (s / x.length);
+        return TorchFloatSum.mean(x);
     }
 }
