@@ -11,7 +11,8 @@ package io.peft4j.plugins.nf4;
  *   t[i]      = clamp(x[i] * (1 / absmax[b]), -1, 1)                       (float32 reciprocal, then multiply)
  *   q[i]      = #{ k : mid[k] &lt; t[i] },   mid[k] = (code[k] + code[k+1]) / 2   (float32)
  * </pre>
- * i.e. the nearest code value, a value exactly on a midpoint going to the <b>lower</b> index (torch
+ * (the CUDA kernel's form; bnb's portable path divides instead for a partial tail block, which agrees on all golden
+ * data), i.e. the nearest code value, a value exactly on a midpoint going to the <b>lower</b> index (torch
  * {@code bucketize(right=False)}, the CUDA kernel's strict {@code >}). An all-zero block has absmax 0 and every
  * value maps to the code of 0 (bnb's portable path divides by {@code max(absmax, 1e-38)}; the platform adopts that
  * result, golden {@code nf4_zero_block}). Dequantization is {@code x̂[i] = code[q[i]] · absmax[b]} in float32.
