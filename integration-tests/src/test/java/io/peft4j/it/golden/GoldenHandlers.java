@@ -43,6 +43,15 @@ final class GoldenHandlers {
                 case "vera_projection_prng" -> VeraCases::projectionPrng;
                 default -> null;
             });
+            case "nf4", "qlora" -> ext.quantizer("nf4").map(q -> (Handler) switch (c.name) {
+                case "nf4_code_tables" -> (cc, m) -> Nf4Cases.codeTables(cc, q, m);
+                case "nf4_quantize" -> (cc, m) -> Nf4Cases.nf4Quantize(cc, q, m);
+                case "nf4_quantize_double_quant" -> (cc, m) -> Nf4Cases.nf4QuantizeDoubleQuant(cc, q, m);
+                case "blockwise8_dynamic_absmax_quant" -> (cc, m) -> Nf4Cases.blockwise8DynamicAbsmaxQuant(cc, q, m);
+                case "nf4_zero_block" -> (cc, m) -> Nf4Cases.nf4ZeroBlock(cc, q, m);
+                case "qlora_forward" -> (cc, m) -> Nf4Cases.qloraForward(cc, q, m);
+                default -> throw new AssertionError("quantizer nf4 is installed but no handler knows " + c.name);
+            });
             case "format" -> formatCase(ext);
             default -> Optional.empty();
         };

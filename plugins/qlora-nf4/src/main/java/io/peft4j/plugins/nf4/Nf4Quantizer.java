@@ -1,0 +1,221 @@
+package io.peft4j.plugins.nf4;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import io.peft4j.api.QuantizedWeight;
+import io.peft4j.api.Quantizer;
+import io.peft4j.plugins.nf4.BlockwiseQuantization.Blockwise8;
+import io.peft4j.plugins.nf4.BlockwiseQuantization.DoubleQuantized;
+import java.util.Arrays;
+import java.util.Map;
+import org.pf4j.Extension;
+
+/**
+ * QLoRA's 4-bit NormalFloat quantizer, bit-exact with bitsandbytes {@code quantize_4bit(quant_type="nf4")}.
+ *
+ * <p>Quantize (see {@link BlockwiseQuantization} for the exact arithmetic): flatten W row-major (n values), per block
+ * of {@code blocksize} (default 64) values {@code absmax = max|x|}, {@code t = clamp(x · (1/absmax), -1, 1)},
+ * {@code q = } index of the nearest of the 16 NF4 values (ties to the lower index), packed two per byte with the
+ * first element in the high nibble (odd n padded with index 7 = 0.0). An all-zero block gives bytes {@code 0x77}.
+ *
+ * <p>Double quantization ({@code double_quant}, default true, bnb {@code compress_statistics}):
+ * <pre>
+ *   offset = mean(absmax);   (qabsmax, nestedAbsmax) = blockwise8(absmax - offset, blocksize 256, DYNAMIC)
+ *   absmax'[j] = DYNAMIC[qabsmax[j]] · nestedAbsmax[j / 256] + offset
+ * </pre>
+ * Dequantize: {@code Ŵ[i] = NF4[q[i]] · absmax'[i / blocksize]} (float32), see {@link Nf4Weight}.
+ *
+ * <p>Save/load use the transformers/bnb {@code Linear4bit} keys under the layer prefix: {@code weight} (uint8
+ * {@code [(n+1)/2, 1]}), {@code weight.absmax} (float32, or uint8 when nested), {@code weight.quant_map}
+ * (float32[16]), {@code weight.nested_absmax}, {@code weight.nested_quant_map} (float32[256]) and
+ * {@code weight.quant_state.bitsandbytes__nf4} (uint8 tensor of UTF-8 JSON, {@link QuantStateJson}).
+ *
+ * <p>Options: {@link Nf4Options}.
+ */
+@Extension
+public final class Nf4Quantizer implements Quantizer {
+    public static final String ID = "nf4";
+    static final String QUANT_STATE_SUFFIX = "quant_state.bitsandbytes__nf4";
+
+    @Override
+    public String id() {
+        return ID;
+    }
+
+    @Override
+    public String description() {
+        return "QLoRA NF4: 4-bit NormalFloat base weights, blockwise absmax with double quantization "
+                + "(bitsandbytes-compatible, ~4.13 bits/param)";
+    }
+
+    @Override
+    public void validate(Map<String, Object> options) {
+        Nf4Options.parse(options);
+    }
+
+    @Override
+    public Nf4Weight quantize(NDArray weight, Map<String, Object> options) {
+        Nf4Options o = Nf4Options.parse(options);
+        long size = weight.size();
+        if (size == 0) {
+            throw new IllegalArgumentException("nf4: cannot quantize a tensor with 0 elements (shape "
+                    + weight.getShape() + ")");
+        }
+        if (size > Integer.MAX_VALUE - 1) {
+            throw new IllegalArgumentException("nf4: tensor of " + size + " elements is too large (at most "
+                    + (Integer.MAX_VALUE - 1) + " per weight)");
+        }
+        DataType dt = weight.getDataType();
+        if (!dt.isFloating()) {
+            throw new IllegalArgumentException("nf4: expected a floating-point weight, got " + dt);
+        }
+        float[] x = floats(weight);
+        for (int i = 0; i < x.length; i++) {
+            if (!Float.isFinite(x[i])) {
+                throw new IllegalArgumentException("nf4: weight " + weight.getShape() + " holds a non-finite value ("
+                        + x[i] + ") at flat index " + i);
+            }
+        }
+        float[] absmax = BlockwiseQuantization.absmax(x, o.blocksize());
+        byte[] packed = BlockwiseQuantization.quantizeNf4(x, absmax, o.blocksize());
+        DoubleQuantized dq = o.doubleQuant()
+                ? BlockwiseQuantization.doubleQuantize(absmax, Nf4Options.NESTED_BLOCKSIZE) : null;
+        String dtype = dt == DataType.FLOAT16 ? "float16" : "float32";
+        return new Nf4Weight(weight.getManager(), weight.getShape().getShape(), o.blocksize(), packed,
+                dq == null ? absmax : null, dq, Nf4Codes.NF4, Nf4Codes.DYNAMIC_8BIT, dtype, o.cacheDequantized());
+    }
+
+    private static float[] floats(NDArray a) {
+        if (a.getDataType() == DataType.FLOAT32) {
+            return a.toFloatArray();
+        }
+        try (NDArray f = a.toType(DataType.FLOAT32, true)) {
+            return f.toFloatArray();
+        }
+    }
+
+    @Override
+    public boolean recognizes(String prefix, Map<String, NDArray> tensors) {
+        NDArray w = tensors.get(prefix + "weight");
+        return w != null && w.getDataType() == DataType.UINT8
+                && tensors.containsKey(prefix + "weight." + QUANT_STATE_SUFFIX);
+    }
+
+    /**
+     * Restores a weight saved in the bnb layout. The data are copied into a sub-manager of the manager holding
+     * {@code prefix + "weight"}, so the given tensors may be closed afterwards; that manager must stay open.
+     *
+     * @throws IllegalArgumentException naming the key when a tensor is missing or inconsistent (length, dtype) or
+     *                                  the quant-state JSON is malformed
+     */
+    @Override
+    public QuantizedWeight load(String prefix, Map<String, NDArray> tensors) {
+        String w = prefix + "weight";
+        String stateKey = w + "." + QUANT_STATE_SUFFIX;
+        NDArray stateT = tensors.get(stateKey);
+        if (stateT == null) {
+            if (tensors.containsKey(w + ".quant_state.bitsandbytes__fp4")) {
+                throw new IllegalArgumentException(w + ".quant_state.bitsandbytes__fp4: FP4 checkpoints are not "
+                        + "supported; only NF4");
+            }
+            throw new IllegalArgumentException(stateKey + ": missing (not an NF4 weight in bitsandbytes layout)");
+        }
+        QuantStateJson.State st;
+        try {
+            st = QuantStateJson.read(uint8(stateKey, stateT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(stateKey + ": " + e.getMessage(), e);
+        }
+        if (!Nf4Options.QUANT_TYPE.equals(st.quantType())) {
+            throw new IllegalArgumentException(stateKey + ": quant_type \"" + st.quantType()
+                    + "\" is not supported; only \"nf4\"");
+        }
+        if (!BlockwiseQuantization.isValidBlocksize(st.blocksize())) {
+            throw new IllegalArgumentException(stateKey + ": blocksize " + st.blocksize() + " is not one of "
+                    + Arrays.toString(BlockwiseQuantization.VALID_BLOCKSIZES));
+        }
+        long n = 1;
+        for (long d : st.shape()) {
+            n *= d;
+        }
+        if (n <= 0 || n > Integer.MAX_VALUE - 1) {
+            throw new IllegalArgumentException(stateKey + ": shape " + Arrays.toString(st.shape())
+                    + " has " + n + " elements");
+        }
+        byte[] packed = uint8(w, required(tensors, w));
+        if (packed.length != (n + 1) / 2) {
+            throw new IllegalArgumentException(w + ": expected " + (n + 1) / 2 + " packed bytes for shape "
+                    + Arrays.toString(st.shape()) + ", got " + packed.length);
+        }
+        int nb = BlockwiseQuantization.blockCount(n, st.blocksize());
+        String absKey = w + ".absmax";
+        NDArray absT = required(tensors, absKey);
+        if (absT.size() != nb) {
+            throw new IllegalArgumentException(absKey + ": expected ceil(" + n + " / " + st.blocksize() + ") = " + nb
+                    + " values, got " + absT.size());
+        }
+        float[] code4 = optionalCode(tensors, w + ".quant_map", Nf4Codes.NF4);
+        boolean nested = st.nestedBlocksize() != null;
+        if (!nested) {
+            float[] absmax = floats(absKey, absT);
+            return new Nf4Weight(tensors.get(w).getManager(), st.shape(), st.blocksize(), packed, absmax, null,
+                    code4, Nf4Codes.DYNAMIC_8BIT, st.dtype(), false);
+        }
+        if (!BlockwiseQuantization.isValidBlocksize(st.nestedBlocksize())) {
+            throw new IllegalArgumentException(stateKey + ": nested_blocksize " + st.nestedBlocksize()
+                    + " is not one of " + Arrays.toString(BlockwiseQuantization.VALID_BLOCKSIZES));
+        }
+        if (absT.getDataType() != DataType.UINT8) {
+            throw new IllegalArgumentException(absKey + ": expected uint8 (double-quantized statistics, "
+                    + "nested_offset is set), got " + absT.getDataType());
+        }
+        byte[] qabs = uint8(absKey, absT);
+        String nestedKey = w + ".nested_absmax";
+        NDArray nestedT = required(tensors, nestedKey);
+        int nnb = BlockwiseQuantization.blockCount(nb, st.nestedBlocksize());
+        if (nestedT.size() != nnb) {
+            throw new IllegalArgumentException(nestedKey + ": expected ceil(" + nb + " / " + st.nestedBlocksize()
+                    + ") = " + nnb + " values, got " + nestedT.size());
+        }
+        float[] code8 = optionalCode(tensors, w + ".nested_quant_map", Nf4Codes.DYNAMIC_8BIT);
+        DoubleQuantized dq = new DoubleQuantized(
+                new Blockwise8(qabs, floats(nestedKey, nestedT), st.nestedBlocksize()), st.nestedOffset());
+        return new Nf4Weight(tensors.get(w).getManager(), st.shape(), st.blocksize(), packed, null, dq, code4, code8,
+                st.dtype(), false);
+    }
+
+    private static NDArray required(Map<String, NDArray> tensors, String key) {
+        NDArray t = tensors.get(key);
+        if (t == null) {
+            throw new IllegalArgumentException(key + ": missing");
+        }
+        return t;
+    }
+
+    private static byte[] uint8(String key, NDArray t) {
+        if (t.getDataType() != DataType.UINT8) {
+            throw new IllegalArgumentException(key + ": expected uint8, got " + t.getDataType());
+        }
+        return t.toByteArray();
+    }
+
+    private static float[] floats(String key, NDArray t) {
+        if (!t.getDataType().isFloating()) {
+            throw new IllegalArgumentException(key + ": expected float32, got " + t.getDataType());
+        }
+        return floats(t);
+    }
+
+    /** A stored code book; the shared constant when absent or bit-identical to it (no per-weight copy). */
+    private static float[] optionalCode(Map<String, NDArray> tensors, String key, float[] standard) {
+        NDArray t = tensors.get(key);
+        if (t == null) {
+            return standard;
+        }
+        float[] c = floats(key, t);
+        if (c.length != standard.length) {
+            throw new IllegalArgumentException(key + ": expected " + standard.length + " values, got " + c.length);
+        }
+        return Arrays.equals(c, standard) ? standard : c;
+    }
+}

@@ -1,0 +1,171 @@
+package io.peft4j.plugins.nf4;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.fail;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.JsonNode;
+import io.peft4j.plugins.nf4.BlockwiseQuantization.DoubleQuantized;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** Bit-exactness against the bitsandbytes golden vectors (shared/golden nf4_*, blockwise8_*, qlora_forward). */
+class Nf4GoldenTest {
+    private static final String P = "model.layers.0.mlp.up_proj.";
+    private final Nf4Quantizer quantizer = new Nf4Quantizer();
+    private NDManager m;
+
+    @BeforeEach
+    void open() {
+        m = NDManager.newBaseManager();
+    }
+
+    @AfterEach
+    void close() {
+        m.close();
+    }
+
+    static void assertBitExact(String what, float[] actual, float[] expected) {
+        assertThat(actual.length).as(what + " length").isEqualTo(expected.length);
+        for (int i = 0; i < actual.length; i++) {
+            if (Float.floatToIntBits(actual[i]) != Float.floatToIntBits(expected[i])) {
+                fail(what + " differs at " + i + ": got " + actual[i] + " (0x"
+                        + Integer.toHexString(Float.floatToIntBits(actual[i])) + "), expected " + expected[i]
+                        + " (0x" + Integer.toHexString(Float.floatToIntBits(expected[i])) + ")");
+            }
+        }
+    }
+
+    static void assertBytes(String what, byte[] actual, byte[] expected) {
+        assertThat(actual.length).as(what + " length").isEqualTo(expected.length);
+        for (int i = 0; i < actual.length; i++) {
+            if (actual[i] != expected[i]) {
+                fail(what + " differs at byte " + i + ": got 0x" + Integer.toHexString(actual[i] & 0xff)
+                        + ", expected 0x" + Integer.toHexString(expected[i] & 0xff));
+            }
+        }
+    }
+
+    @Test
+    void codeTablesAreTheGoldenBitPatterns() {
+        Golden g = Golden.read("nf4_code_tables");
+        JsonNode bits = g.expected().get("nf4_code_float32_bits");
+        float[] nf4 = Nf4Codes.nf4();
+        for (int i = 0; i < 16; i++) {
+            assertThat(Integer.toUnsignedLong(Float.floatToRawIntBits(nf4[i])))
+                    .as("NF4[%d]", i).isEqualTo(Long.parseLong(bits.get(i).asText().substring(2), 16));
+        }
+        assertBitExact("nf4_code", nf4, g.expectedFloats("nf4_code"));
+        assertBitExact("dynamic_8bit_code", Nf4Codes.dynamic8bit(), g.expectedFloats("dynamic_8bit_code"));
+        assertThat(nf4[Nf4Codes.NF4_ZERO_INDEX]).isZero();
+    }
+
+    @Test
+    void nf4QuantizeWithoutDoubleQuant() {
+        Golden g = Golden.read("nf4_quantize");
+        try (Nf4Weight w = quantizer.quantize(g.input(m, "weight"),
+                Map.of("blocksize", g.config().get("blocksize").asInt(), "double_quant", false))) {
+            Map<String, NDArray> sd = w.stateDict(P);
+            assertThat(sd.get(P + "weight").getShape()).isEqualTo(new Shape(g.expectedShape("packed")));
+            assertBytes("packed", sd.get(P + "weight").toByteArray(), g.expectedBytes("packed"));
+            assertThat(sd.get(P + "weight.absmax").getDataType()).isEqualTo(DataType.FLOAT32);
+            assertBitExact("absmax", sd.get(P + "weight.absmax").toFloatArray(), g.expectedFloats("absmax"));
+            assertThat(sd).doesNotContainKey(P + "weight.nested_absmax");
+            NDArray dq = w.dequantize(m);
+            assertThat(dq.getShape()).isEqualTo(new Shape(12, 16));
+            assertBitExact("dequantized (tensor ops)", dq.toFloatArray(), g.expectedFloats("dequantized"));
+            byte[] packed = sd.get(P + "weight").toByteArray();
+            assertBitExact("dequantized (Java reference)", BlockwiseQuantization.dequantizeNf4(packed,
+                    g.expectedFloats("absmax"), 64, 192, Nf4Codes.NF4), g.expectedFloats("dequantized"));
+        }
+    }
+
+    @Test
+    void nf4QuantizeWithDoubleQuant() {
+        Golden g = Golden.read("nf4_quantize_double_quant");
+        float[] x = g.inputFloats("weight");
+        assertBitExact("absmax", BlockwiseQuantization.absmax(x, 64), g.expectedFloats("absmax"));
+        try (Nf4Weight w = quantizer.quantize(g.input(m, "weight"), Map.of())) {   // defaults: 64, double quant
+            Map<String, NDArray> sd = w.stateDict(P);
+            assertBytes("packed", sd.get(P + "weight").toByteArray(), g.expectedBytes("packed"));
+            assertThat(sd.get(P + "weight.absmax").getDataType()).isEqualTo(DataType.UINT8);
+            assertBytes("quantized_absmax", sd.get(P + "weight.absmax").toByteArray(),
+                    g.expectedBytes("quantized_absmax"));
+            assertBitExact("nested_absmax", sd.get(P + "weight.nested_absmax").toFloatArray(),
+                    g.expectedFloats("nested_absmax"));
+            assertBitExact("offset", new float[] {w.offset()},
+                    new float[] {(float) g.expected().get("offset").asDouble()});
+            assertBitExact("absmax_dequantized", w.absmaxValues(), g.expectedFloats("absmax_dequantized"));
+            assertBitExact("dequantized", w.dequantize(m).toFloatArray(), g.expectedFloats("dequantized"));
+        }
+    }
+
+    @Test
+    void blockwise8DynamicAbsmaxQuant() {
+        Golden g = Golden.read("blockwise8_dynamic_absmax_quant");
+        DoubleQuantized dq = BlockwiseQuantization.doubleQuantize(g.inputFloats("absmax_values"),
+                g.config().get("blocksize").asInt());
+        assertBitExact("offset", new float[] {dq.offset()},
+                new float[] {(float) g.expected().get("offset").asDouble()});
+        assertBytes("quantized", dq.blocks().quantized(), g.expectedBytes("quantized"));
+        assertBitExact("nested_absmax", dq.blocks().absmax(), g.expectedFloats("nested_absmax"));
+        assertBitExact("dequantized", BlockwiseQuantization.dequantize8(dq.blocks(), dq.offset(),
+                Nf4Codes.DYNAMIC_8BIT), g.expectedFloats("dequantized"));
+    }
+
+    @Test
+    void zeroBlockIsAllSevens() {
+        Golden g = Golden.read("nf4_zero_block");
+        try (Nf4Weight w = quantizer.quantize(g.input(m, "weight"), Map.of("double_quant", false))) {
+            Map<String, NDArray> sd = w.stateDict(P);
+            assertBytes("packed", sd.get(P + "weight").toByteArray(), g.expectedBytes("packed"));
+            assertBitExact("absmax", sd.get(P + "weight.absmax").toFloatArray(), g.expectedFloats("absmax"));
+            assertBitExact("dequantized", w.dequantize(m).toFloatArray(), g.expectedFloats("dequantized"));
+        }
+        // and with double quantization the zero block still dequantizes to exact zeros
+        try (Nf4Weight w = quantizer.quantize(g.input(m, "weight"), Map.of())) {
+            assertBitExact("dequantized (double quant)", w.dequantize(m).toFloatArray(),
+                    g.expectedFloats("dequantized"));
+        }
+    }
+
+    @Test
+    void qloraForward() {
+        Golden g = Golden.read("qlora_forward");
+        JsonNode cfg = g.config();
+        try (Nf4Weight w = quantizer.quantize(g.input(m, "weight_fp32_before_quant"),
+                Map.of("blocksize", cfg.get("blocksize").asInt(), "double_quant", cfg.get("double_quant").asBoolean(),
+                        "quant_type", cfg.get("quant_type").asText(), "compute_dtype",
+                        cfg.get("compute_dtype").asText()))) {
+            Map<String, NDArray> sd = w.stateDict(P);
+            assertBytes("packed", sd.get(P + "weight").toByteArray(), g.expectedBytes("packed"));
+            assertBytes("quantized_absmax", sd.get(P + "weight.absmax").toByteArray(),
+                    g.expectedBytes("quantized_absmax"));
+            assertBitExact("nested_absmax", sd.get(P + "weight.nested_absmax").toFloatArray(),
+                    g.expectedFloats("nested_absmax"));
+            assertBitExact("offset", new float[] {w.offset()},
+                    new float[] {(float) g.expected().get("offset").asDouble()});
+            NDArray wd = w.dequantize(m);
+            assertBitExact("dequantized_weight", wd.toFloatArray(), g.expectedFloats("dequantized_weight"));
+
+            NDArray x = g.input(m, "x");
+            NDArray a = g.input(m, "lora_A");
+            NDArray b = g.input(m, "lora_B");
+            float s = (float) cfg.get("scaling").asDouble();
+            NDArray y = x.matMul(wd.transpose()).add(g.input(m, "bias"))
+                    .add(x.matMul(a.transpose()).matMul(b.transpose()).mul(s));
+            float[] e = g.expectedFloats("y");
+            float[] got = y.toFloatArray();
+            assertThat(y.getShape()).isEqualTo(new Shape(g.expectedShape("y")));
+            for (int i = 0; i < e.length; i++) {
+                assertThat((double) Math.abs(got[i] - e[i])).as("y[%d] = %s, expected %s", i, got[i], e[i])
+                        .isLessThanOrEqualTo(g.atol() + g.rtol() * Math.abs(e[i]));
+            }
+        }
+    }
+}

@@ -1,0 +1,276 @@
+package io.peft4j.plugins.nf4;
+
+import static io.peft4j.plugins.nf4.Nf4GoldenTest.assertBitExact;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import io.peft4j.api.ConfigException;
+import io.peft4j.api.QuantizedWeight;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** Tensor-op dequantization, storage size, save/load and error handling. */
+class Nf4WeightTest {
+    private static final String P = "model.layers.1.self_attn.o_proj.";
+    private final Nf4Quantizer quantizer = new Nf4Quantizer();
+    private NDManager m;
+
+    @BeforeEach
+    void open() {
+        m = NDManager.newBaseManager();
+    }
+
+    @AfterEach
+    void close() {
+        m.close();
+    }
+
+    private static float[] gaussian(int n, long seed) {
+        Random r = new Random(seed);
+        float[] f = new float[n];
+        for (int i = 0; i < n; i++) {
+            f[i] = (float) (r.nextGaussian() * 0.05);
+        }
+        return f;
+    }
+
+    /** Odd sizes, partial last blocks, several block sizes: tensor-op dequantization equals the Java reference. */
+    @ParameterizedTest
+    @CsvSource({"7,13,64,false", "7,13,64,true", "33,65,32,true", "3,1000,4096,true", "40,400,128,true",
+            "1,1,64,true", "300,64,64,true"})
+    void tensorDequantizationMatchesTheJavaReference(int rows, int cols, int bs, boolean dq) {
+        float[] x = gaussian(rows * cols, rows * 31L + cols);
+        NDArray w = m.create(x, new Shape(rows, cols));
+        try (Nf4Weight q = quantizer.quantize(w, Map.of("blocksize", bs, "double_quant", dq))) {
+            Map<String, NDArray> sd = q.stateDict(P);
+            byte[] packed = sd.get(P + "weight").toByteArray();
+            assertThat(packed).hasSize((rows * cols + 1) / 2);
+            if ((rows * cols) % 2 == 1) {
+                assertThat(packed[packed.length - 1] & 0x0f).as("padding nibble").isEqualTo(7);
+            }
+            float[] expected = BlockwiseQuantization.dequantizeNf4(packed, q.absmaxValues(), bs, rows * cols,
+                    Nf4Codes.NF4);
+            NDArray d = q.dequantize(m);
+            assertThat(d.getShape()).isEqualTo(new Shape(rows, cols));
+            assertThat(d.getDataType()).isEqualTo(DataType.FLOAT32);
+            assertBitExact("dequantized", d.toFloatArray(), expected);
+            // NF4 error bound: at most half the largest code gap (0.304/2 of absmax) per element, usually far less.
+            float[] got = d.toFloatArray();
+            float[] absmax = q.absmaxValues();
+            for (int i = 0; i < x.length; i++) {
+                assertThat(Math.abs(got[i] - x[i])).isLessThanOrEqualTo(0.16f * absmax[i / bs] + 1e-6f);
+            }
+        }
+    }
+
+    @Test
+    void dequantizeLeavesNothingBehindInTheWeightOrCallerManager() {
+        NDArray w = m.create(gaussian(4096, 1), new Shape(64, 64));
+        try (Nf4Weight q = quantizer.quantize(w, Map.of())) {
+            try (NDManager caller = m.newSubManager()) {
+                q.dequantize(caller).close();
+                int before = caller.getManagedArrays().size();
+                for (int i = 0; i < 5; i++) {
+                    q.dequantize(caller).close();
+                }
+                assertThat(caller.getManagedArrays()).hasSize(before);
+            }
+            // the storage survives an NDScope it was created in and the closing of the caller's manager
+            Nf4Weight inScope;
+            try (NDScope scope = new NDScope()) {
+                inScope = quantizer.quantize(w, Map.of());
+            }
+            try (inScope) {
+                assertBitExact("after scope", inScope.dequantize(m).toFloatArray(), q.dequantize(m).toFloatArray());
+            }
+        }
+    }
+
+    @Test
+    void storageIsAbout4point127BitsPerParameterWithDoubleQuant() {
+        int n = 1024 * 1024;
+        NDArray w = m.create(gaussian(n, 7), new Shape(1024, 1024));
+        try (Nf4Weight dq = quantizer.quantize(w, Map.of());
+             Nf4Weight plain = quantizer.quantize(w, Map.of("double_quant", false));
+             Nf4Weight cached = quantizer.quantize(w, Map.of("cache_dequantized", true))) {
+            double bitsDq = dq.storageBytes() * 8.0 / n;
+            double bitsPlain = plain.storageBytes() * 8.0 / n;
+            System.out.printf("NF4 1024x1024: %d bytes = %.5f bits/param with double quant, %.5f without, "
+                    + "%.3f with cache_dequantized%n", dq.storageBytes(), bitsDq, bitsPlain, cached.bitsPerParameter());
+            assertThat(bitsDq).isLessThanOrEqualTo(4.127);
+            assertThat(bitsPlain).isEqualTo(4.5);
+            assertThat(cached.bitsPerParameter()).isGreaterThan(36);
+            // the cached copy returns the same values as the on-the-fly path
+            assertBitExact("cached", cached.dequantize(m).toFloatArray(), dq.dequantize(m).toFloatArray());
+
+            for (int i = 0; i < 5; i++) {   // warm-up: the first calls pay for allocator and kernel setup
+                dq.dequantize(m).close();
+            }
+            long t0 = System.nanoTime();
+            int reps = 20;
+            for (int i = 0; i < reps; i++) {
+                dq.dequantize(m).close();
+            }
+            long t1 = System.nanoTime();
+            System.out.printf("NF4 dequantize 1024x1024 (double quant, tensor ops): %.2f ms%n",
+                    (t1 - t0) / 1e6 / reps);
+        }
+    }
+
+    @Test
+    void saveLoadRoundTripKeepsEveryByte() {
+        for (boolean dq : new boolean[] {true, false}) {
+            NDArray w = m.create(gaussian(5 * 77, 3), new Shape(5, 77));
+            try (Nf4Weight q = quantizer.quantize(w, Map.of("double_quant", dq, "blocksize", 32))) {
+                Map<String, NDArray> sd = q.stateDict(P);
+                assertThat(quantizer.recognizes(P, sd)).isTrue();
+                assertThat(quantizer.recognizes("other.", sd)).isFalse();
+                assertThat(sd.get(P + "weight").getShape()).isEqualTo(new Shape(193, 1));
+                assertThat(sd.get(P + "weight.quant_map").toFloatArray()).containsExactly(Nf4Codes.NF4);
+                if (dq) {
+                    assertThat(sd.keySet()).containsExactlyInAnyOrder(P + "weight", P + "weight.absmax",
+                            P + "weight.quant_map", P + "weight.nested_absmax", P + "weight.nested_quant_map",
+                            P + "weight.quant_state.bitsandbytes__nf4");
+                    assertThat(sd.get(P + "weight.nested_quant_map").toFloatArray())
+                            .containsExactly(Nf4Codes.DYNAMIC_8BIT);
+                }
+                String json = new String(sd.get(P + "weight.quant_state.bitsandbytes__nf4").toByteArray(),
+                        StandardCharsets.UTF_8);
+                assertThat(json).startsWith("{\"quant_type\": \"nf4\", \"blocksize\": 32, \"dtype\": \"float32\", "
+                        + "\"shape\": [5, 77]");
+                assertThat(json.contains("nested_offset")).isEqualTo(dq);
+                try (QuantizedWeight back = quantizer.load(P, sd)) {
+                    assertThat(back.shape()).containsExactly(5, 77);
+                    assertThat(back.storageBytes()).isEqualTo(q.storageBytes());
+                    assertBitExact("reloaded", back.dequantize(m).toFloatArray(), q.dequantize(m).toFloatArray());
+                    Map<String, NDArray> again = back.stateDict(P);
+                    for (String k : sd.keySet()) {
+                        assertThat(again.get(k).getShape()).as(k).isEqualTo(sd.get(k).getShape());
+                        assertThat(again.get(k).toByteArray()).as(k).isEqualTo(sd.get(k).toByteArray());
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void loadsAbnbStyleCheckpointWithoutCodeTablesAndWithBfloat16Dtype() {
+        NDArray w = m.create(gaussian(128, 5), new Shape(2, 64));
+        try (Nf4Weight q = quantizer.quantize(w, Map.of())) {
+            Map<String, NDArray> sd = new HashMap<>(q.stateDict(""));
+            sd.remove("weight.quant_map");
+            sd.remove("weight.nested_quant_map");
+            String json = "{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"bfloat16\", \"shape\": [2, 64], "
+                    + "\"nested_blocksize\": 256, \"nested_dtype\": \"float32\", \"nested_offset\": "
+                    + (double) q.offset() + "}";
+            sd.put("weight.quant_state.bitsandbytes__nf4", Golden.uint8(m, json.getBytes(StandardCharsets.UTF_8),
+                    json.length()));
+            try (QuantizedWeight back = quantizer.load("", sd)) {
+                assertBitExact("reloaded", back.dequantize(m).toFloatArray(), q.dequantize(m).toFloatArray());
+            }
+        }
+    }
+
+    @Test
+    void loadFailsNamingTheKey() {
+        NDArray w = m.create(gaussian(3 * 100, 9), new Shape(3, 100));
+        try (Nf4Weight q = quantizer.quantize(w, Map.of())) {
+            Map<String, NDArray> sd = q.stateDict(P);
+
+            Map<String, NDArray> bad = new HashMap<>(sd);
+            bad.put(P + "weight.absmax", Golden.uint8(m, new byte[4], 4));
+            assertThatThrownBy(() -> quantizer.load(P, bad)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith(P + "weight.absmax:").hasMessageContaining("ceil(300 / 64) = 5");
+
+            Map<String, NDArray> badJson = new HashMap<>(sd);
+            byte[] j = "{\"quant_type\": \"nf4\", \"blocksize\": 64,".getBytes(StandardCharsets.UTF_8);
+            badJson.put(P + "weight.quant_state.bitsandbytes__nf4", Golden.uint8(m, j, j.length));
+            assertThatThrownBy(() -> quantizer.load(P, badJson))
+                    .hasMessageStartingWith(P + "weight.quant_state.bitsandbytes__nf4:")
+                    .hasMessageContaining("malformed JSON");
+
+            Map<String, NDArray> badBlock = new HashMap<>(sd);
+            byte[] j2 = ("{\"quant_type\": \"nf4\", \"blocksize\": 48, \"dtype\": \"float32\", \"shape\": [3, 100]}")
+                    .getBytes(StandardCharsets.UTF_8);
+            badBlock.put(P + "weight.quant_state.bitsandbytes__nf4", Golden.uint8(m, j2, j2.length));
+            assertThatThrownBy(() -> quantizer.load(P, badBlock)).hasMessageContaining("blocksize 48");
+
+            Map<String, NDArray> badShape = new HashMap<>(sd);
+            byte[] j3 = ("{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"float32\", \"shape\": [3, 101], "
+                    + "\"nested_blocksize\": 256, \"nested_offset\": 0.5}").getBytes(StandardCharsets.UTF_8);
+            badShape.put(P + "weight.quant_state.bitsandbytes__nf4", Golden.uint8(m, j3, j3.length));
+            assertThatThrownBy(() -> quantizer.load(P, badShape)).hasMessageStartingWith(P + "weight:")
+                    .hasMessageContaining("152 packed bytes");
+
+            Map<String, NDArray> noNested = new HashMap<>(sd);
+            noNested.remove(P + "weight.nested_absmax");
+            assertThatThrownBy(() -> quantizer.load(P, noNested))
+                    .hasMessage(P + "weight.nested_absmax: missing");
+
+            Map<String, NDArray> fp4 = new HashMap<>(sd);
+            fp4.put(P + "weight.quant_state.bitsandbytes__fp4", fp4.remove(P + "weight.quant_state.bitsandbytes__nf4"));
+            assertThat(quantizer.recognizes(P, fp4)).isFalse();
+            assertThatThrownBy(() -> quantizer.load(P, fp4)).hasMessageContaining("FP4");
+        }
+    }
+
+    @Test
+    void optionsAreValidatedNamingTheField() {
+        NDArray w = m.create(gaussian(64, 2), new Shape(8, 8));
+        assertThatThrownBy(() -> quantizer.quantize(w, Map.of("blocksize", 48)))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("blocksize:");
+        assertThatThrownBy(() -> quantizer.validate(Map.of("blocksize", 8192)))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("blocksize:");
+        assertThatThrownBy(() -> quantizer.validate(Map.of("quant_type", "fp4")))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("quant_type:")
+                .hasMessageContaining("not supported");
+        assertThatThrownBy(() -> quantizer.validate(Map.of("compute_dtype", "bfloat16")))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("compute_dtype:");
+        assertThatThrownBy(() -> quantizer.validate(Map.of("double_quant", "yes")))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("double_quant:");
+        assertThatThrownBy(() -> quantizer.validate(Map.of("blocksze", 64)))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("blocksze:");
+        quantizer.validate(Map.of("blocksize", 4096L, "double_quant", false, "quant_type", "nf4",
+                "compute_dtype", "float32", "cache_dequantized", true));
+        assertThat(Nf4Options.parse(null)).isEqualTo(Nf4Options.defaults());
+        assertThat(Nf4Options.parse(Map.of("blocksize", 128.0)).blocksize()).isEqualTo(128);
+    }
+
+    @Test
+    void emptyAndNonFiniteWeightsAreRejected() {
+        assertThatThrownBy(() -> quantizer.quantize(m.create(new float[0], new Shape(0, 16)), Map.of()))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("0 elements");
+        assertThatThrownBy(() -> quantizer.quantize(m.create(new float[] {1f, Float.NaN}, new Shape(1, 2)), Map.of()))
+                .hasMessageContaining("flat index 1");
+        assertThatThrownBy(() -> quantizer.quantize(m.create(new int[] {1, 2}), Map.of()))
+                .hasMessageContaining("floating-point");
+    }
+
+    @Test
+    void float16WeightsAreQuantizedAsFloat32() {
+        float[] x = gaussian(128, 4);
+        NDArray h = m.create(x, new Shape(2, 64)).toType(DataType.FLOAT16, false);
+        float[] asF32 = h.toType(DataType.FLOAT32, false).toFloatArray();
+        try (Nf4Weight a = quantizer.quantize(h, Map.of());
+             Nf4Weight b = quantizer.quantize(m.create(asF32, new Shape(2, 64)), Map.of())) {
+            assertBitExact("fp16 vs fp32", a.dequantize(m).toFloatArray(), b.dequantize(m).toFloatArray());
+            String json = new String(a.stateDict("").get("weight.quant_state.bitsandbytes__nf4").toByteArray(),
+                    StandardCharsets.UTF_8);
+            assertThat(json).contains("\"dtype\": \"float16\"");
+        }
+        assertThat(Engine.getInstance().getEngineName()).isEqualTo("PyTorch");
+    }
+}
