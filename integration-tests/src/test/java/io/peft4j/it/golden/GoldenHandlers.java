@@ -2,6 +2,7 @@ package io.peft4j.it.golden;
 
 import ai.djl.ndarray.NDManager;
 import io.peft4j.api.Adapter;
+import io.peft4j.api.Quantizer;
 import io.peft4j.core.plugin.InstalledExtensions;
 import java.util.ArrayList;
 import java.util.List;
@@ -43,15 +44,7 @@ final class GoldenHandlers {
                 case "vera_projection_prng" -> VeraCases::projectionPrng;
                 default -> null;
             });
-            case "nf4", "qlora" -> ext.quantizer("nf4").map(q -> (Handler) switch (c.name) {
-                case "nf4_code_tables" -> (cc, m) -> Nf4Cases.codeTables(cc, q, m);
-                case "nf4_quantize" -> (cc, m) -> Nf4Cases.nf4Quantize(cc, q, m);
-                case "nf4_quantize_double_quant" -> (cc, m) -> Nf4Cases.nf4QuantizeDoubleQuant(cc, q, m);
-                case "blockwise8_dynamic_absmax_quant" -> (cc, m) -> Nf4Cases.blockwise8DynamicAbsmaxQuant(cc, q, m);
-                case "nf4_zero_block" -> (cc, m) -> Nf4Cases.nf4ZeroBlock(cc, q, m);
-                case "qlora_forward" -> (cc, m) -> Nf4Cases.qloraForward(cc, q, m);
-                default -> throw new AssertionError("quantizer nf4 is installed but no handler knows " + c.name);
-            });
+            case "nf4", "qlora" -> ext.quantizer("nf4").map(q -> nf4Case(c, q));
             case "format" -> formatCase(ext);
             default -> Optional.empty();
         };
@@ -68,6 +61,23 @@ final class GoldenHandlers {
                     + "case " + c.name);
         }
         return Optional.of((cc, m) -> h.run(cc, a.get(), m));
+    }
+
+    private static Handler nf4Case(GoldenCase c, Quantizer q) {
+        Nf4Handler h = switch (c.name) {
+            case "nf4_code_tables" -> Nf4Cases::codeTables;
+            case "nf4_quantize" -> Nf4Cases::nf4Quantize;
+            case "nf4_quantize_double_quant" -> Nf4Cases::nf4QuantizeDoubleQuant;
+            case "blockwise8_dynamic_absmax_quant" -> Nf4Cases::blockwise8DynamicAbsmaxQuant;
+            case "nf4_zero_block" -> Nf4Cases::nf4ZeroBlock;
+            case "qlora_forward" -> Nf4Cases::qloraForward;
+            default -> throw new AssertionError("quantizer nf4 is installed but no handler knows " + c.name);
+        };
+        return (cc, m) -> h.run(cc, q, m);
+    }
+
+    interface Nf4Handler {
+        void run(GoldenCase c, Quantizer q, NDManager m) throws Exception;
     }
 
     /** peft_state_dict_keys: checks the saved key names of every installed method the case lists. */

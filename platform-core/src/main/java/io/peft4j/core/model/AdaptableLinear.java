@@ -29,6 +29,7 @@ public final class AdaptableLinear implements LinearBase {
     private NDArray bias;                // [out] or null
     private final Map<String, LinearSiteModule> adapters = new LinkedHashMap<>();
     private final List<String> merged = new ArrayList<>();
+    private NDArray forwardWeight;       // dequantized weight of the forward pass in progress (quantized base only)
 
     public AdaptableLinear(SiteInfo site, NDManager manager, NDArray weight, NDArray bias) {
         this.site = site;
@@ -53,18 +54,31 @@ public final class AdaptableLinear implements LinearBase {
         if (adapters.isEmpty()) {
             return y;
         }
-        for (String name : active) {
-            LinearSiteModule m = adapters.get(name);
-            if (m != null && !merged.contains(name)) {
-                y = m.forward(x, y, this, ctx);
+        forwardWeight = quantized != null ? w : null;
+        try {
+            for (String name : active) {
+                LinearSiteModule m = adapters.get(name);
+                if (m != null && !merged.contains(name)) {
+                    y = m.forward(x, y, this, ctx);
+                }
             }
+        } finally {
+            forwardWeight = null;
         }
         return y;
     }
 
+    /**
+     * The compute weight. For a quantized base, inside {@link #forward} this is the pass's dequantized copy (owned by
+     * the pass's manager); outside a forward it is a fresh dequantized copy in the layer's manager, which the caller
+     * should close when done.
+     */
     @Override
     public NDArray weight() {
-        return quantized != null ? quantized.dequantize(manager) : weight;
+        if (quantized == null) {
+            return weight;
+        }
+        return forwardWeight != null ? forwardWeight : quantized.dequantize(manager);
     }
 
     /** The stored full-precision weight without dequantizing; null when quantized. */
