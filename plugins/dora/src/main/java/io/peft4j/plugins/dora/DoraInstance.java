@@ -70,37 +70,4 @@ final class DoraInstance implements AdapterInstance {
         });
         return out;
     }
-
-    /**
-     * Copies the saved tensors into the adapter in place. All keys are checked before anything is written, so a
-     * mismatching file leaves the adapter unchanged.
-     */
-    @Override
-    public Set<String> loadStateDict(Map<String, NDArray> tensors) {
-        Map<String, NDArray> expected = stateDict();
-        for (Map.Entry<String, NDArray> e : expected.entrySet()) {
-            NDArray src = tensors.get(e.getKey());
-            if (src == null) {
-                throw new ConfigException(e.getKey(), "missing from the adapter file (the model's module needs shape "
-                        + e.getValue().getShape() + ")");
-            }
-            if (!src.getShape().equals(e.getValue().getShape())) {
-                throw new ConfigException(e.getKey(), "shape " + src.getShape() + " in the adapter file does not match "
-                        + "module " + modulePath(e.getKey()) + ", which needs " + e.getValue().getShape());
-            }
-        }
-        for (Map.Entry<String, NDArray> e : expected.entrySet()) {
-            DoraLayer.copyInto(e.getValue(), tensors.get(e.getKey()), e.getKey());
-        }
-        return new HashSet<>(expected.keySet());
-    }
-
-    private String modulePath(String key) {
-        for (String path : layers.keySet()) {
-            if (key.startsWith(PeftKeys.MODEL_PREFIX + path + ".")) {
-                return path;
-            }
-        }
-        return key;
-    }
 }

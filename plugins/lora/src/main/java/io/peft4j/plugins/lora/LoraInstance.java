@@ -3,16 +3,13 @@ package io.peft4j.plugins.lora;
 import ai.djl.ndarray.NDArray;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterInstance;
-import io.peft4j.api.ConfigException;
 import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
 import io.peft4j.api.PeftKeys;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * A LoRA adapter attached to a model. Saved keys (PEFT format, adapter name removed):
@@ -70,24 +67,5 @@ final class LoraInstance implements AdapterInstance {
             }
         });
         return out;
-    }
-
-    @Override
-    public Set<String> loadStateDict(Map<String, NDArray> tensors) {
-        Set<String> used = new HashSet<>();
-        for (Map.Entry<String, NDArray> e : stateDict().entrySet()) {
-            NDArray src = tensors.get(e.getKey());
-            if (src == null) {
-                throw new ConfigException(e.getKey(), "missing from the adapter file (expected shape "
-                        + e.getValue().getShape() + ")");
-            }
-            if (!src.getShape().equals(e.getValue().getShape())) {
-                throw new ConfigException(e.getKey(), "shape " + src.getShape() + " in the adapter file does not match "
-                        + "the model's module, which needs " + e.getValue().getShape());
-            }
-            LoraLayer.copyInto(e.getValue(), src, e.getKey());
-            used.add(e.getKey());
-        }
-        return used;
     }
 }
