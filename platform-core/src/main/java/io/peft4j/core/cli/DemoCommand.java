@@ -42,9 +42,9 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         RunConfig cfg = RunConfigParser.parse(config != null ? config : Bundled.file(Bundled.DEMO_CONFIG, "demo"));
-        cfg = Overrides.output(cfg, out.toString());
+        cfg = cfg.withOutputDir(out.toString());
         if (steps != null) {
-            cfg = Overrides.steps(cfg, steps);
+            cfg = cfg.withTraining(cfg.training().withSteps(steps));
         }
         try (PluginRuntime rt = plugins.start()) {
             RunPlan plan = RunConfigValidator.validate(cfg, rt.extensions());

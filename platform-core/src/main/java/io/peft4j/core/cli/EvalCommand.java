@@ -31,7 +31,7 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         RunConfig cfg = RunConfigParser.parse(config);
-        cfg = Overrides.withoutAdapters(cfg);
+        cfg = cfg.withAdapters(java.util.List.of());
         try (PluginRuntime rt = plugins.start()) {
             RunPlan plan = RunConfigValidator.validate(cfg, rt.extensions());
             try (TuningSession s = TuningSession.open(plan, rt.extensions())) {

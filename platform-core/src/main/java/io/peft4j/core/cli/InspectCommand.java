@@ -37,7 +37,7 @@ final class InspectCommand implements Callable<Integer> {
     public Integer call() {
         RunConfig cfg = config != null ? RunConfigParser.parse(config) : RunConfigParser.parse("{}", false);
         if (model != null) {
-            cfg = Overrides.model(cfg, model);
+            cfg = cfg.withModelPath(model);
         }
         try (PluginRuntime rt = plugins.start()) {
             RunPlan plan = RunConfigValidator.validate(cfg, rt.extensions());

@@ -34,7 +34,7 @@ final class MergeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        var cfg = Overrides.model(RunConfigParser.parse("{}", false), model);
+        var cfg = RunConfigParser.parse("{}", false).withModelPath(model);
         try (PluginRuntime rt = plugins.start()) {
             RunPlan plan = RunConfigValidator.validate(cfg, rt.extensions());
             try (TuningSession s = TuningSession.open(plan, rt.extensions())) {

@@ -29,7 +29,7 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() {
         RunConfig cfg = RunConfigParser.parse(config);
         if (out != null) {
-            cfg = Overrides.output(cfg, out.toString());
+            cfg = cfg.withOutputDir(out.toString());
         }
         try (PluginRuntime rt = plugins.start()) {
             RunPlan plan = RunConfigValidator.validate(cfg, rt.extensions());

@@ -28,6 +28,23 @@ public record RunConfig(
         output = output == null ? new OutputSection(null) : output;
     }
 
+    public RunConfig withModelPath(String path) {
+        return new RunConfig(new ModelSection(path, model.device()), quantization, adapters, optimizer, training, data,
+                output);
+    }
+
+    public RunConfig withAdapters(List<AdapterSection> list) {
+        return new RunConfig(model, quantization, list, optimizer, training, data, output);
+    }
+
+    public RunConfig withTraining(TrainingSection t) {
+        return new RunConfig(model, quantization, adapters, optimizer, t, data, output);
+    }
+
+    public RunConfig withOutputDir(String dir) {
+        return new RunConfig(model, quantization, adapters, optimizer, training, data, new OutputSection(dir));
+    }
+
     /**
      * @param path   a Hugging Face model directory, or {@code bundled:stories260K} (the default) for the embedded model
      * @param device {@code cpu} (default), {@code cuda}, {@code cuda:N} or {@code auto}
@@ -127,6 +144,16 @@ public record RunConfig(
             seed = seed == null ? 42L : seed;
             progressBar = progressBar == null || progressBar;
             resume = resume != null && resume;
+        }
+
+        public TrainingSection withSteps(int n) {
+            return new TrainingSection(n, epochs, batchSize, gradAccumulation, schedule, warmupSteps, maxSeqLen,
+                    truncate, packing, evalEvery, checkpointEvery, keepCheckpoints, logEvery, seed, progressBar, resume);
+        }
+
+        public TrainingSection withProgressBar(boolean on) {
+            return new TrainingSection(steps, epochs, batchSize, gradAccumulation, schedule, warmupSteps, maxSeqLen,
+                    truncate, packing, evalEvery, checkpointEvery, keepCheckpoints, logEvery, seed, on, resume);
         }
 
         static TrainingSection defaults() {
