@@ -43,6 +43,8 @@ final class GoldenHandlers {
                 case "vera_projection_prng" -> VeraCases::projectionPrng;
                 default -> null;
             });
+            case "pissa", "milora" -> PissaCases.find(c, ext);
+            case "loraplus" -> LoraPlusCases.find(c, ext);
             case "format" -> formatCase(ext);
             default -> Optional.empty();
         };

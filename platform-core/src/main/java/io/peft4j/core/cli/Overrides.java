@@ -10,7 +10,7 @@ final class Overrides {
 
     static RunConfig output(RunConfig c, String dir) {
         return new RunConfig(c.model(), c.quantization(), c.adapters(), c.optimizer(), c.training(), c.data(),
-                new RunConfig.OutputSection(dir));
+                new RunConfig.OutputSection(dir, c.output().convertToLora()));
     }
 
     static RunConfig withoutAdapters(RunConfig c) {
