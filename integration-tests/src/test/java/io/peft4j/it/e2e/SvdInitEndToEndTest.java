@@ -144,6 +144,25 @@ class SvdInitEndToEndTest {
     }
 
     /**
+     * Initialisation through the LowRankSite view works for DoRA too (its magnitude is computed afterwards from
+     * W_res + s·BA = W), and for the randomized pissa_niter variant: the model's output is unchanged.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"dora:pissa", "dora:milora", "lora:pissa_niter_2"})
+    void initKeepsTheFunction(String methodAndInit) {
+        String[] p = methodAndInit.split(":");
+        RunConfig cfg = config("- {name: default, method: " + p[0] + ", initializer: " + p[1] + ", r: 4, "
+                + "lora_alpha: 8, " + TARGETS + "}", 1, "{}", out(tmp.resolve("init"), false));
+        try (TuningSession s = open(cfg)) {
+            assertThat(maxAbsDiff(logits(s), original)).as(methodAndInit + ": output unchanged at initialisation")
+                    .isLessThan(1e-4 * Math.max(1, maxAbs(original)));
+            s.peft().setActive(List.of());
+            assertThat(maxAbsDiff(logits(s), original)).as(methodAndInit + ": the base now holds the residual")
+                    .isGreaterThan(1e-3);
+        }
+    }
+
+    /**
      * output.convert_to_lora: the saved adapter is plain LoRA of rank 2r for the ORIGINAL weights; on the original
      * base it reproduces the PiSSA-trained model (residual base + trained adapter) within 1e-4.
      */
