@@ -45,6 +45,8 @@ final class GoldenHandlers {
                 default -> null;
             });
             case "nf4", "qlora" -> ext.quantizer("nf4").map(q -> nf4Case(c, q));
+            case "pissa", "milora" -> PissaCases.find(c, ext);
+            case "loraplus" -> LoraPlusCases.find(c, ext);
             case "format" -> formatCase(ext);
             default -> Optional.empty();
         };

@@ -25,7 +25,7 @@ public record RunConfig(
         optimizer = optimizer == null ? new OptimizerSection(null, null, null, null, null, null) : optimizer;
         training = training == null ? TrainingSection.defaults() : training;
         data = data == null ? new DataSection(null, null, null, null, null, null) : data;
-        output = output == null ? new OutputSection(null) : output;
+        output = output == null ? new OutputSection(null, null) : output;
     }
 
     public RunConfig withModelPath(String path) {
@@ -42,7 +42,8 @@ public record RunConfig(
     }
 
     public RunConfig withOutputDir(String dir) {
-        return new RunConfig(model, quantization, adapters, optimizer, training, data, new OutputSection(dir));
+        return new RunConfig(model, quantization, adapters, optimizer, training, data,
+                new OutputSection(dir, output.convertToLora()));
     }
 
     /**
@@ -185,10 +186,18 @@ public record RunConfig(
         }
     }
 
-    /** @param dir output directory (adapter, metrics, loss curve, checkpoints). */
-    public record OutputSection(@JsonProperty("dir") String dir) {
+    /**
+     * @param dir           output directory (adapter, metrics, loss curve, checkpoints)
+     * @param convertToLora save adapters initialised by a base-rewriting initializer (PiSSA, MiLoRA) as the
+     *                      equivalent plain LoRA adapter for the ORIGINAL base weights (rank doubled, PEFT's
+     *                      {@code path_initial_model_for_weight_conversion}) instead of the adapter for the residual
+     *                      base; default false
+     */
+    public record OutputSection(@JsonProperty("dir") String dir,
+                                @JsonProperty("convert_to_lora") Boolean convertToLora) {
         public OutputSection {
             dir = dir == null ? "runs/latest" : dir;
+            convertToLora = convertToLora != null && convertToLora;
         }
     }
 }

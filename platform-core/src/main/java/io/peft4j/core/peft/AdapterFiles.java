@@ -47,6 +47,16 @@ public final class AdapterFiles {
 
     /** Saves the given adapters of {@code model} into {@code dir} (replacing it atomically). */
     public static void save(PeftModel model, List<String> names, Path dir, String baseModelName) {
+        save(model, names, dir, baseModelName, false);
+    }
+
+    /**
+     * Saves the given adapters; with {@code convertToLora}, every adapter whose initial factors were captured
+     * ({@link PeftModel#initialFactors}, i.e. initialised by PiSSA, MiLoRA ...) is written as the equivalent plain
+     * LoRA adapter for the original base weights ({@link PissaConversion}); the others are written as they are.
+     */
+    public static void save(PeftModel model, List<String> names, Path dir, String baseModelName,
+                            boolean convertToLora) {
         try {
             AtomicDirectory.write(dir, tmp -> {
                 List<Map<String, Object>> manifest = new ArrayList<>();
@@ -54,13 +64,21 @@ public final class AdapterFiles {
                     AttachedAdapter a = model.adapter(name);
                     Path sub = name.equals(DEFAULT_NAME) ? tmp : tmp.resolve(name);
                     Files.createDirectories(sub);
-                    writeOne(a, sub, baseModelName);
+                    boolean convert = convertToLora && model.initialFactors(name).isPresent();
+                    if (convert) {
+                        writeConverted(a, model.initialFactors(name).get(), sub, baseModelName, model);
+                    } else {
+                        writeOne(a, sub, baseModelName);
+                    }
                     Map<String, Object> entry = new LinkedHashMap<>();
                     entry.put("name", name);
                     entry.put("method", a.method().method());
                     entry.put("peft_type", a.method().peftType());
                     entry.put("path", name.equals(DEFAULT_NAME) ? "." : name);
                     entry.put("trainable_parameters", PeftModel.trainableCount(a.instance()));
+                    if (convert) {
+                        entry.put("converted_to_lora", true);
+                    }
                     manifest.add(entry);
                 }
                 Map<String, Object> m = new LinkedHashMap<>();
@@ -79,6 +97,15 @@ public final class AdapterFiles {
         Map<String, Object> cfg = AdapterConfigCodec.toPeftJson(a.method(), a.instance().config(), baseModelName);
         Files.writeString(dir.resolve(CONFIG_FILE), JSON.writeValueAsString(cfg));
         SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), a.instance().stateDict(), Map.of("format", "pt"));
+    }
+
+    private static void writeConverted(AttachedAdapter a, Map<String, io.peft4j.api.LowRankUpdate> initial, Path dir,
+                                       String baseModelName, PeftModel model) throws IOException {
+        try (NDManager tmp = model.host().manager().newSubManager()) {
+            PissaConversion.Converted c = PissaConversion.convert(a, initial, baseModelName, tmp);
+            Files.writeString(dir.resolve(CONFIG_FILE), JSON.writeValueAsString(c.config()));
+            SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), c.stateDict(), Map.of("format", "pt"));
+        }
     }
 
     /** The adapter names stored in a directory: {@code default} at the top level plus one per sub-directory. */

@@ -10,6 +10,8 @@ import io.peft4j.api.ConfigException;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.Initializer;
 import io.peft4j.api.LinearSiteModule;
+import io.peft4j.api.LowRankSite;
+import io.peft4j.api.LowRankUpdate;
 import io.peft4j.api.Parameter;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
@@ -36,7 +38,9 @@ public final class PeftModel {
     private final Function<String, Optional<Initializer>> initializers;
     private final Map<String, AttachedAdapter> adapters = new LinkedHashMap<>();
     private final Map<String, NDManager> managers = new LinkedHashMap<>();
+    private final Map<String, Map<String, LowRankUpdate>> initialFactors = new LinkedHashMap<>();
     private List<String> active = List.of();
+    private boolean captureInitialFactors;
 
     public PeftModel(AdapterHost host, Function<String, Optional<Initializer>> initializers) {
         this.host = host;
@@ -107,7 +111,45 @@ public final class PeftModel {
         AttachedAdapter attached = new AttachedAdapter(method, instance, sites);
         adapters.put(name, attached);
         managers.put(name, m);
+        if (captureInitialFactors && pluginInitializer(method, config).isPresent()) {
+            initialFactors.put(name, snapshot(instance));
+        }
         return attached;
+    }
+
+    /**
+     * When on, {@link #addAdapter} keeps a copy of the freshly initialised factors {@code (A0, B0)} of every adapter
+     * whose {@code init_lora_weights} names an installed {@link Initializer} (PiSSA, MiLoRA, which rewrite the base
+     * weight), so that {@link PissaConversion} can later save a plain LoRA adapter for the original base weights.
+     * Off by default: the copies cost as much memory as the adapter itself. Affects adapters added afterwards.
+     */
+    public void captureInitialFactors(boolean on) {
+        this.captureInitialFactors = on;
+    }
+
+    /**
+     * The factors {@code (A0, B0, s)} per module path captured right after the named adapter was initialised, if
+     * {@link #captureInitialFactors capturing} was on and an initializer plugin initialised it.
+     */
+    public Optional<Map<String, LowRankUpdate>> initialFactors(String name) {
+        return Optional.ofNullable(initialFactors.get(name));
+    }
+
+    /** The installed initializer named by the config's {@code init_lora_weights}, if it names one. */
+    Optional<Initializer> pluginInitializer(Adapter method, AdapterConfig config) {
+        Object init = AdapterConfigCodec.toPeftJson(method, config, null).get("init_lora_weights");
+        return init instanceof String s ? initializers.apply(s.toLowerCase(java.util.Locale.ROOT)) : Optional.empty();
+    }
+
+    /** Copies of the factors of every low-rank module (in the adapter's manager, freed with it). */
+    private static Map<String, LowRankUpdate> snapshot(AdapterInstance instance) {
+        Map<String, LowRankUpdate> out = new LinkedHashMap<>();
+        instance.modules().forEach((path, module) -> {
+            if (module instanceof LowRankSite l) {
+                out.put(path, new LowRankUpdate(l.loraA().duplicate(), l.loraB().duplicate(), l.scaling()));
+            }
+        });
+        return out;
     }
 
     private void checkSharing(String name, Adapter method, List<SiteInfo> sites) {
@@ -164,6 +206,7 @@ public final class PeftModel {
         }
         host.detachSiteModules(name);
         adapters.remove(name);
+        initialFactors.remove(name);
         managers.remove(name).close();
         if (active.contains(name)) {
             List<String> rest = new ArrayList<>(active);

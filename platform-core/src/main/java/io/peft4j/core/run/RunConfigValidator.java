@@ -61,6 +61,11 @@ public final class RunConfigValidator {
             planned.add(planAdapter(cfg.adapters().get(i), "adapters[" + i + "]", ext, sites, mc));
         }
         checkSharing(planned);
+        if (cfg.output().convertToLora() && planned.stream().noneMatch(p -> rewritesBase(p, ext))) {
+            throw new ConfigException("output.convert_to_lora", "no adapter is initialised by an initializer plugin "
+                    + "that rewrites the base weights (e.g. initializer: pissa or milora), so there is nothing to "
+                    + "convert; remove the option or add an initializer");
+        }
 
         OptimizerPolicy policy = null;
         if (cfg.optimizer().policy() != null) {
@@ -123,6 +128,12 @@ public final class RunConfigValidator {
             allocatorOptions.remove("id");
         }
         return new RunPlan.PlannedAdapter(a.name(), method, config, matched, allocator, allocatorOptions);
+    }
+
+    /** Whether the adapter's init_lora_weights names an installed initializer (PiSSA, MiLoRA ...). */
+    private static boolean rewritesBase(RunPlan.PlannedAdapter p, InstalledExtensions ext) {
+        Object init = AdapterConfigCodec.toPeftJson(p.method(), p.config(), null).get(INIT_KEY);
+        return init instanceof String s && ext.initializerFor(s.toLowerCase(java.util.Locale.ROOT)).isPresent();
     }
 
     private static void checkSharing(List<RunPlan.PlannedAdapter> planned) {

@@ -72,6 +72,8 @@ public final class TuningSession implements AutoCloseable {
             LlamaModel model = LlamaModel.load(plan.modelDir(), manager);
             TextTokenizer tokenizer = TextTokenizer.load(plan.modelDir().resolve("tokenizer.json"));
             PeftModel peft = new PeftModel(new LlamaAdapterHost(model, tokenizer), ext::initializerFor);
+            // The PiSSA -> LoRA conversion at save time needs the factors as they were right after initialisation.
+            peft.captureInitialFactors(plan.config().output().convertToLora());
             long seed = plan.config().training().seed();
             List<String> names = new ArrayList<>();
             for (RunPlan.PlannedAdapter a : plan.adapters()) {
@@ -177,7 +179,7 @@ public final class TuningSession implements AutoCloseable {
                 o.betas().get(1), o.eps());
         List<ParamGroup> groups = plan.policy() == null
                 ? List.of(new ParamGroup("default", o.lr(), o.weightDecay(), trainable))
-                : plan.policy().group(trainable, settings, policyOptions());
+                : policyGroups(trainable, settings);
         TrainingConfig tc = TrainingConfig.builder(out)
                 .maxSteps(t.steps() == null ? 0 : t.steps())
                 .epochs(t.steps() == null ? (t.epochs() == null ? 1 : t.epochs()) : 0)
@@ -205,6 +207,17 @@ public final class TuningSession implements AutoCloseable {
         return b.build();
     }
 
+    private List<ParamGroup> policyGroups(List<Parameter> trainable, OptimizerSettings settings) {
+        try {
+            return plan.policy().group(trainable, settings, policyOptions());
+        } catch (ConfigException e) {
+            String f = e.field() == null || e.field().isEmpty() ? "optimizer.policy" : "optimizer.policy." + e.field();
+            String msg = e.getMessage();
+            throw new ConfigException(f, e.field() != null && !e.field().isEmpty() && msg.startsWith(e.field() + ": ")
+                    ? msg.substring(e.field().length() + 2) : msg, e);
+        }
+    }
+
     private java.util.Map<String, Object> policyOptions() {
         java.util.Map<String, Object> m = new java.util.LinkedHashMap<>(plan.config().optimizer().policy());
         m.remove("id");
@@ -216,9 +229,19 @@ public final class TuningSession implements AutoCloseable {
         return new Generator(model, tokenizer).generate(prompts, options);
     }
 
-    /** Saves every adapter in PEFT format (default at the top level, others in sub-directories). */
+    /**
+     * Saves every adapter in PEFT format (default at the top level, others in sub-directories); with
+     * {@code output.convert_to_lora}, PiSSA/MiLoRA-initialised adapters are saved converted to plain LoRA for the
+     * original base weights.
+     */
     public void saveAdapters(Path dir) {
-        AdapterFiles.save(peft, new ArrayList<>(peft.adapters().keySet()), dir, plan.config().model().path());
+        saveAdapters(dir, plan.config().output().convertToLora());
+    }
+
+    /** {@link #saveAdapters(Path)} with an explicit choice of conversion (see {@link AdapterFiles#save}). */
+    public void saveAdapters(Path dir, boolean convertToLora) {
+        AdapterFiles.save(peft, new ArrayList<>(peft.adapters().keySet()), dir, plan.config().model().path(),
+                convertToLora);
     }
 
     @Override

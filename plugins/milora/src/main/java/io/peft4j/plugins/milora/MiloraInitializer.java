@@ -1,0 +1,113 @@
+package io.peft4j.plugins.milora;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import io.peft4j.api.AdapterContext;
+import io.peft4j.api.ConfigException;
+import io.peft4j.api.Initializer;
+import io.peft4j.api.LinearBase;
+import io.peft4j.api.LowRankSite;
+import io.peft4j.api.SiteInfo;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.SingularOps_DDRM;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
+import org.pf4j.Extension;
+
+/**
+ * MiLoRA initialisation ({@code init_lora_weights: "milora"}): PiSSA with the smallest r triplets of the reduced SVD
+ * (the authors' {@code svd_init.py}, {@code mode="min"}):
+ * <pre>
+ *   W = U · diag(S) · Vh            reduced SVD (k = min(out, in)), S descending
+ *   Ss = S[k-r:] / s                s = the adapter's scaling
+ *   B = U[:, k-r:] · diag(√Ss)      [out, r]
+ *   A = diag(√Ss) · Vh[k-r:]        [r, in]
+ *   W_res = W - s · B A             written back to the base layer
+ * </pre>
+ * For a rectangular W the "minor" components are the last of the {@code min(out, in)} values; the null space is not
+ * used. The decomposition runs in float64 (EJML); the factors are rounded to float32 and the residual is computed in
+ * float32 from them, so {@code W_res + s·B A} reproduces W to float32 rounding and the output is unchanged at
+ * initialisation. Factors are set through the {@link LowRankSite} view (LoRA and DoRA alike).
+ *
+ * <p><b>Quantized bases.</b> The platform quantizes base layers after initialisation, so MiLoRA decomposes the
+ * full-precision weight and the residual is what gets quantized. On an already quantized base it decomposes the
+ * dequantized weight and {@link LinearBase#setWeight} re-quantizes the residual (lossy), or refuses the write.
+ *
+ * <p>Saving: like PiSSA, a saved adapter keeps {@code init_lora_weights: "milora"} and re-decomposes the original base
+ * when loaded; {@code output.convert_to_lora} saves a plain LoRA adapter for the original weights instead.
+ */
+@Extension
+public final class MiloraInitializer implements Initializer {
+    public static final String ID = "milora";
+
+    @Override
+    public String id() {
+        return ID;
+    }
+
+    @Override
+    public String description() {
+        return "MiLoRA: adapter = smallest-r singular triplets of W, base = the rest";
+    }
+
+    @Override
+    public boolean handles(String initName) {
+        return ID.equals(initName);
+    }
+
+    @Override
+    public void validate(String initName, SiteInfo site, int rank) {
+        int max = Math.min(site.inFeatures(), site.outFeatures());
+        if (rank > max) {
+            throw new ConfigException("r", "MiLoRA needs r <= min(in, out), but module " + site.path() + " [out="
+                    + site.outFeatures() + ", in=" + site.inFeatures() + "] has min(in, out) = " + max
+                    + " and r = " + rank);
+        }
+    }
+
+    @Override
+    public void initialize(String initName, LowRankSite site, LinearBase base, AdapterContext ctx) {
+        validate(initName, base.site(), site.rank());
+        NDArray w = base.weight();
+        long[] shape = w.getShape().getShape();
+        int out = (int) shape[0];
+        int in = (int) shape[1];
+        float[] wf = w.toType(DataType.FLOAT32, false).toFloatArray();
+        DMatrixRMaj wd = new DMatrixRMaj(out, in);
+        for (int i = 0; i < wf.length; i++) {
+            wd.data[i] = wf[i];
+        }
+        SingularValueDecomposition_F64<DMatrixRMaj> svd = DecompositionFactory_DDRM.svd(out, in, true, true, true);
+        if (!svd.decompose(wd)) {
+            throw new IllegalStateException(base.site().path() + ": SVD did not converge (NaN or infinite weights?)");
+        }
+        DMatrixRMaj u = svd.getU(null, false);   // [out, k]
+        DMatrixRMaj s = svd.getW(null);          // [k, k]
+        DMatrixRMaj vh = svd.getV(null, true);   // [k, in]
+        SingularOps_DDRM.descendingOrder(u, false, s, vh, true);
+        int r = site.rank();
+        int k = Math.min(out, in);
+        double scaling = site.scaling();
+        float[] a = new float[r * in];
+        float[] b = new float[out * r];
+        for (int i = 0; i < r; i++) {
+            int t = k - r + i;                   // the i-th of the last r triplets, in descending order
+            double root = Math.sqrt(s.get(t, t) / scaling);
+            for (int j = 0; j < in; j++) {
+                a[i * in + j] = (float) (root * vh.get(t, j));
+            }
+            for (int j = 0; j < out; j++) {
+                b[j * r + i] = (float) (root * u.get(j, t));
+            }
+        }
+        try (NDManager tmp = ctx.manager().newSubManager()) {
+            site.setFactors(tmp.create(a, new Shape(r, in)), tmp.create(b, new Shape(out, r)));
+            // w is the first operand, so the residual lives in the base layer's manager, not in tmp.
+            try (NDArray delta = site.loraB().matMul(site.loraA()).muli((float) scaling)) {
+                base.setWeight(w.sub(delta));
+            }
+        }
+    }
+}

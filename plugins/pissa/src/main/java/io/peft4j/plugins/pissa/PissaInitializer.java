@@ -1,0 +1,126 @@
+package io.peft4j.plugins.pissa;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.peft4j.api.AdapterContext;
+import io.peft4j.api.ConfigException;
+import io.peft4j.api.Initializer;
+import io.peft4j.api.LinearBase;
+import io.peft4j.api.LowRankSite;
+import io.peft4j.api.SiteInfo;
+import org.ejml.data.DMatrixRMaj;
+import org.pf4j.Extension;
+
+/**
+ * PiSSA initialisation ({@code init_lora_weights: "pissa"} or {@code "pissa_niter_<N>"}), as Hugging Face PEFT's
+ * {@code LoraLayer.pissa_init}:
+ * <pre>
+ *   W = V · diag(S) · Uh            reduced SVD, S descending (pissa_niter_N: randomized, N power iterations)
+ *   Sr = S[:r] / s                  s = the adapter's scaling (alpha/r, rsLoRA alpha/sqrt r)
+ *   A = diag(√Sr) · Uh[:r]          [r, in]
+ *   B = V[:, :r] · diag(√Sr)        [out, r]
+ *   W_res = W - s · B A             written back to the base layer
+ * </pre>
+ * so {@code s·B A} is the best rank-r approximation of W (exactly, for the full SVD) and the layer output is
+ * unchanged at initialisation. The factors are set through the {@link LowRankSite} view, so LoRA and DoRA (whose
+ * magnitude is computed afterwards from {@code W_res + s·B A = W}) both work. Arithmetic: the decomposition runs in
+ * float64 (EJML), the factors are rounded to float32 and the residual is computed in float32 from those rounded
+ * factors, as PEFT does, so {@code W_res + s·B A} reproduces W to float32 rounding.
+ *
+ * <p><b>Quantized bases.</b> The platform quantizes base layers <i>after</i> adapters are initialised, so PiSSA sees
+ * and rewrites the full-precision weight, and the residual is what gets quantized - the order PEFT recommends. If an
+ * initializer ever runs on an already quantized base (e.g. loading a PiSSA adapter onto a quantized model), it
+ * decomposes the dequantized weight and {@link LinearBase#setWeight} re-quantizes the residual (lossy), or the base
+ * refuses the write with a clear error.
+ *
+ * <p>{@code pissa_niter_N} is random (seeded by the platform) and approximate; {@code W_res + s·B A == W} holds
+ * regardless. Reloading a saved adapter onto the original model re-runs the decomposition (PEFT semantics), which
+ * for the randomized variant gives a slightly different residual.
+ */
+@Extension
+public final class PissaInitializer implements Initializer {
+    public static final String ID = "pissa";
+    static final String NITER_PREFIX = "pissa_niter_";
+
+    @Override
+    public String id() {
+        return ID;
+    }
+
+    @Override
+    public String description() {
+        return "PiSSA: adapter = top-r singular triplets of W, base = residual (pissa, pissa_niter_<N>)";
+    }
+
+    @Override
+    public boolean handles(String initName) {
+        // Malformed pissa_niter_ suffixes are claimed too, so validate() can say what is wrong with them.
+        return ID.equals(initName) || (initName != null && initName.startsWith(NITER_PREFIX));
+    }
+
+    /**
+     * The number of power iterations of {@code pissa_niter_<N>}, or -1 for the exact {@code pissa}.
+     *
+     * @throws ConfigException on field {@code init_lora_weights} if the suffix is not a non-negative integer
+     */
+    static int niter(String initName) {
+        if (ID.equals(initName)) {
+            return -1;
+        }
+        String suffix = initName.startsWith(NITER_PREFIX) ? initName.substring(NITER_PREFIX.length()) : "";
+        if (!suffix.matches("\\d{1,9}")) {
+            throw new ConfigException("init_lora_weights", "\"" + initName + "\": expected \"pissa\" or "
+                    + "\"pissa_niter_<N>\" with N a non-negative integer number of power iterations (e.g. pissa_niter_4)");
+        }
+        return Integer.parseInt(suffix);
+    }
+
+    @Override
+    public void validate(String initName, SiteInfo site, int rank) {
+        niter(initName);
+        int max = Math.min(site.inFeatures(), site.outFeatures());
+        if (rank > max) {
+            throw new ConfigException("r", "PiSSA needs r <= min(in, out), but module " + site.path() + " [out="
+                    + site.outFeatures() + ", in=" + site.inFeatures() + "] has min(in, out) = " + max
+                    + " and r = " + rank);
+        }
+    }
+
+    @Override
+    public void initialize(String initName, LowRankSite site, LinearBase base, AdapterContext ctx) {
+        validate(initName, base.site(), site.rank());
+        int niter = niter(initName);
+        NDArray w = base.weight();
+        int r = site.rank();
+        SvdTriplets top = niter < 0 ? SvdTriplets.exact(w).slice(0, r)
+                : SvdTriplets.randomized(w, r, niter, ctx.manager());
+        applyTriplets(top, site, base, ctx.manager());
+    }
+
+    /**
+     * Sets {@code A = diag(√(S/s)) Rt}, {@code B = L diag(√(S/s))} and writes {@code W_res = W - s·B A} to the base.
+     */
+    static void applyTriplets(SvdTriplets t, LowRankSite site, LinearBase base, NDManager manager) {
+        double s = site.scaling();
+        int r = t.rank();
+        DMatrixRMaj a = t.rightT().copy();
+        DMatrixRMaj b = t.left().copy();
+        for (int i = 0; i < r; i++) {
+            double root = Math.sqrt(t.values()[i] / s);
+            for (int j = 0; j < a.numCols; j++) {
+                a.set(i, j, a.get(i, j) * root);
+            }
+            for (int j = 0; j < b.numRows; j++) {
+                b.set(j, i, b.get(j, i) * root);
+            }
+        }
+        try (NDManager tmp = manager.newSubManager()) {
+            site.setFactors(SvdTriplets.toNd(a, tmp), SvdTriplets.toNd(b, tmp));
+            NDArray w = base.weight();
+            // w is the first operand, so the residual lives in the base layer's manager, not in tmp.
+            try (NDArray delta = site.loraB().matMul(site.loraA()).muli((float) s)) {
+                base.setWeight(w.sub(delta));
+            }
+        }
+    }
+}
