@@ -43,6 +43,7 @@ final class GoldenHandlers {
                 case "vera_projection_prng" -> VeraCases::projectionPrng;
                 default -> null;
             });
+            case "add_weighted_adapter" -> ext.merger("weighted").map(mg -> (cc, m) -> MergingCases.run(cc, mg, m));
             case "format" -> formatCase(ext);
             default -> Optional.empty();
         };
