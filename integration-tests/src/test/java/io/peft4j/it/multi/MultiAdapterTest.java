@@ -73,7 +73,8 @@ class MultiAdapterTest {
             assertThat(maxAbsDiff(logits(s, row), base)).isLessThan(tol);
 
             s.peft().setActive(List.of());
-            assertThat(logits(s, row)).as("no adapter active = base model").containsExactly(base);
+            assertThat(maxAbsDiff(logits(s, row), base)).as("no adapter active = base model (after unmerge)")
+                    .isLessThan(tol);
 
             assertThatThrownBy(() -> s.peft().setActive(List.of("a", "c")))
                     .isInstanceOf(ConfigException.class)
@@ -87,7 +88,7 @@ class MultiAdapterTest {
             assertThat(s.peft().active()).containsExactly("a");
             assertThat(s.model().linear("model.layers.0.mlp.down_proj").adapters()).isEmpty();
             assertThat(bSite.loraA().isReleased()).as("deleting frees the adapter's tensors").isTrue();
-            assertThat(logits(s, row)).containsExactly(a);
+            assertThat(maxAbsDiff(logits(s, row), a)).as("only a remains").isLessThan(tol);
         }
     }
 
@@ -103,17 +104,21 @@ class MultiAdapterTest {
             // The assignment replaces whatever is active.
             s.peft().setActive(List.of("a", "b"));
             float[][] mixed = logits(s, ROWS, s.peft().rowAdapters(perRow));
+            // 1e-5 relative to the largest logit (~20 here, where one float32 ulp is 2e-6): a batch of 3 and a batch
+            // of 1 round matmuls differently even without adapters.
+            double tol = 1e-5 * Math.max(1, maxAbs(expected[0]));
             for (int i = 0; i < 3; i++) {
                 assertThat(maxAbsDiff(mixed[i], expected[i])).as("row " + i + " (" + perRow.get(i) + ")")
-                        .isLessThan(1e-5);
+                        .isLessThan(tol);
             }
             // Rows sharing an adapter, and an order where the base row comes first.
             List<String> other = Arrays.asList(null, "b", "b");
             float[][] mixed2 = logits(s, ROWS, s.peft().rowAdapters(other));
             s.peft().setActive(List.of("b"));
-            assertThat(maxAbsDiff(mixed2[2], logits(s, ROWS[2]))).isLessThan(1e-5);
-            assertThat(maxAbsDiff(mixed2[0], expected[2])).as("row 0 without adapter = base")
-                    .isLessThan(1e-5);
+            assertThat(maxAbsDiff(mixed2[2], logits(s, ROWS[2]))).isLessThan(tol);
+            s.peft().setActive(List.of());
+            assertThat(maxAbsDiff(mixed2[0], logits(s, ROWS[0]))).as("row 0 without adapter = base")
+                    .isLessThan(tol);
 
             // Generation with the KV cache: one batch, each prompt as it would be alone with its adapter.
             List<String> prompts = List.of("Once upon a time", "The cat", "A little girl");
