@@ -71,6 +71,12 @@ class AdapterArithmeticTest {
             float[] a = logits(s, ROWS[0]);
             s.peft().setActive(List.of("a_minus_b", "b"));
             assertThat(maxAbsDiff(logits(s, ROWS[0]), a)).isLessThan(1e-5 * Math.max(1, maxAbs(a)));
+
+            // One adapter: PEFT combines it linearly whatever the type (no density needed), a rescaled copy.
+            AdapterArithmetic.addWeighted(s.peft(), merger, lora, List.of("a"), List.of(1.0), "a_copy", "ties",
+                    Map.of(), 0);
+            s.peft().setActive(List.of("a_copy"));
+            assertThat(maxAbsDiff(logits(s, ROWS[0]), a)).isLessThan(1e-5 * Math.max(1, maxAbs(a)));
         }
     }
 

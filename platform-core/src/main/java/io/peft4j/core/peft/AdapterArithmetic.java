@@ -38,7 +38,8 @@ import java.util.Set;
  *       combined; sites without inputs get zero factors; a result of smaller rank than the new one ({@code cat} with
  *       some inputs absent, or an svd rank above {@code min(in, out)}) is padded with zeros.</li>
  * </ol>
- * Unlike PEFT (a silent no-op), an existing name is an error. The new adapter is attached, inactive.
+ * With a single input the type is {@code linear} (PEFT). Unlike PEFT (a silent no-op), an existing name is an
+ * error. The new adapter is attached, inactive.
  */
 public final class AdapterArithmetic {
     /** Options understood only by a single {@link Merger#combine} call (test hooks); refused here. */
@@ -82,10 +83,12 @@ public final class AdapterArithmetic {
             checkLowRank(a);
             inputs.add(a);
         }
+        // PEFT: a single adapter is always combined linearly (a rescaled copy).
+        String type = adapters.size() == 1 ? "linear" : combinationType;
         List<Integer> ranks = inputs.stream().map(AdapterArithmetic::rank).toList();
-        int newRank = merger.combinedRank(combinationType, ranks, options);
+        int newRank = merger.combinedRank(type, ranks, options);
         Map<String, Object> mergeOptions = new HashMap<>(options);
-        if (combinationType.endsWith("svd") && adapters.size() > 1) {
+        if (type.endsWith("svd")) {
             mergeOptions.put("svd_rank", newRank);   // every site gets the global rank, as in PEFT
         }
 
@@ -104,7 +107,7 @@ public final class AdapterArithmetic {
             }
             Random random = new Random(seed);
             for (Map.Entry<String, LowRankSite> e : newSites.entrySet()) {
-                combineSite(e.getKey(), e.getValue(), inputs, weights, merger, combinationType, mergeOptions, random);
+                combineSite(e.getKey(), e.getValue(), inputs, weights, merger, type, mergeOptions, random);
             }
         } catch (RuntimeException e) {
             model.deleteAdapter(newName);

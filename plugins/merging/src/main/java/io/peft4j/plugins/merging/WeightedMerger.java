@@ -28,8 +28,9 @@ import org.pf4j.Extension;
  *       {@code k = svd_rank} or the largest input rank. The weight is {@code w_i}, not {@code w_i s_i}: each scaling
  *       is applied once (PEFT PR #3111; PEFT 0.20 applied it twice).</li>
  * </ul>
- * COMBINE is one of {@link TaskArithmetic}'s rules. The result has scaling 1. With a single input every type acts
- * as {@code linear} (PEFT). Options: see {@link MergeOptions}. DARE draws its keep masks from the given
+ * COMBINE is one of {@link TaskArithmetic}'s rules. The result has scaling 1. The type applies as given even to a
+ * single input (a site where only one of the combined adapters is present is still pruned by {@code ties}, as in
+ * PEFT); PEFT's rule that a call with one adapter uses {@code linear} belongs to the caller. Options: see {@link MergeOptions}. DARE draws its keep masks from the given
  * {@code Random} (one {@code nextDouble() < density} per entry: inputs in order, A before B), unless the test hook
  * {@code dare_keep_masks} supplies them.
  */
@@ -57,7 +58,7 @@ public final class WeightedMerger implements Merger {
         if (ranks.isEmpty()) {
             throw new ConfigException("adapters", "at least one adapter is needed to combine");
         }
-        CombinationType type = effective(CombinationType.parse(combinationType), ranks.size());
+        CombinationType type = CombinationType.parse(combinationType);
         MergeOptions o = MergeOptions.parse(type, options);
         if (type.needsEqualRanks() && ranks.stream().distinct().count() > 1) {
             throw new ConfigException("combination_type", type.id + " needs equal ranks, got " + ranks
@@ -82,7 +83,7 @@ public final class WeightedMerger implements Merger {
             throw new ConfigException("weights", "got " + weights.size() + " weights for " + inputs.size()
                     + " adapters; give exactly one weight per adapter");
         }
-        CombinationType type = effective(CombinationType.parse(combinationType), inputs.size());
+        CombinationType type = CombinationType.parse(combinationType);
         MergeOptions o = MergeOptions.parse(type, options);
         List<Factors> in = new ArrayList<>();
         for (LowRankUpdate u : inputs) {
@@ -173,10 +174,6 @@ public final class WeightedMerger implements Merger {
             }
             return keep;
         };
-    }
-
-    private static CombinationType effective(CombinationType type, int inputs) {
-        return inputs == 1 ? CombinationType.LINEAR : type;
     }
 
     private static LowRankUpdate update(NDManager m, double[] a, double[] b, int rank, int in, int out) {

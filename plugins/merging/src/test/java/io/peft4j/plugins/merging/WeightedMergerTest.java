@@ -143,7 +143,7 @@ class WeightedMergerTest {
         assertThat(merger.combinedRank("cat", List.of(4, 2), Map.of())).isEqualTo(6);
         assertThat(merger.combinedRank("svd", List.of(4, 2), Map.of())).isEqualTo(4);
         assertThat(merger.combinedRank("svd", List.of(4, 2), Map.of("svd_rank", 3))).isEqualTo(3);
-        assertThat(merger.combinedRank("ties", List.of(4), Map.of())).as("one adapter: linear").isEqualTo(4);
+        assertThat(merger.combinedRank("ties", List.of(4), Map.of("density", 0.5))).isEqualTo(4);
         assertThatThrownBy(() -> merger.combinedRank("ties", List.of(4, 4), Map.of()))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("density").hasMessageContaining("required");
         for (double d : new double[] {0, -0.1, 1.5}) {
