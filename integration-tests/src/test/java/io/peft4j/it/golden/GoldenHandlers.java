@@ -47,6 +47,7 @@ final class GoldenHandlers {
             case "nf4", "qlora" -> ext.quantizer("nf4").map(q -> nf4Case(c, q));
             case "pissa", "milora" -> PissaCases.find(c, ext);
             case "loraplus" -> LoraPlusCases.find(c, ext);
+            case "add_weighted_adapter" -> ext.merger("weighted").map(mg -> (cc, m) -> MergingCases.run(cc, mg, m));
             case "format" -> formatCase(ext);
             default -> Optional.empty();
         };

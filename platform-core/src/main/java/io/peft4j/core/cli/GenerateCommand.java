@@ -1,5 +1,6 @@
 package io.peft4j.core.cli;
 
+import io.peft4j.api.ConfigException;
 import io.peft4j.core.config.RunConfigParser;
 import io.peft4j.core.model.GenerationOptions;
 import io.peft4j.core.model.Generator;
@@ -34,6 +35,11 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = {"-p", "--prompt"}, required = true, description = "Prompt; repeat for a batch.")
     List<String> prompts;
 
+    @Option(names = "--adapter-per-row", paramLabel = "NAME,NAME,-", split = ",",
+            description = "Mixed batch: the adapter of each prompt, in prompt order (\"-\" = none); one entry per "
+                    + "prompt. Replaces the active adapters for this run.")
+    List<String> adapterPerRow;
+
     @Option(names = "--max-new-tokens", defaultValue = "64") int maxNewTokens;
     @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy.") double temperature;
     @Option(names = "--top-k", defaultValue = "0", description = "0 = off.") int topK;
@@ -57,7 +63,17 @@ final class GenerateCommand implements Callable<Integer> {
                 GenerationOptions o = (temperature <= 0 ? GenerationOptions.greedy(maxNewTokens)
                         : GenerationOptions.sampling(maxNewTokens, temperature, topK, topP, seed))
                         .withStopTokenIds(stops);
-                List<Generator.Result> results = s.generate(prompts, o);
+                List<Generator.Result> results;
+                if (adapterPerRow == null) {
+                    results = s.generate(prompts, o);
+                } else {
+                    if (adapterPerRow.size() != prompts.size()) {
+                        throw new ConfigException("--adapter-per-row", "has " + adapterPerRow.size()
+                                + " entries for " + prompts.size() + " prompts; give one per prompt (\"-\" = none)");
+                    }
+                    results = s.generate(prompts, o, adapterPerRow.stream().map(n -> n.equals("-") ? null : n)
+                            .collect(java.util.stream.Collectors.toList()));
+                }
                 for (int i = 0; i < results.size(); i++) {
                     System.out.println(prompts.get(i) + results.get(i).text());
                     if (results.size() > 1) {

@@ -1,8 +1,10 @@
 package io.peft4j.core.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.LinearBase;
 import io.peft4j.api.LinearSiteModule;
@@ -19,7 +21,8 @@ import java.util.Optional;
  * precision or as a {@link QuantizedWeight}, plus the adapters attached here in attachment order.
  *
  * <p>Forward: {@code base(x)}, then each active, unmerged adapter in the order of the active list, each receiving
- * the output so far (Hugging Face PEFT semantics).
+ * the output so far (Hugging Face PEFT semantics). In a mixed batch ({@link RowAdapters} in the context) each
+ * row gets only its own adapter instead.
  */
 public final class AdaptableLinear implements LinearBase {
     private final SiteInfo site;
@@ -56,6 +59,9 @@ public final class AdaptableLinear implements LinearBase {
         }
         forwardWeight = quantized != null ? w : null;
         try {
+            if (ctx instanceof PlatformForwardContext p && p.rowAdapters() != null) {
+                return forwardMixed(x, y, p.rowAdapters(), ctx);
+            }
             for (String name : active) {
                 LinearSiteModule m = adapters.get(name);
                 if (m != null && !merged.contains(name)) {
@@ -66,6 +72,55 @@ public final class AdaptableLinear implements LinearBase {
             forwardWeight = null;
         }
         return y;
+    }
+
+    /**
+     * Mixed batch: each adapter's module runs on its own rows only (input and output-so-far restricted to them),
+     * rows of adapters not attached here and rows without adapter keep the base output; the row groups are then put
+     * back in batch order. Merged adapters would apply to every row, so they are refused.
+     */
+    private NDArray forwardMixed(NDArray x, NDArray y, RowAdapters rows, ForwardContext ctx) {
+        rows.checkBatch(x.getShape().get(0), site.path());
+        if (!merged.isEmpty()) {
+            throw new IllegalStateException(site.path() + ": adapters " + merged + " are merged into the base "
+                    + "weight, so they would apply to every row; unmerge them before running a mixed batch");
+        }
+        int batch = rows.batchSize();
+        List<NDArray> parts = new ArrayList<>();
+        long[] order = new long[batch];
+        boolean[] covered = new boolean[batch];
+        int n = 0;
+        for (Map.Entry<String, long[]> e : rows.rowsByAdapter().entrySet()) {
+            LinearSiteModule m = adapters.get(e.getKey());
+            if (m == null) {
+                continue;
+            }
+            NDIndex idx = new NDIndex("{}", ctx.manager().create(e.getValue()));
+            parts.add(m.forward(x.get(idx), y.get(idx), this, ctx));
+            for (long r : e.getValue()) {
+                order[n++] = r;
+                covered[(int) r] = true;
+            }
+        }
+        if (parts.isEmpty()) {
+            return y;
+        }
+        if (n < batch) {
+            long[] rest = new long[batch - n];
+            for (int r = 0, j = 0; r < batch; r++) {
+                if (!covered[r]) {
+                    rest[j++] = r;
+                    order[n++] = r;
+                }
+            }
+            parts.add(y.get(new NDIndex("{}", ctx.manager().create(rest))));
+        }
+        long[] inverse = new long[batch];
+        for (int j = 0; j < batch; j++) {
+            inverse[(int) order[j]] = j;
+        }
+        NDArray stacked = parts.size() == 1 ? parts.get(0) : NDArrays.concat(new NDList(parts), 0);
+        return stacked.get(new NDIndex("{}", ctx.manager().create(inverse)));
     }
 
     /**

@@ -44,18 +44,34 @@ public final class Generator {
     }
 
     public List<Result> generate(List<String> prompts, GenerationOptions options) {
+        return generate(prompts, options, null);
+    }
+
+    /**
+     * Generates a mixed batch: prompt {@code i} runs with adapter {@code rows.perRow().get(i)} (or none), in one
+     * batch. {@code rows} null: the active adapters for every prompt.
+     */
+    public List<Result> generate(List<String> prompts, GenerationOptions options, RowAdapters rows) {
         List<long[]> ids = new ArrayList<>();
         for (String p : prompts) {
             ids.add(tokenizer.encode(p, options.addBos()));
         }
-        return generateIds(ids, options);
+        return generateIds(ids, options, rows);
     }
 
     /** Generates from token ids (already containing BOS if wanted). */
     public List<Result> generateIds(List<long[]> prompts, GenerationOptions o) {
+        return generateIds(prompts, o, null);
+    }
+
+    /** {@link #generateIds(List, GenerationOptions)} with optional per-row adapters (a mixed batch). */
+    public List<Result> generateIds(List<long[]> prompts, GenerationOptions o, RowAdapters rows) {
         int b = prompts.size();
         if (b == 0) {
             return List.of();
+        }
+        if (rows != null && rows.batchSize() != b) {
+            throw new IllegalArgumentException("got " + rows.batchSize() + " per-row adapters for " + b + " prompts");
         }
         int maxLen = 0;
         for (long[] p : prompts) {
@@ -104,7 +120,7 @@ public final class Generator {
             for (int step = 0; step < o.maxNewTokens() && done < b; step++) {
                 float[] last;
                 try (NDManager sm = gm.newSubManager()) {
-                    PlatformForwardContext stepCtx = PlatformForwardContext.eval(sm);
+                    PlatformForwardContext stepCtx = PlatformForwardContext.eval(sm, rows);
                     NDArray maskArr = padded ? sm.create(fullMask, new Shape(b, maskLen)) : null;
                     NDArray logits = model.forward(input, maskArr, cache, stepCtx);
                     last = logits.get(new NDIndex(":, -1, :")).toFloatArray();

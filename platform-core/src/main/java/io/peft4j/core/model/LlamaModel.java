@@ -403,7 +403,7 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
         private final KvCache cache;
         private final ForwardContext ctx;
         private final List<String> active = hooks.activeAdapters();
-        private final boolean hooksOn = !hooks.isEmpty();
+        private final boolean hooksOn;      // non-linear site modules apply (never in a mixed batch)
         private final long batch;
         private final int seq;
         private final int past;
@@ -417,6 +417,10 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
             this.attentionMask = attentionMask;
             this.cache = cache;
             this.ctx = ctx;
+            // A mixed batch assigns adapters per row at the linear layers only; PeftModel refuses mixed batches
+            // for adapters with non-linear modules, and active non-linear modules must not leak into its rows.
+            this.hooksOn = !hooks.isEmpty()
+                    && !(ctx instanceof PlatformForwardContext p && p.rowAdapters() != null);
             this.batch = inputIds.getShape().get(0);
             this.seq = (int) inputIds.getShape().get(1);
             this.past = cache == null ? 0 : cache.length();

@@ -93,6 +93,19 @@ public final class AdapterFiles {
         }
     }
 
+    /**
+     * Saves one adapter at the top level of {@code dir} (replacing it atomically), whatever its name, so the
+     * directory is a plain PEFT adapter directory (e.g. the result of {@code peft4j merge --combine}).
+     */
+    public static void saveOne(PeftModel model, String name, Path dir, String baseModelName) {
+        try {
+            AtomicDirectory.write(dir, tmp -> writeOne(model.adapter(name), tmp, baseModelName));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot save adapter '" + name + "' to " + dir.toAbsolutePath() + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
     private static void writeOne(AttachedAdapter a, Path dir, String baseModelName) throws IOException {
         Map<String, Object> cfg = AdapterConfigCodec.toPeftJson(a.method(), a.instance().config(), baseModelName);
         Files.writeString(dir.resolve(CONFIG_FILE), JSON.writeValueAsString(cfg));

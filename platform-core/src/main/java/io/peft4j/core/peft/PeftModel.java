@@ -12,12 +12,14 @@ import io.peft4j.api.Initializer;
 import io.peft4j.api.LinearSiteModule;
 import io.peft4j.api.LowRankSite;
 import io.peft4j.api.LowRankUpdate;
+import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
 import io.peft4j.api.SiteModule;
 import io.peft4j.api.TargetSpec;
 import io.peft4j.core.model.AdaptableLinear;
+import io.peft4j.core.model.RowAdapters;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -181,6 +183,44 @@ public final class PeftModel {
 
     public List<String> active() {
         return active;
+    }
+
+    /**
+     * A mixed-batch assignment (PEFT's {@code adapter_names}): one loaded adapter name per batch row, {@code null}
+     * for the base model. Pass it in the forward context ({@code PlatformForwardContext.eval(manager, rows)}); it
+     * then replaces the active list for that pass. Refused, as in PEFT, for DoRA adapters and while adapters are
+     * merged; refused for adapters with non-linear modules (prompt/prefix/bottleneck), which cannot be applied per
+     * row yet.
+     */
+    public RowAdapters rowAdapters(List<String> perRow) {
+        for (String n : new java.util.LinkedHashSet<>(perRow)) {
+            if (n == null) {
+                continue;
+            }
+            AttachedAdapter a = adapters.get(n);
+            if (a == null) {
+                throw new ConfigException("adapter_names", "\"" + n + "\" is not loaded; loaded adapters: "
+                        + adapters.keySet());
+            }
+            for (SiteInfo s : a.sites()) {
+                if (s.kind() != SiteKind.LINEAR) {
+                    throw new ConfigException("adapter_names", "adapter '" + n + "' (method " + a.method().method()
+                            + ") has a " + s.kind() + " module at " + s.path() + "; mixed batches support adapters "
+                            + "on linear layers only");
+                }
+            }
+            if (a.instance().parameters().stream().anyMatch(p -> p.role() == ParamRole.MAGNITUDE)) {
+                throw new ConfigException("adapter_names", "adapter '" + n + "' is a DoRA adapter; DoRA cannot be "
+                        + "used in mixed batches (PEFT refuses it too)");
+            }
+        }
+        for (SiteInfo s : host.sites()) {
+            if (s.kind() == SiteKind.LINEAR && !host.linear(s.path()).mergedAdapters().isEmpty()) {
+                throw new ConfigException("adapter_names", "adapters " + host.linear(s.path()).mergedAdapters()
+                        + " are merged into " + s.path() + "; unmerge them before running a mixed batch");
+            }
+        }
+        return new RowAdapters(perRow);
     }
 
     public Map<String, AttachedAdapter> adapters() {

@@ -229,6 +229,11 @@ public final class TuningSession implements AutoCloseable {
         return new Generator(model, tokenizer).generate(prompts, options);
     }
 
+    /** Generates a mixed batch: prompt {@code i} with adapter {@code perRow.get(i)} ({@code null}: no adapter). */
+    public List<Generator.Result> generate(List<String> prompts, GenerationOptions options, List<String> perRow) {
+        return new Generator(model, tokenizer).generate(prompts, options, peft.rowAdapters(perRow));
+    }
+
     /**
      * Saves every adapter in PEFT format (default at the top level, others in sub-directories); with
      * {@code output.convert_to_lora}, PiSSA/MiLoRA-initialised adapters are saved converted to plain LoRA for the

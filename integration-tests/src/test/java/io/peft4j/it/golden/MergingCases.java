@@ -1,0 +1,69 @@
+package io.peft4j.it.golden;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.peft4j.api.LowRankUpdate;
+import io.peft4j.api.Merger;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * The {@code add_weighted_*} golden cases through the installed {@link Merger} {@code weighted}: combined rank
+ * (= new r = new lora_alpha, scaling 1), the combined factors, and {@code delta_weight = B A}. SVD results are only
+ * defined up to the sign of each singular pair, so there the case gives sign-invariant quantities: delta_weight
+ * and the singular values (the column norms of {@code B = U diag(S)}); A must have orthonormal rows. DARE masks are
+ * injected through the merger's {@code dare_keep_masks} option.
+ */
+final class MergingCases {
+    private MergingCases() {
+    }
+
+    static void run(GoldenCase c, Merger merger, NDManager m) {
+        List<String> names = new ArrayList<>();
+        c.config.get("adapters").forEach(n -> names.add(n.asText()));
+        List<LowRankUpdate> inputs = new ArrayList<>();
+        List<Integer> ranks = new ArrayList<>();
+        List<Map<String, NDArray>> masks = new ArrayList<>();
+        for (String n : names) {
+            inputs.add(new LowRankUpdate(c.input(m, n + ".lora_A"), c.input(m, n + ".lora_B"),
+                    c.config.get(n).get("scaling").asDouble()));
+            ranks.add(c.config.get(n).get("r").asInt());
+            if (c.hasInput(n + ".lora_A.dare_keep_mask")) {
+                masks.add(Map.of("lora_A", c.input(m, n + ".lora_A.dare_keep_mask"),
+                        "lora_B", c.input(m, n + ".lora_B.dare_keep_mask")));
+            }
+        }
+        List<Double> weights = new ArrayList<>();
+        c.config.get("weights").forEach(w -> weights.add(w.asDouble()));
+        Map<String, Object> options = new HashMap<>();
+        for (String k : List.of("density", "majority_sign_method", "svd_rank", "svd_clamp")) {
+            if (c.config.hasNonNull(k)) {
+                options.put(k, c.config.get(k).isTextual() ? c.config.get(k).asText() : c.config.get(k).numberValue());
+            }
+        }
+        if (!masks.isEmpty()) {
+            options.put("dare_keep_masks", masks);
+        }
+        String type = c.config.get("combination_type").asText();
+        int rank = merger.combinedRank(type, ranks, options);
+        assertThat(rank).as(c.name + ": new_r").isEqualTo(c.expected.get("new_r").asInt());
+        assertThat(rank).as(c.name + ": new_lora_alpha (scaling 1)").isEqualTo(c.expected.get("new_lora_alpha").asInt());
+        LowRankUpdate out = merger.combine(type, inputs, weights, options, new Random(0));
+        assertThat(out.scaling()).as(c.name + ": scaling of the combined update").isEqualTo(1.0);
+        if (c.expected.has("lora_A")) {
+            c.assertClose("lora_A", out.loraA(), c.expectedTensor(m, "lora_A"));
+            c.assertClose("lora_B", out.loraB(), c.expectedTensor(m, "lora_B"));
+        }
+        c.assertClose("delta_weight", out.loraB().matMul(out.loraA()), c.expectedTensor(m, "delta_weight"));
+        if (c.expected.has("singular_values")) {
+            c.assertClose("singular_values", out.loraB().square().sum(new int[] {0}).sqrt(),
+                    c.expectedTensor(m, "singular_values"));
+            c.assertClose("A A^T (orthonormal rows)", out.loraA().matMul(out.loraA().transpose()), m.eye(out.rank()));
+        }
+    }
+}

@@ -1,0 +1,253 @@
+package io.peft4j.core.peft;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import io.peft4j.api.Adapter;
+import io.peft4j.api.AdapterConfig;
+import io.peft4j.api.ConfigException;
+import io.peft4j.api.LowRankSite;
+import io.peft4j.api.LowRankUpdate;
+import io.peft4j.api.Merger;
+import io.peft4j.api.ParamRole;
+import io.peft4j.api.Parameter;
+import io.peft4j.api.SiteKind;
+import io.peft4j.api.SiteModule;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+
+/**
+ * Builds a new LoRA adapter in a {@link PeftModel} from existing ones, as Hugging Face PEFT's
+ * {@code add_weighted_adapter} (spec section 9), with an installed {@link Merger} doing the per-site arithmetic:
+ * <ol>
+ *   <li>the inputs must be plain low-rank adapters: every module a {@link LowRankSite}, no parameters besides
+ *       {@code lora_A} / {@code lora_B}. DoRA (magnitude), AdaLoRA (singular values), VeRA (shared projections) and
+ *       {@code lora_bias} are refused, since PEFT would silently ignore that state;</li>
+ *   <li>the new rank comes from {@link Merger#combinedRank} over each input's rank (the largest of its sites, as
+ *       PEFT's {@code max(r, *rank_pattern.values())});</li>
+ *   <li>the new config is a copy of the first input's with {@code r = lora_alpha = new rank} (scaling 1),
+ *       {@code use_rslora = false}, no rank/alpha patterns, and {@code target_modules} the union of the inputs'
+ *       lists, or the alternation {@code (p1)|(p2)|...} of their regexes;</li>
+ *   <li>per linear site of the new adapter, the updates {@code (A_i, B_i, s_i)} of the inputs present there are
+ *       combined; sites without inputs get zero factors; a result of smaller rank than the new one ({@code cat} with
+ *       some inputs absent, or an svd rank above {@code min(in, out)}) is padded with zeros.</li>
+ * </ol>
+ * With a single input the type is {@code linear} (PEFT). Unlike PEFT (a silent no-op), an existing name is an
+ * error. The new adapter is attached, inactive.
+ */
+public final class AdapterArithmetic {
+    /** Options understood only by a single {@link Merger#combine} call (test hooks); refused here. */
+    private static final Set<String> PER_CALL_OPTIONS = Set.of("dare_keep_masks");
+
+    private AdapterArithmetic() {
+    }
+
+    /**
+     * @param lora     the installed LoRA method (creates the new adapter)
+     * @param adapters names of loaded adapters to combine, in order
+     * @param weights  one weight per adapter (may be negative)
+     * @param options  merger options such as {@code density}, {@code majority_sign_method}, {@code svd_rank}
+     * @param seed     seed of the random masks (DARE)
+     */
+    public static AttachedAdapter addWeighted(PeftModel model, Merger merger, Adapter lora, List<String> adapters,
+                                              List<Double> weights, String newName, String combinationType,
+                                              Map<String, Object> options, long seed) {
+        if (model.adapters().containsKey(newName)) {
+            throw new ConfigException("adapter_name", "an adapter named \"" + newName + "\" is already loaded; "
+                    + "choose a new name (or delete it first)");
+        }
+        if (adapters.isEmpty()) {
+            throw new ConfigException("adapters", "name at least one adapter to combine");
+        }
+        if (weights.size() != adapters.size()) {
+            throw new ConfigException("weights", "got " + weights.size() + " weights for " + adapters.size()
+                    + " adapters " + adapters + "; give exactly one weight per adapter");
+        }
+        if (new LinkedHashSet<>(adapters).size() != adapters.size()) {
+            throw new ConfigException("adapters", "an adapter is listed twice: " + adapters);
+        }
+        for (String k : options.keySet()) {
+            if (PER_CALL_OPTIONS.contains(k)) {
+                throw new ConfigException(k, "is a test hook of single Merger.combine calls, not a model option");
+            }
+        }
+        List<AttachedAdapter> inputs = new ArrayList<>();
+        for (String n : adapters) {
+            AttachedAdapter a = model.adapter(n);
+            checkLowRank(a);
+            inputs.add(a);
+        }
+        // PEFT: a single adapter is always combined linearly (a rescaled copy).
+        String type = adapters.size() == 1 ? "linear" : combinationType;
+        List<Integer> ranks = inputs.stream().map(AdapterArithmetic::rank).toList();
+        int newRank = merger.combinedRank(type, ranks, options);
+        Map<String, Object> mergeOptions = new HashMap<>(options);
+        if (type.endsWith("svd")) {
+            mergeOptions.put("svd_rank", newRank);   // every site gets the global rank, as in PEFT
+        }
+
+        AdapterConfig config = newConfig(lora, inputs, newRank);
+        AttachedAdapter created = model.addAdapter(newName, lora, config, seed);
+        try {
+            Map<String, LowRankSite> newSites = lowRankModules(created);
+            for (AttachedAdapter in : inputs) {
+                for (String path : lowRankModules(in).keySet()) {
+                    if (!newSites.containsKey(path)) {
+                        throw new ConfigException("target_modules", "the combined targets " + config.targetSpec()
+                                + " do not select " + path + " (adapted by '" + in.name() + "'); the inputs' "
+                                + "exclude_modules / layers_to_transform differ");
+                    }
+                }
+            }
+            Random random = new Random(seed);
+            for (Map.Entry<String, LowRankSite> e : newSites.entrySet()) {
+                combineSite(e.getKey(), e.getValue(), inputs, weights, merger, type, mergeOptions, random);
+            }
+        } catch (RuntimeException e) {
+            model.deleteAdapter(newName);
+            throw e;
+        }
+        return created;
+    }
+
+    private static void combineSite(String path, LowRankSite target, List<AttachedAdapter> inputs,
+                                    List<Double> weights, Merger merger, String type, Map<String, Object> options,
+                                    Random random) {
+        List<LowRankUpdate> updates = new ArrayList<>();
+        List<Double> w = new ArrayList<>();
+        for (int i = 0; i < inputs.size(); i++) {
+            LowRankSite s = lowRankModules(inputs.get(i)).get(path);
+            if (s != null) {
+                updates.add(new LowRankUpdate(s.loraA(), s.loraB(), s.scaling()));
+                w.add(weights.get(i));
+            }
+        }
+        NDArray a0 = target.loraA();
+        NDArray b0 = target.loraB();
+        if (updates.isEmpty()) {
+            try (NDArray za = a0.zerosLike(); NDArray zb = b0.zerosLike()) {
+                target.setFactors(za, zb);
+            }
+            return;
+        }
+        LowRankUpdate u = merger.combine(type, updates, w, options, random);
+        try (NDArray a = padRows(u.loraA(), a0.getShape()); NDArray b = padCols(u.loraB(), b0.getShape())) {
+            if (Math.abs(u.scaling() - 1) > 1e-12) {
+                a.muli(u.scaling());   // the SPI promises scaling 1; fold any other value in, to be safe
+            }
+            target.setFactors(a, b);
+        } finally {
+            u.loraA().close();
+            u.loraB().close();
+        }
+    }
+
+    /** {@code x [k, in]} zero-padded to {@code [r, in]}. */
+    private static NDArray padRows(NDArray x, Shape target) {
+        long k = x.getShape().get(0);
+        if (k > target.get(0) || x.getShape().get(1) != target.get(1)) {
+            throw new IllegalStateException("combined lora_A " + x.getShape() + " does not fit " + target);
+        }
+        NDArray out = x.getManager().zeros(target, x.getDataType());
+        if (k > 0) {
+            out.set(new NDIndex(":{}, :", k), x);
+        }
+        return out;
+    }
+
+    /** {@code x [out, k]} zero-padded to {@code [out, r]}. */
+    private static NDArray padCols(NDArray x, Shape target) {
+        long k = x.getShape().get(1);
+        if (k > target.get(1) || x.getShape().get(0) != target.get(0)) {
+            throw new IllegalStateException("combined lora_B " + x.getShape() + " does not fit " + target);
+        }
+        NDArray out = x.getManager().zeros(target, x.getDataType());
+        if (k > 0) {
+            out.set(new NDIndex(":, :{}", k), x);
+        }
+        return out;
+    }
+
+    /** Refuses adapters with state beyond {@code s·B A}: PEFT would ignore it and change the adapter's function. */
+    static void checkLowRank(AttachedAdapter a) {
+        for (SiteModule m : a.instance().modules().values()) {
+            if (m.site().kind() != SiteKind.LINEAR || !(m instanceof LowRankSite)) {
+                throw new ConfigException("adapters", "'" + a.name() + "' (method " + a.method().method()
+                        + ") is not a low-rank adapter at " + m.site().path() + "; only LoRA adapters can be combined");
+            }
+        }
+        for (Parameter p : a.instance().parameters()) {
+            if (p.role() != ParamRole.DOWN && p.role() != ParamRole.UP) {
+                String what = switch (p.role()) {
+                    case MAGNITUDE -> "DoRA magnitude vectors";
+                    case UP_BIAS -> "lora_B biases (lora_bias)";
+                    case RANK_SCALE -> "AdaLoRA singular values";
+                    default -> p.role() + " parameters such as " + p.name();
+                };
+                throw new ConfigException("adapters", "'" + a.name() + "' (method " + a.method().method()
+                        + ") has " + what + ", which combining would silently drop; only plain LoRA adapters "
+                        + "can be combined");
+            }
+        }
+    }
+
+    private static int rank(AttachedAdapter a) {
+        return lowRankModules(a).values().stream().mapToInt(LowRankSite::rank).max()
+                .orElseThrow(() -> new ConfigException("adapters", "'" + a.name() + "' has no modules"));
+    }
+
+    private static Map<String, LowRankSite> lowRankModules(AttachedAdapter a) {
+        Map<String, LowRankSite> out = new LinkedHashMap<>();
+        a.instance().modules().forEach((path, m) -> out.put(path, (LowRankSite) m));
+        return out;
+    }
+
+    /** A copy of the first input's config: new rank, scaling 1, combined targets (spec 9.1, 9.6). */
+    static AdapterConfig newConfig(Adapter lora, List<AttachedAdapter> inputs, int newRank) {
+        AttachedAdapter first = inputs.get(0);
+        Map<String, Object> json = AdapterConfigCodec.toPeftJson(first.method(), first.instance().config(), null);
+        json.put("r", newRank);
+        json.put("lora_alpha", newRank);
+        json.put("use_rslora", false);
+        json.put("rank_pattern", Map.of());
+        json.put("alpha_pattern", Map.of());
+        json.put("use_dora", false);
+        json.put("lora_bias", false);
+        json.put("init_lora_weights", false);   // overwritten by the combined factors
+        json.put("target_modules", combinedTargets(inputs));
+        return AdapterConfigCodec.parseLenient(lora, json, "combined adapter config");
+    }
+
+    /** Union of the target lists, or the alternation of the target regexes; mixing the two is an error. */
+    static Object combinedTargets(List<AttachedAdapter> inputs) {
+        List<Object> targets = inputs.stream().map(a -> {
+            Object t = a.instance().config().targetSpec().toPeftTargetModules();
+            return t == null ? (Object) PeftModel.DEFAULT_LLAMA_TARGETS : t;
+        }).toList();
+        if (targets.stream().allMatch(t -> t instanceof List<?>)) {
+            Set<String> union = new LinkedHashSet<>();
+            targets.forEach(t -> ((List<?>) t).forEach(x -> union.add(String.valueOf(x))));
+            return new ArrayList<>(union);
+        }
+        if (targets.stream().allMatch(t -> t instanceof String)) {
+            Set<String> distinct = new LinkedHashSet<>();
+            targets.forEach(t -> distinct.add((String) t));
+            if (distinct.size() == 1) {
+                return distinct.iterator().next();
+            }
+            if (distinct.contains(io.peft4j.api.TargetSpec.ALL_LINEAR)) {
+                throw new ConfigException("target_modules", "cannot combine \"all-linear\" with other regexes "
+                        + distinct);
+            }
+            return String.join("|", distinct.stream().map(p -> "(" + p + ")").toList());
+        }
+        throw new ConfigException("target_modules", "the adapters mix target lists and regexes " + targets
+                + "; PEFT combines only all-list or all-regex targets");
+    }
+}

@@ -1,0 +1,167 @@
+package io.peft4j.plugins.merging;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import io.peft4j.api.ConfigException;
+import io.peft4j.api.LowRankUpdate;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** The weighted merger against the golden vectors (shared/golden/add_weighted_*) and its validation. */
+class WeightedMergerTest {
+    private final WeightedMerger merger = new WeightedMerger();
+    private NDManager m;
+
+    @BeforeEach
+    void open() {
+        m = NDManager.newBaseManager();
+    }
+
+    @AfterEach
+    void close() {
+        m.close();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"add_weighted_linear", "add_weighted_cat", "add_weighted_svd", "add_weighted_svd_scaled",
+            "add_weighted_ties", "add_weighted_ties_frequency", "add_weighted_magnitude_prune",
+            "add_weighted_dare_linear", "add_weighted_dare_ties"})
+    void golden(String name) {
+        Golden g = Golden.read(name);
+        List<String> names = new ArrayList<>();
+        g.config.get("adapters").forEach(n -> names.add(n.asText()));
+        List<LowRankUpdate> inputs = new ArrayList<>();
+        List<Integer> ranks = new ArrayList<>();
+        List<Map<String, NDArray>> masks = new ArrayList<>();
+        for (String n : names) {
+            inputs.add(new LowRankUpdate(g.input(m, n + ".lora_A"), g.input(m, n + ".lora_B"),
+                    g.config.get(n).get("scaling").asDouble()));
+            ranks.add(g.config.get(n).get("r").asInt());
+            if (g.inputs.has(n + ".lora_A.dare_keep_mask")) {
+                masks.add(Map.of("lora_A", g.input(m, n + ".lora_A.dare_keep_mask"),
+                        "lora_B", g.input(m, n + ".lora_B.dare_keep_mask")));
+            }
+        }
+        List<Double> weights = new ArrayList<>();
+        g.config.get("weights").forEach(w -> weights.add(w.asDouble()));
+        Map<String, Object> options = new HashMap<>();
+        for (String k : List.of("density", "majority_sign_method", "svd_rank", "svd_clamp")) {
+            if (g.config.hasNonNull(k)) {
+                options.put(k, g.config.get(k).isTextual() ? g.config.get(k).asText() : g.config.get(k).numberValue());
+            }
+        }
+        if (!masks.isEmpty()) {
+            options.put("dare_keep_masks", masks);
+        }
+        String type = g.config.get("combination_type").asText();
+        int rank = merger.combinedRank(type, ranks, options);
+        assertThat(rank).isEqualTo(g.expected.get("new_r").asInt()).isEqualTo(g.expected.get("new_lora_alpha").asInt());
+        LowRankUpdate out = merger.combine(type, inputs, weights, options, new Random(0));
+        assertThat(out.scaling()).isEqualTo(1.0);
+        assertThat(out.rank()).isEqualTo(rank);
+        if (g.expected.has("lora_A")) {
+            g.assertClose("lora_A", out.loraA(), g.expected(m, "lora_A"));
+            g.assertClose("lora_B", out.loraB(), g.expected(m, "lora_B"));
+        }
+        g.assertClose("delta_weight", out.loraB().matMul(out.loraA()), g.expected(m, "delta_weight"));
+        if (g.expected.has("singular_values")) {
+            // B = U diag(S) with orthonormal U: the column norms of B are the singular values; A has orthonormal rows.
+            g.assertClose("singular_values", out.loraB().square().sum(new int[] {0}).sqrt(),
+                    g.expected(m, "singular_values"));
+            NDArray gram = out.loraA().matMul(out.loraA().transpose());
+            g.assertClose("A A^T", gram, m.eye(rank));
+        }
+    }
+
+    @Test
+    void catIsExact() {
+        NDArray a1 = m.randomNormal(new Shape(3, 8));
+        NDArray b1 = m.randomNormal(new Shape(5, 3));
+        NDArray a2 = m.randomNormal(new Shape(2, 8));
+        NDArray b2 = m.randomNormal(new Shape(5, 2));
+        LowRankUpdate out = merger.combine("cat", List.of(new LowRankUpdate(a1, b1, 2.0), new LowRankUpdate(a2, b2, 0.5)),
+                List.of(0.3, -1.5), Map.of(), null);
+        NDArray expected = b1.matMul(a1).mul(0.3 * 2.0).add(b2.matMul(a2).mul(-1.5 * 0.5));
+        assertThat(out.rank()).isEqualTo(5);
+        assertThat(out.loraB().matMul(out.loraA()).sub(expected).abs().max().getFloat()).isLessThan(1e-5f);
+    }
+
+    @Test
+    void dareDrawsFromTheGivenRandomReproducibly() {
+        List<LowRankUpdate> in = List.of(new LowRankUpdate(m.randomNormal(new Shape(4, 16)), m.randomNormal(new Shape(12, 4)), 1),
+                new LowRankUpdate(m.randomNormal(new Shape(4, 16)), m.randomNormal(new Shape(12, 4)), 2));
+        Map<String, Object> o = Map.of("density", 0.5);
+        float[] x = merger.combine("dare_ties", in, List.of(1.0, 0.5), o, new Random(7)).loraA().toFloatArray();
+        float[] y = merger.combine("dare_ties", in, List.of(1.0, 0.5), o, new Random(7)).loraA().toFloatArray();
+        float[] z = merger.combine("dare_ties", in, List.of(1.0, 0.5), o, new Random(8)).loraA().toFloatArray();
+        assertThat(x).containsExactly(y);
+        assertThat(x).isNotEqualTo(z);
+        long zeros = 0;
+        for (float v : x) {
+            zeros += v == 0 ? 1 : 0;
+        }
+        assertThat(zeros).as("about a quarter of the entries are dropped by both inputs").isBetween(4L, 40L);
+    }
+
+    @Test
+    void densityOneDisablesPruning() {
+        List<LowRankUpdate> in = List.of(new LowRankUpdate(m.randomNormal(new Shape(2, 6)), m.randomNormal(new Shape(3, 2)), 1),
+                new LowRankUpdate(m.randomNormal(new Shape(2, 6)), m.randomNormal(new Shape(3, 2)), 1));
+        float[] pruned = merger.combine("magnitude_prune", in, List.of(1.0, 1.0), Map.of("density", 1), null)
+                .loraA().toFloatArray();
+        float[] linear = merger.combine("linear", in, List.of(1.0, 1.0), Map.of(), null).loraA().toFloatArray();
+        assertThat(pruned).containsExactly(linear);
+    }
+
+    @Test
+    void magnitudePruneTruncatesTheKeptCountInDouble() {
+        double[] x = new double[100];
+        for (int i = 0; i < 100; i++) {
+            x[i] = i + 1;
+        }
+        double[] p = TaskArithmetic.magnitudePrune(x, 0.57);
+        long kept = java.util.Arrays.stream(p).filter(v -> v != 0).count();
+        assertThat(kept).as("int(0.57 * 100) = 56 in double arithmetic").isEqualTo(56);
+    }
+
+    @Test
+    void errors() {
+        assertThatThrownBy(() -> merger.combinedRank("linear", List.of(4, 2), Map.of()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("linear needs equal ranks, got [4, 2]");
+        assertThat(merger.combinedRank("cat", List.of(4, 2), Map.of())).isEqualTo(6);
+        assertThat(merger.combinedRank("svd", List.of(4, 2), Map.of())).isEqualTo(4);
+        assertThat(merger.combinedRank("svd", List.of(4, 2), Map.of("svd_rank", 3))).isEqualTo(3);
+        assertThat(merger.combinedRank("ties", List.of(4), Map.of("density", 0.5))).isEqualTo(4);
+        assertThatThrownBy(() -> merger.combinedRank("ties", List.of(4, 4), Map.of()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("density").hasMessageContaining("required");
+        for (double d : new double[] {0, -0.1, 1.5}) {
+            assertThatThrownBy(() -> merger.combinedRank("dare_linear", List.of(4, 4), Map.of("density", d)))
+                    .isInstanceOf(ConfigException.class).hasMessageStartingWith("density: must be in (0, 1]");
+        }
+        assertThatThrownBy(() -> merger.combinedRank("ties", List.of(4, 4),
+                Map.of("density", 0.5, "majority_sign_method", "mean")))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("majority_sign_method");
+        assertThatThrownBy(() -> merger.combinedRank("average", List.of(4, 4), Map.of()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("combination_type");
+        assertThatThrownBy(() -> merger.combinedRank("linear", List.of(4, 4), Map.of("densty", 0.5)))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("densty");
+        LowRankUpdate u = new LowRankUpdate(m.zeros(new Shape(2, 6)), m.zeros(new Shape(3, 2)), 1);
+        assertThatThrownBy(() -> merger.combine("linear", List.of(u, u), List.of(1.0), Map.of(), null))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("weights: got 1 weights for 2 adapters");
+        assertThatThrownBy(() -> merger.combine("linear", List.of(u, u), List.of(1.0, 1.0),
+                Map.of("dare_keep_masks", List.of()), null))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("only applies to dare_*");
+    }
+}
