@@ -34,7 +34,7 @@ import java.util.Map;
  * State lives in its own manager (a child of the adapter's), and per-step temporaries in a sub-manager closed at the
  * end of the step.
  */
-final class AdaLoraSchedule implements RankAllocator.Schedule {
+public final class AdaLoraSchedule implements RankAllocator.Schedule {
     private final AdaLoraInstance adapter;
     private final BudgetSchedule schedule;
     private final float beta1;
