@@ -70,6 +70,8 @@ class AdaloraEndToEndTest {
                 assertThat(lastFive).as("training loss (task + orthogonal regulariser) falls").isLessThan(firstFive);
                 assertThat(o.evalAfter().loss()).as("eval loss falls").isLessThan(o.evalBefore().loss());
                 trained = logits(s.model());
+                System.out.printf("adalora e2e: loss first5 %.4f last5 %.4f, eval %.4f -> %.4f%n", firstFive,
+                        lastFive, o.evalBefore().loss(), o.evalAfter().loss());
             }
         }
 
@@ -110,6 +112,8 @@ class AdaloraEndToEndTest {
                 AdapterFiles.load(s.peft(), rt.extensions(), adapter, "default", 0);
                 s.peft().setActive(List.of("default"));
                 float[] reloaded = logits(s.model());
+                System.out.println("adalora e2e: kept ranks " + kept + "; reloaded logits max |diff| "
+                        + LoraEndToEndTest.maxAbsDiff(reloaded, trained));
                 // The trained model still holds init_r columns (pruned ones exactly zero); the reloaded one only the
                 // kept ones, so matmul sums differ at most by float32 re-association.
                 assertThat(LoraEndToEndTest.maxAbsDiff(reloaded, trained)).as("reloaded adapter reproduces the logits")
