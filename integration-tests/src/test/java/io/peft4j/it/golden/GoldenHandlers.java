@@ -48,6 +48,13 @@ final class GoldenHandlers {
             case "pissa", "milora" -> PissaCases.find(c, ext);
             case "loraplus" -> LoraPlusCases.find(c, ext);
             case "add_weighted_adapter" -> ext.merger("weighted").map(mg -> (cc, m) -> MergingCases.run(cc, mg, m));
+            case "adalora" -> adapterCase(c, ext, "adalora", switch (c.name) {
+                case "adalora_forward" -> AdaloraCases::forward;
+                case "adalora_orth_reg" -> AdaloraCases::orthReg;
+                case "adalora_budget_schedule" -> AdaloraCases::budgetSchedule;
+                case "adalora_rank_allocation" -> AdaloraCases::rankAllocation;
+                default -> null;
+            });
             case "format" -> formatCase(ext);
             default -> Optional.empty();
         };
@@ -89,6 +96,7 @@ final class GoldenHandlers {
         ext.adapter("lora").ifPresent(a -> parts.add((c, m) -> LoraFamilyCases.stateDictKeys(c, a, m)));
         ext.adapter("dora").ifPresent(a -> parts.add((c, m) -> DoraCases.stateDictKeys(c, a, m)));
         ext.adapter("vera").ifPresent(a -> parts.add((c, m) -> VeraCases.stateDictKeys(c, a, m)));
+        ext.adapter("adalora").ifPresent(a -> parts.add((c, m) -> AdaloraCases.stateDictKeys(c, a, m)));
         if (parts.isEmpty()) {
             return Optional.empty();
         }

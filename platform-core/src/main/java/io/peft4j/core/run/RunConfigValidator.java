@@ -126,6 +126,10 @@ public final class RunConfigValidator {
             }
             allocatorOptions = new LinkedHashMap<>(a.rankAllocator());
             allocatorOptions.remove("id");
+        } else {
+            // A method whose plugin ships an allocator of the same id (AdaLoRA) always allocates, as PEFT does.
+            allocator = ext.rankAllocator(method.method()).filter(r -> r.supports(method.method())).orElse(null);
+            allocatorOptions = allocator == null ? null : Map.of();
         }
         return new RunPlan.PlannedAdapter(a.name(), method, config, matched, allocator, allocatorOptions);
     }

@@ -129,7 +129,7 @@ public final class TuningSession implements AutoCloseable {
                     + "{\"prompt\": ..., \"completion\": ...} per line");
         }
         Path out = Path.of(cfg.output().dir());
-        try (Trainer trainer = buildTrainer(out)) {
+        try (Trainer trainer = buildTrainer(out, true)) {
             EvalResult before = trainer.evaluate();
             long t0 = System.nanoTime();
             TrainingResult result = trainer.train();
@@ -148,12 +148,13 @@ public final class TuningSession implements AutoCloseable {
     /** Eval loss and perplexity of the current model (active adapters) on the plan's eval data. */
     public EvalResult evaluate() {
         Path out = Path.of(plan.config().output().dir());
-        try (Trainer trainer = buildTrainer(out)) {
+        try (Trainer trainer = buildTrainer(out, false)) {
             return trainer.evaluate();
         }
     }
 
-    private Trainer buildTrainer(Path out) {
+    /** The trainer of this plan; with {@code allocate}, rank allocators (AdaLoRA) run after each optimizer step. */
+    private Trainer buildTrainer(Path out, boolean allocate) {
         RunConfig cfg = plan.config();
         RunConfig.TrainingSection t = cfg.training();
         DataOptions opts = new DataOptions(t.maxSeqLen(), t.truncate(), cfg.data().addBos(), cfg.data().addEos(),
@@ -196,15 +197,40 @@ public final class TuningSession implements AutoCloseable {
         if (!eval.isEmpty()) {
             b.evalData(new DataLoader(eval, t.batchSize(), false, t.maxSeqLen(), PAD_ID, false, 0));
         }
-        for (RunPlan.PlannedAdapter a : plan.adapters()) {
-            if (a.allocator() != null) {
-                int total = t.steps() == null ? 0 : t.steps();
-                RankAllocator.Schedule s = a.allocator().start(peft.adapter(a.name()).instance(),
-                        a.allocatorOptions(), total);
-                b.afterStep(m -> s.afterStep(m.step()));
-            }
+        if (!allocate) {
+            return b.build();
         }
-        return b.build();
+        // Allocators need the run's real step count (known once the trainer has sized the data), so their
+        // schedules are started after build(); the callbacks registered here forward to them.
+        List<RunPlan.PlannedAdapter> allocating = plan.adapters().stream().filter(a -> a.allocator() != null)
+                .toList();
+        RankAllocator.Schedule[] schedules = new RankAllocator.Schedule[allocating.size()];
+        for (int i = 0; i < schedules.length; i++) {
+            int k = i;
+            b.afterStep(m -> schedules[k].afterStep(m.step()));
+        }
+        Trainer trainer = b.build();
+        try {
+            for (int i = 0; i < schedules.length; i++) {
+                schedules[i] = startAllocator(allocating.get(i), trainer.totalSteps());
+            }
+        } catch (RuntimeException e) {
+            trainer.close();
+            throw e;
+        }
+        return trainer;
+    }
+
+    private RankAllocator.Schedule startAllocator(RunPlan.PlannedAdapter a, int totalSteps) {
+        String field = "adapters." + a.name();
+        try {
+            return a.allocator().start(peft.adapter(a.name()).instance(), a.allocatorOptions(), totalSteps);
+        } catch (ConfigException e) {
+            String msg = e.getMessage();
+            String f = e.field();
+            throw new ConfigException(field + "." + f, f != null && msg.startsWith(f + ": ")
+                    ? msg.substring(f.length() + 2) : msg);
+        }
     }
 
     private List<ParamGroup> policyGroups(List<Parameter> trainable, OptimizerSettings settings) {
