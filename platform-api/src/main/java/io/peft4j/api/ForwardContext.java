@@ -18,4 +18,14 @@ public interface ForwardContext {
 
     /** Manager for temporaries of this pass (closed by the platform after the step). */
     NDManager manager();
+
+    /**
+     * A 0-dim float32 constant whose memory torch owns. In differentiable code multiply, divide and raise to powers
+     * with this instead of {@code NDArray.mul(Number)}, {@code div(Number)} or {@code pow(Number)}: on CPU, DJL
+     * builds those scalars zero-copy over a Java direct buffer, which the garbage collector may free while autograd
+     * still holds the scalar for the backward pass (seen as random NaN or wrong gradients).
+     */
+    default NDArray scalar(double value) {
+        return manager().full(new ai.djl.ndarray.types.Shape(), (float) value);
+    }
 }

@@ -45,6 +45,14 @@ class ConfigErrorsTest {
     }
 
     @Test
+    void methodsThatCannotStackOnOneModuleAreRejected() {
+        reject("""
+                - {name: a, method: dora, target_modules: [q_proj]}
+                - {name: b, method: lora, target_modules: [q_proj, v_proj]}""", "cannot stack",
+                "model.layers.0.self_attn.q_proj");
+    }
+
+    @Test
     void unknownOptionNamesTheNearestValidKey() {
         reject("- {method: lora, lora_alfa: 16}", "adapters[0].lora_alfa", "did you mean 'lora_alpha'");
     }

@@ -19,18 +19,8 @@ final class AdapterLoading {
             int eq = spec.indexOf('=');
             String given = eq > 0 ? spec.substring(0, eq) : null;
             Path dir = Path.of(eq > 0 ? spec.substring(eq + 1) : spec);
-            List<String> inDir = AdapterFiles.adapterNames(dir);
-            if (inDir.isEmpty()) {
-                throw new IllegalArgumentException("--adapter " + dir + ": no " + AdapterFiles.CONFIG_FILE
-                        + " there or in its sub-directories");
-            }
-            for (String n : inDir) {
-                Path sub = n.equals(AdapterFiles.DEFAULT_NAME) ? dir : dir.resolve(n);
-                String name = inDir.size() == 1 && given != null ? given
-                        : given != null ? given + "." + n : (specs.size() == 1 ? n : dir.getFileName() + "." + n);
-                AdapterFiles.load(peft, ext, sub, name, seed);
-                names.add(name);
-            }
+            String prefix = given != null ? given : specs.size() == 1 ? null : dir.getFileName().toString();
+            names.addAll(AdapterFiles.loadComposition(peft, ext, dir, prefix, seed).names());
         }
         return names;
     }

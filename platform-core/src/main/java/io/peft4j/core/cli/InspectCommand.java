@@ -2,7 +2,6 @@ package io.peft4j.core.cli;
 
 import io.peft4j.core.config.RunConfig;
 import io.peft4j.core.config.RunConfigParser;
-import io.peft4j.core.peft.AdapterFiles;
 import io.peft4j.core.plugin.PluginRuntime;
 import io.peft4j.core.run.Bundled;
 import io.peft4j.core.run.RunConfigValidator;
@@ -43,14 +42,8 @@ final class InspectCommand implements Callable<Integer> {
             RunPlan plan = RunConfigValidator.validate(cfg, rt.extensions());
             try (TuningSession s = TuningSession.open(plan, rt.extensions())) {
                 List<String> active = new ArrayList<>(s.peft().active());
-                for (Path dir : adapters) {
-                    for (String name : AdapterFiles.adapterNames(dir)) {
-                        Path sub = name.equals(AdapterFiles.DEFAULT_NAME) ? dir : dir.resolve(name);
-                        String as = s.peft().adapters().containsKey(name) ? name + "_" + active.size() : name;
-                        AdapterFiles.load(s.peft(), rt.extensions(), sub, as, cfg.training().seed());
-                        active.add(as);
-                    }
-                }
+                active.addAll(AdapterLoading.load(s.peft(), rt.extensions(),
+                        adapters.stream().map(Path::toString).toList(), cfg.training().seed()));
                 s.peft().setActive(active);
                 Reports.printAdapters(s.peft(), s.model());
             }

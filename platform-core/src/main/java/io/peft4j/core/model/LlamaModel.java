@@ -17,6 +17,7 @@ import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
 import io.peft4j.api.SiteModule;
 import io.peft4j.api.SublayerSiteModule;
+import io.peft4j.core.util.Scalars;
 import io.peft4j.core.io.SafetensorsCheckpoint;
 import io.peft4j.core.io.SafetensorsException;
 import io.peft4j.core.io.TensorEntry;
@@ -589,7 +590,8 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
     /** {@code w * x / sqrt(mean(x², -1) + eps)} in float32. */
     private NDArray rmsNorm(NDArray x, NDArray w) {
         int last = x.getShape().dimension() - 1;
-        NDArray inv = x.square().mean(new int[] {last}, true).add((float) config.rmsNormEps()).pow(-0.5f);
+        NDArray var = x.square().mean(new int[] {last}, true).add((float) config.rmsNormEps());
+        NDArray inv = var.pow(Scalars.of(var, -0.5));   // never pow(Number) under autograd: see Scalars
         return x.mul(inv).mul(w);
     }
 

@@ -53,7 +53,7 @@ public class PlatformForwardContext implements ForwardContext {
             return x.zerosLike();
         }
         NDArray keep = x.getManager().randomUniform(0f, 1f, x.getShape()).gte(p).toType(x.getDataType(), false);
-        return x.mul(keep).mul(1f / (1f - p));
+        return x.mul(keep).mul(scalar(1.0 / (1.0 - p)));
     }
 
     @Override

@@ -137,6 +137,47 @@ public final class AdapterFiles {
     }
 
     /**
+     * Loads every adapter of a saved directory (a single PEFT adapter, or a composition: {@code default} at the top
+     * level and the others in sub-directories) onto {@code model}.
+     *
+     * @param prefix prepended to each stored name as {@code prefix.name} (null: the stored names)
+     * @return the loaded names, and those the manifest lists as active (all of them without a manifest)
+     */
+    public static Composition loadComposition(PeftModel model, InstalledExtensions ext, Path dir, String prefix,
+                                              long seed) {
+        List<String> stored = adapterNames(dir);
+        if (stored.isEmpty()) {
+            throw new ConfigException(dir.toString(), "holds no adapter: expected " + CONFIG_FILE + " there or in "
+                    + "its sub-directories");
+        }
+        List<String> loaded = new ArrayList<>();
+        for (String n : stored) {
+            String as = prefix == null ? n : stored.size() == 1 ? prefix : prefix + "." + n;
+            load(model, ext, n.equals(DEFAULT_NAME) ? dir : dir.resolve(n), as, seed);
+            loaded.add(as);
+        }
+        List<String> active = new ArrayList<>(loaded);
+        Path manifest = dir.resolve(MANIFEST_FILE);
+        if (Files.isRegularFile(manifest)) {
+            try {
+                Map<String, Object> m = JSON.readValue(manifest.toFile(),
+                        new TypeReference<LinkedHashMap<String, Object>>() { });
+                if (m.get("active") instanceof List<?> names) {
+                    active = names.stream().map(String::valueOf).filter(stored::contains)
+                            .map(n -> loaded.get(stored.indexOf(n))).toList();
+                }
+            } catch (IOException e) {
+                throw new ConfigException(manifest.toString(), "is not valid JSON: " + e.getMessage());
+            }
+        }
+        return new Composition(loaded, active);
+    }
+
+    /** Names loaded from one directory and which of them were active when it was saved. */
+    public record Composition(List<String> names, List<String> active) {
+    }
+
+    /**
      * Loads one PEFT adapter directory (containing {@code adapter_config.json}) onto {@code model} under
      * {@code name}. The method is chosen by the installed plugin that reads the config's {@code peft_type}; the
      * config is checked against the model's modules and every tensor against the module shapes.

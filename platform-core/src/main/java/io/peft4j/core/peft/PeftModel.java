@@ -87,7 +87,6 @@ public final class PeftModel {
         String field = "adapters." + name;
         List<SiteInfo> sites = resolveSites(method, config, field);
         method.validate(config, sites, host.shape());
-        checkSharing(name, method, sites);
         Engine.getInstance().setRandomSeed((int) seed);
         NDManager m = host.manager().newSubManager();
         AdapterInstance instance;
@@ -154,15 +153,23 @@ public final class PeftModel {
         return out;
     }
 
-    private void checkSharing(String name, Adapter method, List<SiteInfo> sites) {
-        for (AttachedAdapter other : adapters.values()) {
-            for (SiteInfo s : sites) {
-                if (other.sites().stream().anyMatch(o -> o.path().equals(s.path()) && o.kind() == s.kind())) {
-                    if (!method.canShareSite(other.method().method())
-                            || !other.method().canShareSite(method.method())) {
-                        throw new ConfigException("adapters." + name, "method '" + method.method()
-                                + "' cannot share module " + s.path() + " with adapter '" + other.name()
-                                + "' (method '" + other.method().method() + "')");
+    /**
+     * Adapters active together must be able to stack where they share a module ({@link Adapter#canShareSite}).
+     * Loading several adapters on one module for switching is always allowed; only activating them together is
+     * checked.
+     */
+    private void checkStacking(List<String> names) {
+        for (int i = 0; i < names.size(); i++) {
+            AttachedAdapter x = adapters.get(names.get(i));
+            for (int j = 0; j < i; j++) {
+                AttachedAdapter y = adapters.get(names.get(j));
+                for (SiteInfo s : x.sites()) {
+                    boolean shared = y.sites().stream().anyMatch(o -> o.path().equals(s.path()) && o.kind() == s.kind());
+                    if (shared && (!x.method().canShareSite(y.method().method())
+                            || !y.method().canShareSite(x.method().method()))) {
+                        throw new ConfigException("adapters", "adapter '" + x.name() + "' (" + x.method().method()
+                                + ") and adapter '" + y.name() + "' (" + y.method().method() + ") both act on "
+                                + s.path() + ", and these methods cannot stack on one module");
                     }
                 }
             }
@@ -177,6 +184,7 @@ public final class PeftModel {
                         + adapters.keySet());
             }
         }
+        checkStacking(names);
         active = List.copyOf(names);
         host.setActiveAdapters(active);
     }

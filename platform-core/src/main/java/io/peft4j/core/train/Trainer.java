@@ -11,6 +11,7 @@ import io.peft4j.api.ParamGroup;
 import io.peft4j.api.Parameter;
 import io.peft4j.core.model.CausalLM;
 import io.peft4j.core.model.PlatformForwardContext;
+import io.peft4j.core.util.Scalars;
 import io.peft4j.core.train.checkpoint.CheckpointManager;
 import io.peft4j.core.train.checkpoint.SimpleSafetensors;
 import io.peft4j.core.train.checkpoint.TensorFileFormat;
@@ -261,11 +262,12 @@ public final class Trainer implements AutoCloseable {
              GradientCollector gc = Engine.getInstance().newGradientCollector()) {
             PlatformForwardContext ctx = new PlatformForwardContext(true, sm);
             NDArray logits = model.forward(b.inputIds(sm), b.attentionMask(sm), null, ctx);
-            NDArray loss = CausalLmLoss.nllSum(logits, b.labels(sm)).div((float) Math.max(1, countedInStep));
+            NDArray nll = CausalLmLoss.nllSum(logits, b.labels(sm));
+            NDArray loss = nll.div(Scalars.of(nll, Math.max(1, countedInStep)));
             for (Function<ForwardContext, Optional<NDArray>> aux : auxLosses) {
                 Optional<NDArray> term = aux.apply(ctx);
                 if (term.isPresent()) {
-                    loss = loss.add(term.get().div((float) microBatches));
+                    loss = loss.add(term.get().div(Scalars.of(term.get(), microBatches)));
                 }
             }
             gc.backward(loss);

@@ -1,5 +1,6 @@
 package io.peft4j.core.train.loss;
 
+import io.peft4j.core.util.Scalars;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import io.peft4j.core.train.data.Example;
@@ -33,7 +34,8 @@ public final class CausalLmLoss {
                     + ", got " + labels.getShape());
         }
         if (seq < 2) {
-            return logits.sum().mul(0f); // nothing to predict; keeps the graph connected
+            NDArray sum = logits.sum();
+            return sum.mul(Scalars.of(sum, 0)); // nothing to predict; keeps the graph connected
         }
         NDArray shiftLogits = logits.get(":, :-1, :");
         NDArray shiftLabels = labels.get(":, 1:");
@@ -48,7 +50,8 @@ public final class CausalLmLoss {
     /** The mean over counted tokens (0 with no counted token, as a connected scalar). */
     public static NDArray mean(NDArray logits, NDArray labels) {
         long count = countedTokens(labels);
-        return nllSum(logits, labels).div((float) Math.max(1, count));
+        NDArray nll = nllSum(logits, labels);
+        return nll.div(Scalars.of(nll, Math.max(1, count)));
     }
 
     /** Labels at positions 1.. that are not ignored. */

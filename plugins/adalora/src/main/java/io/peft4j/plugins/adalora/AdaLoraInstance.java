@@ -199,7 +199,7 @@ final class AdaLoraInstance implements AdapterInstance {
         if (sum == null) {
             return Optional.empty();
         }
-        return Optional.of(sum.div((float) count).mul(config.orthRegWeight().floatValue()));
+        return Optional.of(sum.div(ctx.scalar(count)).mul(ctx.scalar(config.orthRegWeight())));
     }
 
     /** {@code ||cov - I||_F}; {@code cov} is a temporary moved to the pass manager. */

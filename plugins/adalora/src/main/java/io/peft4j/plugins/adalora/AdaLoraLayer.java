@@ -58,7 +58,7 @@ public final class AdaLoraLayer implements LinearSiteModule {
         scaled.attach(ctx.manager());   // a temporary of this pass, not of the adapter's long-lived manager
         NDArray down = h.getNDArrayInternal().linear(h, scaled, null).singletonOrThrow();
         NDArray up = down.getNDArrayInternal().linear(down, loraB, null).singletonOrThrow();
-        return result.add(up.mul(scaling).div(denominator()));
+        return result.add(up.mul(ctx.scalar(scaling)).div(ctx.scalar(denominator())));
     }
 
     @Override

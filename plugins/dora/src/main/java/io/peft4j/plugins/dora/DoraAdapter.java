@@ -56,6 +56,15 @@ public final class DoraAdapter implements Adapter {
         return Set.of(SiteKind.LINEAR);
     }
 
+    /**
+     * DoRA renormalises the whole layer output ({@code g ⊙ ...} rescales whatever else the layer computes), so it
+     * does not stack with another adapter active on the same module; load several for switching instead.
+     */
+    @Override
+    public boolean canShareSite(String otherMethod) {
+        return false;
+    }
+
     @Override
     public boolean readsPeftConfig(Map<String, Object> json) {
         return "LORA".equals(json.get("peft_type")) && Boolean.TRUE.equals(json.get("use_dora"));

@@ -90,7 +90,7 @@ public final class DoraLayer implements LowRankSite {
         }
         NDArray down = xBranch.getNDArrayInternal().linear(xBranch, loraA, null).singletonOrThrow();
         NDArray lora = down.getNDArrayInternal().linear(down, loraB, null).singletonOrThrow();
-        NDArray correction = baseResult.mul(g.sub(1f)).add(lora.mul(g).mul(scaling));
+        NDArray correction = baseResult.mul(g.sub(1f)).add(lora.mul(g).mul(ctx.scalar(scaling)));
         return result.add(correction);
     }
 

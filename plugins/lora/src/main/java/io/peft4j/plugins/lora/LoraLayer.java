@@ -43,7 +43,7 @@ public final class LoraLayer implements LowRankSite {
         NDArray h = ctx.dropout(x, dropout);
         NDArray down = h.getNDArrayInternal().linear(h, loraA, null).singletonOrThrow();
         NDArray up = down.getNDArrayInternal().linear(down, loraB, loraBBias).singletonOrThrow();
-        return result.add(up.mul(scaling));
+        return result.add(up.mul(ctx.scalar(scaling)));
     }
 
     @Override
