@@ -386,39 +386,57 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
 
     /**
      * The current base tensors under their Hugging Face names (for export). lm_head.weight is left out while it is
-     * tied to the embedding. Quantized linears contribute a dequantized copy (attached to the model's manager).
+     * tied to the embedding. Quantized linears contribute a dequantized copy (attached to the model's manager; close
+     * them when done, or use {@link #baseTensors(boolean)} to leave them out).
      */
     public Map<String, NDArray> baseTensors() {
+        return baseTensors(true);
+    }
+
+    /**
+     * As {@link #baseTensors()}; with {@code dequantize = false} the weights of quantized linears are left out
+     * (their biases stay), for writing them in their quantized layout.
+     */
+    public Map<String, NDArray> baseTensors(boolean dequantize) {
         Map<String, NDArray> out = new LinkedHashMap<>();
         out.put(EMBED + ".weight", embed);
         for (DecoderLayer l : layers) {
             String p = "model.layers." + l.index;
             out.put(p + ".input_layernorm.weight", l.inputNorm);
             for (AdaptableLinear a : List.of(l.q, l.k, l.v, l.o)) {
-                putLinear(out, a);
+                putLinear(out, a, dequantize);
             }
             out.put(p + ".post_attention_layernorm.weight", l.postNorm);
             for (AdaptableLinear a : List.of(l.gate, l.up, l.down)) {
-                putLinear(out, a);
+                putLinear(out, a, dequantize);
             }
         }
         out.put("model.norm.weight", finalNorm);
         if (!tiedEmbeddings()) {
-            putLinear(out, lmHead);
+            putLinear(out, lmHead, dequantize);
         }
         return out;
     }
 
-    private static void putLinear(Map<String, NDArray> out, AdaptableLinear a) {
-        out.put(a.site().path() + ".weight", a.quantized() ? a.weight() : a.rawWeight());
+    private static void putLinear(Map<String, NDArray> out, AdaptableLinear a, boolean dequantize) {
+        if (!a.quantized()) {
+            out.put(a.site().path() + ".weight", a.rawWeight());
+        } else if (dequantize) {
+            out.put(a.site().path() + ".weight", a.weight());
+        }
         a.bias().ifPresent(b -> out.put(a.site().path() + ".bias", b));
     }
 
     /** Number of base parameters (tied weights counted once). */
     public long parameterCount() {
         long n = 0;
-        for (Map.Entry<String, NDArray> e : baseTensors().entrySet()) {
+        for (Map.Entry<String, NDArray> e : baseTensors(false).entrySet()) {
             n += e.getValue().getShape().size();
+        }
+        for (AdaptableLinear a : linears.values()) {
+            if (a.quantized() && (a != lmHead || !tiedEmbeddings())) {
+                n += new Shape(a.quantizedWeight().shape()).size();
+            }
         }
         return n;
     }
