@@ -3,11 +3,16 @@ package io.peft4j.core.cli;
 import io.peft4j.api.Adapter;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.Merger;
+import io.peft4j.api.Quantizer;
 import io.peft4j.core.config.RunConfigParser;
 import io.peft4j.core.peft.AdapterArithmetic;
 import io.peft4j.core.peft.AdapterFiles;
 import io.peft4j.core.peft.AttachedAdapter;
 import io.peft4j.core.plugin.PluginRuntime;
+import io.peft4j.core.quant.BaseQuantization;
+import io.peft4j.core.quant.MergeReport;
+import io.peft4j.core.quant.QuantizationReport;
+import io.peft4j.core.quant.QuantizedExport;
 import io.peft4j.core.run.Bundled;
 import io.peft4j.core.run.MergedExport;
 import io.peft4j.core.run.RunConfigValidator;
@@ -17,6 +22,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -78,6 +84,16 @@ final class MergeCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "With --combine: seed of DARE's random masks.")
     long seed;
 
+    @Option(names = "--quantize", paramLabel = "METHOD",
+            description = "Quantize the merged model with an installed quantizer (nf4, int8) and export it quantized "
+                    + "(\"PEFT, then quantize\"); prints size and output error.")
+    String quantize;
+
+    @Option(names = "--full-precision",
+            description = "Dequantize a quantized base first, merge in float32 and export float32 (no "
+                    + "re-quantization error).")
+    boolean fullPrecision;
+
     @Override
     public Integer call() {
         var cfg = RunConfigParser.parse("{}", false).withModelPath(model);
@@ -90,6 +106,9 @@ final class MergeCommand implements Callable<Integer> {
                     return 0;
                 }
                 s.peft().setActive(names);
+                if (quantizedMerge(s, plan, names, rt)) {
+                    return 0;
+                }
                 for (String n : names) {
                     s.peft().merge(n);
                 }
@@ -131,5 +150,46 @@ final class MergeCommand implements Callable<Integer> {
         System.out.println("combined " + names + " with weights " + weights + " (" + combine + ", rank "
                 + ((io.peft4j.api.LowRankSite) a.instance().modules().values().iterator().next()).rank()
                 + ") into a new adapter; wrote " + out.toAbsolutePath());
+    }
+
+    /**
+     * Handles {@code --quantize}, {@code --full-precision} and merging into a quantized base (which re-quantizes
+     * and exports quantized, reporting the error); false when a plain float merge applies.
+     */
+    private boolean quantizedMerge(TuningSession s, RunPlan plan, List<String> names, PluginRuntime rt) {
+        boolean baseQuantized = BaseQuantization.stats(s.model()).linears() > 0;
+        if (quantize == null && !fullPrecision && !baseQuantized) {
+            return false;
+        }
+        if (quantize != null && fullPrecision) {
+            throw new ConfigException("--quantize", "cannot be combined with --full-precision");
+        }
+        Quantizer q = quantize == null ? null : rt.extensions().quantizer(quantize).orElseThrow(() ->
+                new ConfigException("--quantize", "no installed quantizer \"" + quantize + "\"; installed: "
+                        + rt.extensions().quantizers().keySet()));
+        if (fullPrecision || q != null) {
+            int n = BaseQuantization.dequantize(s.model());
+            if (n > 0) {
+                System.out.println("dequantized " + n + " quantized linears to float32 before merging");
+            }
+        }
+        MergeReport mr = s.mergeAndReport(names);
+        System.out.printf(Locale.ROOT, "merged %s (%d linears re-quantized): logit change max %.3g, mean %.3g "
+                        + "(largest logit %.3g)%n", names, mr.requantizedLinears(), mr.change().maxAbs(),
+                mr.change().meanAbs(), mr.change().maxAbsLogit());
+        if (q != null) {
+            QuantizationReport qr = BaseQuantization.quantizeAndReport(s.model(), q, Map.of(), s.probe());
+            System.out.printf(Locale.ROOT, "quantized %d linears with %s: %d params in %d bytes (%.3f bits/param); "
+                            + "logit change vs merged float32 max %.3g, mean %.3g%n", qr.linears(), qr.method(),
+                    qr.parameters(), qr.storageBytes(), qr.bitsPerParameter(), qr.change().maxAbs(),
+                    qr.change().meanAbs());
+        }
+        if (fullPrecision) {
+            MergedExport.write(s.model(), plan.modelDir(), out);
+        } else {
+            QuantizedExport.write(s.model(), plan.modelDir(), out);
+        }
+        System.out.println("wrote " + (fullPrecision ? "float32" : "quantized") + " model to " + out.toAbsolutePath());
+        return true;
     }
 }

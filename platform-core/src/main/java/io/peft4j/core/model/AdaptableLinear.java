@@ -9,6 +9,7 @@ import io.peft4j.api.ForwardContext;
 import io.peft4j.api.LinearBase;
 import io.peft4j.api.LinearSiteModule;
 import io.peft4j.api.QuantizedWeight;
+import io.peft4j.api.Quantizer;
 import io.peft4j.api.SiteInfo;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -23,6 +24,13 @@ import java.util.Optional;
  * <p>Forward: {@code base(x)}, then each active, unmerged adapter in the order of the active list, each receiving
  * the output so far (Hugging Face PEFT semantics). In a mixed batch ({@link RowAdapters} in the context) each
  * row gets only its own adapter instead.
+ *
+ * <p>Quantized base (QLoRA, spec §7.5): the layer keeps the {@link Quantizer} and options that produced the weight,
+ * so that {@link #setWeight} can re-quantize. A forward pass dequantizes once into the pass's manager; a merge or
+ * unmerge runs as an <em>operation</em> with its own temporary manager: {@link #weight()} returns the dequantized
+ * weight of that operation (re-dequantized after each {@link #setWeight}), and every temporary is freed when the
+ * operation ends. Merging into a quantized base is lossy: {@code W' = Q(deq(Q(W)) + ΔW)} - the new statistics
+ * (absmax etc.) are those of the merged weight.
  */
 public final class AdaptableLinear implements LinearBase {
     private final SiteInfo site;
@@ -32,7 +40,10 @@ public final class AdaptableLinear implements LinearBase {
     private NDArray bias;                // [out] or null
     private final Map<String, LinearSiteModule> adapters = new LinkedHashMap<>();
     private final List<String> merged = new ArrayList<>();
-    private NDArray forwardWeight;       // dequantized weight of the forward pass in progress (quantized base only)
+    private Quantizer quantizer;         // what produced `quantized`, to re-quantize in setWeight
+    private Map<String, Object> quantizerOptions = Map.of();
+    private NDArray forwardWeight;       // dequantized weight of the forward pass / operation in progress
+    private NDManager opManager;         // temporaries of the merge/unmerge in progress (quantized base only)
 
     public AdaptableLinear(SiteInfo site, NDManager manager, NDArray weight, NDArray bias) {
         this.site = site;
@@ -40,6 +51,26 @@ public final class AdaptableLinear implements LinearBase {
         this.weight = weight;
         this.bias = bias;
         checkShape(weight);
+    }
+
+    /**
+     * A layer whose base weight is already quantized (e.g. loaded from a bitsandbytes checkpoint).
+     *
+     * @param quantizer the quantizer that reads and writes this format (used again when the weight is replaced)
+     * @param options   its options, as for {@link Quantizer#quantize}
+     */
+    public static AdaptableLinear quantized(SiteInfo site, NDManager manager, QuantizedWeight weight,
+                                            Quantizer quantizer, Map<String, Object> options, NDArray bias) {
+        long[] s = weight.shape();
+        if (s.length != 2 || s[0] != site.outFeatures() || s[1] != site.inFeatures()) {
+            throw new IllegalArgumentException(site.path() + ": quantized weight must be [" + site.outFeatures()
+                    + ", " + site.inFeatures() + "], got " + java.util.Arrays.toString(s));
+        }
+        AdaptableLinear l = new AdaptableLinear(site, manager, null, bias);
+        l.quantized = weight;
+        l.quantizer = quantizer;
+        l.quantizerOptions = options == null ? Map.of() : Map.copyOf(options);
+        return l;
     }
 
     @Override
@@ -125,13 +156,16 @@ public final class AdaptableLinear implements LinearBase {
 
     /**
      * The compute weight. For a quantized base, inside {@link #forward} this is the pass's dequantized copy (owned by
-     * the pass's manager); outside a forward it is a fresh dequantized copy in the layer's manager, which the caller
-     * should close when done.
+     * the pass's manager) and inside {@link #merge}/{@link #unmergeAll} the operation's copy (freed when it ends);
+     * otherwise it is a fresh dequantized copy in the layer's manager, which the caller should close when done.
      */
     @Override
     public NDArray weight() {
         if (quantized == null) {
             return weight;
+        }
+        if (forwardWeight == null && opManager != null) {
+            forwardWeight = quantized.dequantize(opManager);
         }
         return forwardWeight != null ? forwardWeight : quantized.dequantize(manager);
     }
@@ -145,16 +179,74 @@ public final class AdaptableLinear implements LinearBase {
         return quantized;
     }
 
+    /** The quantizer of a quantized base (null for a full-precision one). */
+    public Quantizer quantizer() {
+        return quantizer;
+    }
+
+    /** The options the base was quantized with (empty for a full-precision one). */
+    public Map<String, Object> quantizerOptions() {
+        return quantizerOptions;
+    }
+
+    /**
+     * Quantizes the current full-precision base with {@code q} and replaces it (the float copy is released). The
+     * quantizer and options are kept for {@link #setWeight}.
+     */
+    public void quantize(Quantizer q, Map<String, Object> options) {
+        if (quantized != null) {
+            throw new IllegalStateException(site.path() + ": base is already quantized (" + quantizer.id() + ")");
+        }
+        QuantizedWeight qw = q.quantize(weight, options);
+        setQuantizedWeight(qw);
+        quantizer = q;
+        quantizerOptions = options == null ? Map.of() : Map.copyOf(options);
+    }
+
+    /**
+     * Replaces a quantized base by its float32 dequantization (for full-precision merge and export); a no-op for a
+     * full-precision base.
+     */
+    public void dequantizeBase() {
+        if (quantized == null) {
+            return;
+        }
+        NDArray w = quantized.dequantize(manager);
+        quantized.close();
+        quantized = null;
+        quantizer = null;
+        quantizerOptions = Map.of();
+        weight = w;
+    }
+
     @Override
     public Optional<NDArray> bias() {
         return Optional.ofNullable(bias);
     }
 
+    /**
+     * Replaces the base weight. For a quantized base, {@code w} is re-quantized with the layer's quantizer and options
+     * and then closed (the layer takes ownership of {@code w} in both cases).
+     */
     @Override
     public void setWeight(NDArray w) {
         checkShape(w);
         if (quantized != null) {
-            throw new IllegalStateException(site.path() + ": base is quantized; use setQuantizedWeight");
+            if (quantizer == null) {
+                throw new IllegalStateException(site.path() + ": base is quantized by an unknown quantizer; use "
+                        + "setQuantizedWeight");
+            }
+            // The quantizer allocates the new weight's storage under w's manager: move w to the layer's first.
+            w.attach(manager);
+            QuantizedWeight q = quantizer.quantize(w, quantizerOptions);
+            quantized.close();
+            quantized = q;
+            w.close();
+            if (forwardWeight != null && opManager != null) {
+                forwardWeight.close();
+                forwardWeight = null;   // the next weight() dequantizes the new one
+            }
+            return;
         }
         NDArray old = weight;
         weight = w;
@@ -163,7 +255,10 @@ public final class AdaptableLinear implements LinearBase {
         }
     }
 
-    /** Replaces the base by a quantized one (the full-precision copy is released). */
+    /**
+     * Replaces the base by a quantized one (the full-precision copy is released). The layer keeps the quantizer it
+     * had, if any; use {@link #quantize} or {@link #quantized} to set one so that {@link #setWeight} works.
+     */
     public void setQuantizedWeight(QuantizedWeight q) {
         if (weight != null) {
             weight.close();
@@ -220,14 +315,33 @@ public final class AdaptableLinear implements LinearBase {
         if (m == null || merged.contains(adapterName)) {
             return;
         }
-        m.merge(this);
+        inOperation(() -> m.merge(this));
         merged.add(adapterName);
+    }
+
+    /**
+     * Runs a merge/unmerge step; for a quantized base with a temporary manager that {@link #weight()} dequantizes
+     * into, closed afterwards so no dequantized copy outlives the step.
+     */
+    private void inOperation(Runnable r) {
+        if (quantized == null || opManager != null) {
+            r.run();
+            return;
+        }
+        try (NDManager tmp = manager.newSubManager()) {
+            opManager = tmp;
+            r.run();
+        } finally {
+            opManager = null;
+            forwardWeight = null;
+        }
     }
 
     /** Unmerges adapters in reverse merge order up to and including the named one... here: only that one, if last. */
     public void unmergeAll() {
         for (int i = merged.size() - 1; i >= 0; i--) {
-            adapters.get(merged.get(i)).unmerge(this);
+            LinearSiteModule m = adapters.get(merged.get(i));
+            inOperation(() -> m.unmerge(this));
         }
         merged.clear();
     }

@@ -144,6 +144,20 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
      * @throws ModelLoadException for a missing directory, config or weights, a missing tensor or a wrong shape
      */
     public static LlamaModel load(Path dir, NDManager manager, boolean copyWeights) {
+        return load(dir, manager, copyWeights, null);
+    }
+
+    /**
+     * As {@link #load(Path, NDManager, boolean)}, also reading linears stored quantized: a linear whose
+     * {@code weight} is not a float tensor is handed to {@code quantized} with all its {@code weight*} tensors.
+     * Quantized linears are restored one at a time; no float copy of them is made.
+     *
+     * @param quantized resolver for quantized linears, or null (then a quantized checkpoint fails clearly)
+     * @throws ModelLoadException also when a quantized linear is not recognised or its statistics are inconsistent
+     *                            (the message names the file and the key)
+     */
+    public static LlamaModel load(Path dir, NDManager manager, boolean copyWeights,
+                                  QuantizedLinearResolver quantized) {
         if (!Files.isDirectory(dir)) {
             throw new ModelLoadException(dir + ": model directory does not exist");
         }
@@ -160,7 +174,7 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
         }
         NDManager own = manager.newSubManager();
         try (ckpt) {
-            return new Loader(dir, config, ckpt, own, copyWeights).build();
+            return new Loader(dir, config, ckpt, own, copyWeights, quantized).build();
         } catch (RuntimeException e) {
             own.close();
             throw e;
@@ -174,15 +188,18 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
         private final SafetensorsCheckpoint ckpt;
         private final NDManager m;
         private final boolean copy;
+        private final QuantizedLinearResolver resolver;
         private final Map<String, AdaptableLinear> linears = new LinkedHashMap<>();
         private final List<SiteInfo> sites = new ArrayList<>();
 
-        Loader(Path dir, LlamaConfig c, SafetensorsCheckpoint ckpt, NDManager m, boolean copy) {
+        Loader(Path dir, LlamaConfig c, SafetensorsCheckpoint ckpt, NDManager m, boolean copy,
+               QuantizedLinearResolver resolver) {
             this.dir = dir;
             this.c = c;
             this.ckpt = ckpt;
             this.m = m;
             this.copy = copy;
+            this.resolver = resolver;
         }
 
         LlamaModel build() {
@@ -227,12 +244,48 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
         }
 
         private void linear(String path, int in, int out, int layer, boolean biasRequired) {
-            NDArray w = tensor(path + ".weight", out, in);
             // Biases come from the weights when present (Qwen2 has q/k/v biases without a config flag).
             NDArray b = biasRequired || ckpt.contains(path + ".bias") ? tensor(path + ".bias", out) : null;
             SiteInfo site = new SiteInfo(path, SiteKind.LINEAR, in, out, layer, b != null);
-            linears.put(path, new AdaptableLinear(site, m, w, b));
+            String wName = path + ".weight";
+            if (ckpt.contains(wName) && !ckpt.entry(wName).dtype().loadedAs().isFloating()) {
+                linears.put(path, quantizedLinear(site, path, b));
+            } else {
+                linears.put(path, new AdaptableLinear(site, m, tensor(wName, out, in), b));
+            }
             sites.add(site);
+        }
+
+        /** A linear stored quantized: its {@code weight*} tensors go to the resolver, then are released. */
+        private AdaptableLinear quantizedLinear(SiteInfo site, String path, NDArray bias) {
+            String wName = path + ".weight";
+            Path file = ckpt.fileOf(wName);
+            if (resolver == null) {
+                throw new ModelLoadException(file + ": '" + wName + "' is stored as "
+                        + ckpt.entry(wName).dtype() + " (a quantized checkpoint); load it through a run with the "
+                        + "quantizer plugin installed (e.g. nf4)");
+            }
+            Map<String, NDArray> parts = new LinkedHashMap<>();
+            try {
+                for (String n : ckpt.names()) {
+                    if (n.startsWith(wName)) {
+                        parts.put(n, ckpt.read(n, m));
+                    }
+                }
+                QuantizedLinearResolver.Resolved r = resolver.resolve(path + ".", parts).orElseThrow(() ->
+                        new ModelLoadException(file + ": '" + wName + "' is stored as " + ckpt.entry(wName).dtype()
+                                + " with " + parts.keySet() + ", which no installed quantizer recognises"));
+                try {
+                    return AdaptableLinear.quantized(site, m, r.weight(), r.quantizer(), r.options(), bias);
+                } catch (IllegalArgumentException e) {
+                    r.weight().close();
+                    throw new ModelLoadException(file + ": " + e.getMessage(), e);
+                }
+            } catch (IllegalArgumentException e) {
+                throw new ModelLoadException(file + ": " + e.getMessage(), e);
+            } finally {
+                parts.values().forEach(NDArray::close);
+            }
         }
 
         private NDArray tensor(String name, long... shape) {
@@ -334,39 +387,57 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
 
     /**
      * The current base tensors under their Hugging Face names (for export). lm_head.weight is left out while it is
-     * tied to the embedding. Quantized linears contribute a dequantized copy (attached to the model's manager).
+     * tied to the embedding. Quantized linears contribute a dequantized copy (attached to the model's manager; close
+     * them when done, or use {@link #baseTensors(boolean)} to leave them out).
      */
     public Map<String, NDArray> baseTensors() {
+        return baseTensors(true);
+    }
+
+    /**
+     * As {@link #baseTensors()}; with {@code dequantize = false} the weights of quantized linears are left out
+     * (their biases stay), for writing them in their quantized layout.
+     */
+    public Map<String, NDArray> baseTensors(boolean dequantize) {
         Map<String, NDArray> out = new LinkedHashMap<>();
         out.put(EMBED + ".weight", embed);
         for (DecoderLayer l : layers) {
             String p = "model.layers." + l.index;
             out.put(p + ".input_layernorm.weight", l.inputNorm);
             for (AdaptableLinear a : List.of(l.q, l.k, l.v, l.o)) {
-                putLinear(out, a);
+                putLinear(out, a, dequantize);
             }
             out.put(p + ".post_attention_layernorm.weight", l.postNorm);
             for (AdaptableLinear a : List.of(l.gate, l.up, l.down)) {
-                putLinear(out, a);
+                putLinear(out, a, dequantize);
             }
         }
         out.put("model.norm.weight", finalNorm);
         if (!tiedEmbeddings()) {
-            putLinear(out, lmHead);
+            putLinear(out, lmHead, dequantize);
         }
         return out;
     }
 
-    private static void putLinear(Map<String, NDArray> out, AdaptableLinear a) {
-        out.put(a.site().path() + ".weight", a.quantized() ? a.weight() : a.rawWeight());
+    private static void putLinear(Map<String, NDArray> out, AdaptableLinear a, boolean dequantize) {
+        if (!a.quantized()) {
+            out.put(a.site().path() + ".weight", a.rawWeight());
+        } else if (dequantize) {
+            out.put(a.site().path() + ".weight", a.weight());
+        }
         a.bias().ifPresent(b -> out.put(a.site().path() + ".bias", b));
     }
 
     /** Number of base parameters (tied weights counted once). */
     public long parameterCount() {
         long n = 0;
-        for (Map.Entry<String, NDArray> e : baseTensors().entrySet()) {
+        for (Map.Entry<String, NDArray> e : baseTensors(false).entrySet()) {
             n += e.getValue().getShape().size();
+        }
+        for (AdaptableLinear a : linears.values()) {
+            if (a.quantized() && (a != lmHead || !tiedEmbeddings())) {
+                n += new Shape(a.quantizedWeight().shape()).size();
+            }
         }
         return n;
     }

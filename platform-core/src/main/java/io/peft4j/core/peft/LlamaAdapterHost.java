@@ -64,7 +64,7 @@ public final class LlamaAdapterHost implements AdapterHost {
 
     @Override
     public NDArray embed(long[] tokenIds) {
-        NDArray table = model.baseTensors().get("model.embed_tokens.weight");
+        NDArray table = model.baseTensors(false).get("model.embed_tokens.weight");
         try (NDArray idx = model.manager().create(tokenIds)) {
             return table.get(new NDIndex("{}", idx));
         }

@@ -31,24 +31,44 @@ public final class MergedExport {
     public static void write(LlamaModel model, Path sourceDir, Path out) {
         try {
             AtomicDirectory.write(out, tmp -> {
+                // Quantized linears are written dequantized (float32); those copies are freed once written.
                 Map<String, NDArray> tensors = new LinkedHashMap<>(model.baseTensors());
-                ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-                ObjectNode cfg = (ObjectNode) json.readTree(sourceDir.resolve("config.json").toFile());
-                if (!model.tiedEmbeddings()) {
-                    cfg.put("tie_word_embeddings", false);
-                }
-                cfg.put("torch_dtype", "float32");
-                Files.writeString(tmp.resolve("config.json"), json.writeValueAsString(cfg));
-                SafetensorsWriter.write(tmp.resolve("model.safetensors"), tensors, Map.of("format", "pt"));
-                for (String f : COPIED) {
-                    if (Files.isRegularFile(sourceDir.resolve(f))) {
-                        Files.copy(sourceDir.resolve(f), tmp.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+                try {
+                    writeFiles(model, sourceDir, tmp, tensors);
+                } finally {
+                    for (var l : model.linears().values()) {
+                        if (l.quantized()) {
+                            NDArray w = tensors.get(l.site().path() + ".weight");
+                            if (w != null) {
+                                w.close();
+                            }
+                        }
                     }
                 }
             });
         } catch (IOException e) {
             throw new UncheckedIOException("cannot export merged model to " + out.toAbsolutePath() + ": "
                     + e.getMessage(), e);
+        }
+    }
+
+    private static void writeFiles(LlamaModel model, Path sourceDir, Path tmp, Map<String, NDArray> tensors)
+            throws IOException {
+        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectNode cfg = (ObjectNode) json.readTree(sourceDir.resolve("config.json").toFile());
+        if (!model.tiedEmbeddings()) {
+            cfg.put("tie_word_embeddings", false);
+        }
+        cfg.put("torch_dtype", "float32");
+        // A full-precision export of a quantized checkpoint is no longer quantized.
+        cfg.remove("quantization_config");
+        cfg.remove(io.peft4j.core.quant.QuantizedExport.PEFT4J_KEY);
+        Files.writeString(tmp.resolve("config.json"), json.writeValueAsString(cfg));
+        SafetensorsWriter.write(tmp.resolve("model.safetensors"), tensors, Map.of("format", "pt"));
+        for (String f : COPIED) {
+            if (Files.isRegularFile(sourceDir.resolve(f))) {
+                Files.copy(sourceDir.resolve(f), tmp.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+            }
         }
     }
 }

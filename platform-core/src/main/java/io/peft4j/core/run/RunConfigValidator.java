@@ -53,7 +53,12 @@ public final class RunConfigValidator {
             String id = cfg.quantization().method();
             quantizer = ext.quantizer(id).orElseThrow(() -> new ConfigException("quantization.method",
                     "no installed quantizer \"" + id + "\"; installed: " + ext.quantizers().keySet()));
-            quantizer.validate(cfg.quantization().options());
+            try {
+                quantizer.validate(cfg.quantization().options());
+            } catch (ConfigException e) {
+                throw new ConfigException("quantization.options" + (e.field() == null || e.field().isEmpty() ? ""
+                        : "." + e.field()), strip(e));
+            }
         }
 
         List<RunPlan.PlannedAdapter> planned = new ArrayList<>();

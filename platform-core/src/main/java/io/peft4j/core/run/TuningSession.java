@@ -13,11 +13,15 @@ import io.peft4j.core.model.AdaptableLinear;
 import io.peft4j.core.model.GenerationOptions;
 import io.peft4j.core.model.Generator;
 import io.peft4j.core.model.LlamaModel;
+import io.peft4j.core.model.QuantizedLinearResolver;
 import io.peft4j.core.model.TextTokenizer;
 import io.peft4j.core.peft.AdapterFiles;
 import io.peft4j.core.peft.LlamaAdapterHost;
 import io.peft4j.core.peft.PeftModel;
 import io.peft4j.core.plugin.InstalledExtensions;
+import io.peft4j.core.quant.BaseQuantization;
+import io.peft4j.core.quant.MergeReport;
+import io.peft4j.core.quant.QuantizedExport;
 import io.peft4j.core.train.EvalResult;
 import io.peft4j.core.train.Trainer;
 import io.peft4j.core.train.TrainingConfig;
@@ -69,7 +73,8 @@ public final class TuningSession implements AutoCloseable {
     public static TuningSession open(RunPlan plan, InstalledExtensions ext) {
         NDManager manager = NDManager.newBaseManager();
         try {
-            LlamaModel model = LlamaModel.load(plan.modelDir(), manager);
+            // Linears stored quantized (a bitsandbytes NF4 checkpoint, say) are read by the installed quantizers.
+            LlamaModel model = LlamaModel.load(plan.modelDir(), manager, false, quantizedLinears(plan, ext));
             TextTokenizer tokenizer = TextTokenizer.load(plan.modelDir().resolve("tokenizer.json"));
             PeftModel peft = new PeftModel(new LlamaAdapterHost(model, tokenizer), ext::initializerFor);
             // The PiSSA -> LoRA conversion at save time needs the factors as they were right after initialisation.
@@ -81,13 +86,8 @@ public final class TuningSession implements AutoCloseable {
                 names.add(a.name());
             }
             if (plan.quantizer() != null) {
-                for (SiteInfo s : model.sites()) {
-                    if (s.kind() == SiteKind.LINEAR && !s.path().equals("lm_head")) {
-                        AdaptableLinear l = model.linear(s.path());
-                        l.setQuantizedWeight(plan.quantizer().quantize(l.weight(),
-                                plan.config().quantization().options()));
-                    }
-                }
+                // Layer by layer: each mapped float weight is released once its quantized form exists.
+                BaseQuantization.quantize(model, plan.quantizer(), plan.config().quantization().options());
             }
             peft.setActive(names);
             return new TuningSession(plan, ext, manager, model, tokenizer, peft);
@@ -95,6 +95,26 @@ public final class TuningSession implements AutoCloseable {
             manager.close();
             throw e;
         }
+    }
+
+    /** A resolver over every installed quantizer, re-quantizing with the options the model's config.json records. */
+    static QuantizedLinearResolver quantizedLinears(RunPlan plan, InstalledExtensions ext) {
+        Path configJson = plan.modelDir().resolve("config.json");
+        return QuantizedLinearResolver.of(ext.quantizers().values(),
+                q -> QuantizedExport.optionsFor(configJson, q.id()));
+    }
+
+    /**
+     * Merges the named adapters into the base (see {@link BaseQuantization#mergeAndReport}) and reports the logit
+     * change on a probe sentence; on a quantized base this is the error re-quantization introduced.
+     */
+    public MergeReport mergeAndReport(List<String> names) {
+        return BaseQuantization.mergeAndReport(peft, model, names, probe());
+    }
+
+    /** A short probe sequence for before/after comparisons: a fixed sentence, tokenized with a BOS. */
+    public long[] probe() {
+        return tokenizer.encode("Once upon a time, there was a little girl who liked to play in the park.", true);
     }
 
     public LlamaModel model() {

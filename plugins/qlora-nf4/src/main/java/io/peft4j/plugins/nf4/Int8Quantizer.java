@@ -1,0 +1,154 @@
+package io.peft4j.plugins.nf4;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import io.peft4j.api.QuantizedWeight;
+import io.peft4j.api.Quantizer;
+import io.peft4j.plugins.nf4.BlockwiseQuantization.Blockwise8;
+import java.util.Arrays;
+import java.util.Map;
+import org.pf4j.Extension;
+
+/**
+ * Blockwise absmax 8-bit quantizer with bitsandbytes' signed dynamic map (bnb {@code quantize_blockwise} with
+ * {@code code = create_dynamic_map(signed=True)}, blocksize 256 by default), for post-merge export at 8 bits:
+ * <pre>
+ *   absmax[b] = max |x| over block b;  q[i] = index of the nearest DYNAMIC value to clamp(x[i] · (1/absmax[b]))
+ *   Ŵ[i] = DYNAMIC[q[i]] · absmax[i / blocksize]
+ * </pre>
+ * Ties go to the lower index, as for NF4 ({@link BlockwiseQuantization#quantize8}). 8.125 bits per parameter at
+ * blocksize 256.
+ *
+ * <p>State dict ({@link Int8Weight#stateDict}): {@code weight} uint8 {@code [out, in]}, {@code weight.absmax},
+ * {@code weight.quant_map}, {@code weight.quant_state.peft4j__int8}. This is peft4j's own layout (transformers'
+ * bnb 8-bit format is LLM.int8, a different scheme), readable by this quantizer only.
+ */
+@Extension
+public final class Int8Quantizer implements Quantizer {
+    public static final String ID = "int8";
+    static final String QUANT_TYPE = "int8_dynamic";
+    static final String QUANT_STATE_SUFFIX = "quant_state.peft4j__int8";
+
+    @Override
+    public String id() {
+        return ID;
+    }
+
+    @Override
+    public String description() {
+        return "Blockwise absmax 8-bit with the bitsandbytes dynamic map (blocksize 256, ~8.13 bits/param)";
+    }
+
+    @Override
+    public void validate(Map<String, Object> options) {
+        Int8Options.parse(options);
+    }
+
+    @Override
+    public Int8Weight quantize(NDArray weight, Map<String, Object> options) {
+        Int8Options o = Int8Options.parse(options);
+        long size = weight.size();
+        if (size == 0) {
+            throw new IllegalArgumentException("int8: cannot quantize a tensor with 0 elements (shape "
+                    + weight.getShape() + ")");
+        }
+        if (size > Integer.MAX_VALUE - 1) {
+            throw new IllegalArgumentException("int8: tensor of " + size + " elements is too large");
+        }
+        if (!weight.getDataType().isFloating()) {
+            throw new IllegalArgumentException("int8: expected a floating-point weight, got " + weight.getDataType());
+        }
+        float[] x;
+        if (weight.getDataType() == DataType.FLOAT32) {
+            x = weight.toFloatArray();
+        } else {
+            try (NDArray f = weight.toType(DataType.FLOAT32, true)) {
+                x = f.toFloatArray();
+            }
+        }
+        for (int i = 0; i < x.length; i++) {
+            if (!Float.isFinite(x[i])) {
+                throw new IllegalArgumentException("int8: weight " + weight.getShape() + " holds a non-finite value ("
+                        + x[i] + ") at flat index " + i);
+            }
+        }
+        Blockwise8 b = BlockwiseQuantization.quantize8(x, o.blocksize());
+        return new Int8Weight(weight.getManager(), weight.getShape().getShape(), o.blocksize(), b.quantized(),
+                b.absmax(), Nf4Codes.DYNAMIC_8BIT);
+    }
+
+    @Override
+    public boolean recognizes(String prefix, Map<String, NDArray> tensors) {
+        NDArray w = tensors.get(prefix + "weight");
+        return w != null && w.getDataType() == DataType.UINT8
+                && tensors.containsKey(prefix + "weight." + QUANT_STATE_SUFFIX);
+    }
+
+    /**
+     * Restores a weight saved by {@link Int8Weight#stateDict}; copies the data into a sub-manager of the manager
+     * holding {@code prefix + "weight"}.
+     *
+     * @throws IllegalArgumentException naming the key when a tensor is missing or inconsistent
+     */
+    @Override
+    public QuantizedWeight load(String prefix, Map<String, NDArray> tensors) {
+        String w = prefix + "weight";
+        String stateKey = w + "." + QUANT_STATE_SUFFIX;
+        NDArray stateT = need(tensors, stateKey);
+        QuantStateJson.State st;
+        try {
+            st = QuantStateJson.read(bytes(stateKey, stateT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(stateKey + ": " + e.getMessage(), e);
+        }
+        if (!QUANT_TYPE.equals(st.quantType())) {
+            throw new IllegalArgumentException(stateKey + ": quant_type \"" + st.quantType() + "\", expected \""
+                    + QUANT_TYPE + "\"");
+        }
+        if (!BlockwiseQuantization.isValidBlocksize(st.blocksize())) {
+            throw new IllegalArgumentException(stateKey + ": blocksize " + st.blocksize() + " is not one of "
+                    + Arrays.toString(BlockwiseQuantization.VALID_BLOCKSIZES));
+        }
+        long n = 1;
+        for (long d : st.shape()) {
+            n *= d;
+        }
+        byte[] q = bytes(w, need(tensors, w));
+        if (n <= 0 || q.length != n) {
+            throw new IllegalArgumentException(w + ": expected " + n + " bytes for shape "
+                    + Arrays.toString(st.shape()) + ", got " + q.length);
+        }
+        String absKey = w + ".absmax";
+        NDArray absT = need(tensors, absKey);
+        int nb = BlockwiseQuantization.blockCount(n, st.blocksize());
+        if (absT.getDataType() != DataType.FLOAT32 || absT.size() != nb) {
+            throw new IllegalArgumentException(absKey + ": expected float32 with ceil(" + n + " / " + st.blocksize()
+                    + ") = " + nb + " values, got " + absT.getDataType() + " with " + absT.size());
+        }
+        float[] code = Nf4Codes.DYNAMIC_8BIT;
+        NDArray mapT = tensors.get(w + ".quant_map");
+        if (mapT != null) {
+            float[] c = mapT.toType(DataType.FLOAT32, false).toFloatArray();
+            if (c.length != 256) {
+                throw new IllegalArgumentException(w + ".quant_map: expected 256 values, got " + c.length);
+            }
+            code = Arrays.equals(c, code) ? code : c;
+        }
+        return new Int8Weight(tensors.get(w).getManager(), st.shape(), st.blocksize(), q, absT.toFloatArray(), code);
+    }
+
+    private static NDArray need(Map<String, NDArray> tensors, String key) {
+        NDArray t = tensors.get(key);
+        if (t == null) {
+            throw new IllegalArgumentException(key + ": missing");
+        }
+        return t;
+    }
+
+    private static byte[] bytes(String key, NDArray t) {
+        if (t.getDataType() != DataType.UINT8) {
+            throw new IllegalArgumentException(key + ": expected uint8, got " + t.getDataType());
+        }
+        return t.toByteArray();
+    }
+}

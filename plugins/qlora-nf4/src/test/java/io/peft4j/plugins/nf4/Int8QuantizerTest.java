@@ -1,0 +1,111 @@
+package io.peft4j.plugins.nf4;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import io.peft4j.api.ConfigException;
+import io.peft4j.api.QuantizedWeight;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** The blockwise 8-bit quantizer: math against the Java reference, error bound, size, save/load, errors. */
+class Int8QuantizerTest {
+    private static final String P = "model.layers.0.mlp.up_proj.";
+    private final Int8Quantizer quantizer = new Int8Quantizer();
+    private NDManager m;
+
+    @BeforeEach
+    void open() {
+        m = NDManager.newBaseManager();
+    }
+
+    @AfterEach
+    void close() {
+        m.close();
+    }
+
+    private static float[] gaussian(int n, long seed) {
+        Random r = new Random(seed);
+        float[] f = new float[n];
+        for (int i = 0; i < n; i++) {
+            f[i] = (float) (r.nextGaussian() * 0.05);
+        }
+        return f;
+    }
+
+    @ParameterizedTest
+    @CsvSource({"7,13,256", "64,64,256", "33,65,32", "3,1000,4096", "1,1,64"})
+    void dequantizationEqualsTheBlockwiseReferenceAndIsClose(int rows, int cols, int bs) {
+        float[] x = gaussian(rows * cols, rows * 7L + cols);
+        NDArray w = m.create(x, new Shape(rows, cols));
+        try (Int8Weight q = quantizer.quantize(w, Map.of("blocksize", bs))) {
+            BlockwiseQuantization.Blockwise8 ref = BlockwiseQuantization.quantize8(x, bs);
+            float[] expected = BlockwiseQuantization.dequantize8(ref, 0f, Nf4Codes.DYNAMIC_8BIT);
+            float[] got;
+            try (NDArray d = q.dequantize(m)) {
+                assertThat(d.getShape()).isEqualTo(new Shape(rows, cols));
+                got = d.toFloatArray();
+            }
+            assertThat(got).containsExactly(expected);
+            // The dynamic map's largest gap is ~1/64 of absmax near |t| = 1 (its linear segment of 1/128 steps,
+            // halved), so no value moves by more than absmax/64.
+            float[] absmax = ref.absmax();
+            for (int i = 0; i < x.length; i++) {
+                assertThat(Math.abs(got[i] - x[i])).isLessThanOrEqualTo(absmax[i / bs] / 64f + 1e-7f);
+            }
+            assertThat(q.storageBytes()).isEqualTo((long) rows * cols + 4L * absmax.length);
+        }
+    }
+
+    @Test
+    void eightPointOneTwoFiveBitsPerParameterAtBlocksize256() {
+        try (Int8Weight q = quantizer.quantize(m.create(gaussian(256 * 64, 1), new Shape(256, 64)), Map.of())) {
+            assertThat(q.bitsPerParameter()).isEqualTo(8.125);
+        }
+    }
+
+    @Test
+    void stateDictRoundTripsAndIsRecognisedByInt8NotNf4() {
+        float[] x = gaussian(40 * 50, 3);
+        try (Int8Weight q = quantizer.quantize(m.create(x, new Shape(40, 50)), Map.of())) {
+            Map<String, NDArray> sd = q.stateDict(P);
+            assertThat(sd).containsOnlyKeys(P + "weight", P + "weight.absmax", P + "weight.quant_map",
+                    P + "weight.quant_state.peft4j__int8");
+            assertThat(quantizer.recognizes(P, sd)).isTrue();
+            assertThat(new Nf4Quantizer().recognizes(P, sd)).isFalse();
+            try (QuantizedWeight back = quantizer.load(P, sd); NDArray a = q.dequantize(m);
+                 NDArray b = back.dequantize(m)) {
+                assertThat(b.toFloatArray()).containsExactly(a.toFloatArray());
+            }
+        }
+    }
+
+    @Test
+    void absmaxLengthMismatchNamesTheKey() {
+        try (Int8Weight q = quantizer.quantize(m.create(gaussian(600, 4), new Shape(2, 300)), Map.of())) {
+            Map<String, NDArray> sd = new HashMap<>(q.stateDict(P));
+            sd.put(P + "weight.absmax", m.create(new float[] {1f}));
+            assertThatThrownBy(() -> quantizer.load(P, sd)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining(P + "weight.absmax").hasMessageContaining("ceil(600 / 256) = 3");
+        }
+    }
+
+    @Test
+    void badInput() {
+        assertThatThrownBy(() -> quantizer.quantize(m.create(new float[0], new Shape(0, 4)), Map.of()))
+                .hasMessageContaining("0 elements");
+        assertThatThrownBy(() -> quantizer.validate(Map.of("blocksize", 100)))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("blocksize");
+        assertThatThrownBy(() -> quantizer.validate(Map.of("double_quant", true)))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("unknown int8 option");
+    }
+}
