@@ -41,7 +41,7 @@ class ConfigErrorsTest {
 
     @Test
     void unknownMethodListsInstalledOnes() {
-        reject("- {method: lorra}", "adapters[0].method", "did you mean 'lora'", "installed methods: [lora");
+        reject("- {method: lorra}", "adapters[0].method", "did you mean 'lora'", "installed methods: [", "lora,");
     }
 
     @Test
