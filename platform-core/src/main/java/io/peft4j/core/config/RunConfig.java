@@ -17,7 +17,8 @@ public record RunConfig(
         @JsonProperty("optimizer") OptimizerSection optimizer,
         @JsonProperty("training") TrainingSection training,
         @JsonProperty("data") DataSection data,
-        @JsonProperty("output") OutputSection output) {
+        @JsonProperty("output") OutputSection output,
+        @JsonProperty("pruning") PruningSection pruning) {
 
     public RunConfig {
         model = model == null ? new ModelSection(null, null) : model;
@@ -30,20 +31,31 @@ public record RunConfig(
 
     public RunConfig withModelPath(String path) {
         return new RunConfig(new ModelSection(path, model.device()), quantization, adapters, optimizer, training, data,
-                output);
+                output, pruning);
     }
 
     public RunConfig withAdapters(List<AdapterSection> list) {
-        return new RunConfig(model, quantization, list, optimizer, training, data, output);
+        return new RunConfig(model, quantization, list, optimizer, training, data, output, pruning);
     }
 
     public RunConfig withTraining(TrainingSection t) {
-        return new RunConfig(model, quantization, adapters, optimizer, t, data, output);
+        return new RunConfig(model, quantization, adapters, optimizer, t, data, output, pruning);
     }
 
     public RunConfig withOutputDir(String dir) {
         return new RunConfig(model, quantization, adapters, optimizer, training, data,
-                new OutputSection(dir, output.convertToLora()));
+                new OutputSection(dir, output.convertToLora()), pruning);
+    }
+
+    /** A run without pruning. */
+    public RunConfig(ModelSection model, QuantizationSection quantization, List<AdapterSection> adapters,
+                     OptimizerSection optimizer, TrainingSection training, DataSection data, OutputSection output) {
+        this(model, quantization, adapters, optimizer, training, data, output, null);
+    }
+
+    /** This configuration with another pruning section (null: none). */
+    public RunConfig withPruning(PruningSection p) {
+        return new RunConfig(model, quantization, adapters, optimizer, training, data, output, p);
     }
 
     /**
@@ -183,6 +195,64 @@ public record RunConfig(
             addEos = addEos == null || addEos;
             addBos = addBos == null || addBos;
             shuffle = shuffle == null || shuffle;
+        }
+    }
+
+    /**
+     * Pruning of the base model's linear layers, applied before the adapters are created (prune-then-PEFT); masks
+     * are kept and re-applied after merges. See {@code io.peft4j.core.prune.Pruner}.
+     *
+     * @param method   {@code magnitude} (unstructured: the smallest |w| of each targeted linear, or over all of
+     *                 them with {@code scope: global}), {@code mlp_channels} (whole intermediate channels: rows of
+     *                 gate_proj/up_proj and columns of down_proj) or {@code heads} (whole grouped-query groups: one
+     *                 key/value head with its query heads: q/k/v rows and o_proj columns)
+     * @param sparsity share of weights (magnitude) or of channels / head groups (structured) removed, in [0, 1)
+     * @param scope    {@code per_layer} (default: every targeted module, or every decoder layer for structured
+     *                 methods, loses that share) or {@code global} (one ranking over all of them)
+     * @param targets  magnitude only: linear module names (default every decoder linear: q_proj, k_proj, v_proj,
+     *                 o_proj, gate_proj, up_proj, down_proj; lm_head and embeddings are never pruned)
+     * @param layers   decoder layer indices to prune (default all)
+     */
+    public record PruningSection(@JsonProperty("method") String method,
+                                 @JsonProperty("sparsity") Double sparsity,
+                                 @JsonProperty("scope") String scope,
+                                 @JsonProperty("targets") List<String> targets,
+                                 @JsonProperty("layers") List<Integer> layers) {
+        public static final List<String> METHODS = List.of("magnitude", "mlp_channels", "heads");
+        public static final List<String> SCOPES = List.of("per_layer", "global");
+        public static final List<String> LINEARS = List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                "up_proj", "down_proj");
+
+        public PruningSection {
+            method = method == null ? "magnitude" : method;
+            scope = scope == null ? "per_layer" : scope;
+            targets = targets == null ? LINEARS : List.copyOf(targets);
+            layers = layers == null ? null : List.copyOf(layers);
+        }
+
+        /** Checks values that need no model; throws {@link io.peft4j.api.ConfigException} naming the field. */
+        public void validate() {
+            if (!METHODS.contains(method)) {
+                throw new io.peft4j.api.ConfigException("pruning.method", "expected one of " + METHODS + ", got \""
+                        + method + "\"");
+            }
+            if (sparsity == null || !(sparsity >= 0.0 && sparsity < 1.0)) {
+                throw new io.peft4j.api.ConfigException("pruning.sparsity", "must be in [0, 1) (the share of "
+                        + "weights or channels removed), got " + sparsity);
+            }
+            if (!SCOPES.contains(scope)) {
+                throw new io.peft4j.api.ConfigException("pruning.scope", "expected one of " + SCOPES + ", got \""
+                        + scope + "\"");
+            }
+            for (String t : targets) {
+                if (!LINEARS.contains(t)) {
+                    throw new io.peft4j.api.ConfigException("pruning.targets", "\"" + t + "\" is not a prunable "
+                            + "linear; expected some of " + LINEARS);
+                }
+            }
+            if (targets.isEmpty()) {
+                throw new io.peft4j.api.ConfigException("pruning.targets", "must name at least one of " + LINEARS);
+            }
         }
     }
 

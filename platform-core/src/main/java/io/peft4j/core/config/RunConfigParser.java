@@ -79,7 +79,7 @@ public final class RunConfigParser {
         List<RunConfig.AdapterSection> adapters = parseAdapters(obj.remove("adapters"));
         RunConfig base = convert(obj, RunConfig.class, "");
         RunConfig cfg = new RunConfig(base.model(), base.quantization(), adapters, base.optimizer(), base.training(),
-                base.data(), base.output());
+                base.data(), base.output(), base.pruning());
         checkRanges(cfg);
         return cfg;
     }
@@ -167,6 +167,9 @@ public final class RunConfigParser {
     }
 
     private static void checkRanges(RunConfig c) {
+        if (c.pruning() != null) {
+            c.pruning().validate();
+        }
         RunConfig.OptimizerSection o = c.optimizer();
         positive("optimizer.lr", o.lr());
         if (o.weightDecay() < 0) {

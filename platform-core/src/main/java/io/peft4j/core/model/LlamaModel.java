@@ -517,6 +517,14 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
                         + " positions exceed max_position_embeddings = " + config.maxPositionEmbeddings());
             }
             int prefixOffset = hooksOn ? prefixTokens(hooks.activeAttentionKv(layers.get(0).attnPath)) : 0;
+            if (prefixOffset > 0 && prefixOffset + past + tokens > config.maxPositionEmbeddings()) {
+                // Prefix tokens occupy the first positions (real tokens start at position P), so they count
+                // against the context although the cache does not store them.
+                throw new IllegalArgumentException("sequence too long: " + prefixOffset + " prefix-tuning virtual "
+                        + "tokens + " + (past + tokens) + " positions = " + (prefixOffset + past + tokens)
+                        + " exceed max_position_embeddings = " + config.maxPositionEmbeddings()
+                        + "; shorten the input or use fewer num_virtual_tokens");
+            }
             NDArray fullMask = fullMask(virtualTotal);
             if (fullMask == null) {
                 rot = rope.range(prefixOffset + past, tokens);

@@ -84,6 +84,11 @@ public final class RunConfigValidator {
             throw new ConfigException("training.max_seq_len", cfg.training().maxSeqLen() + " is longer than the "
                     + "model's context (max_position_embeddings = " + mc.maxPositionEmbeddings() + ")");
         }
+        checkContext(cfg, planned, mc);
+        if (cfg.pruning() != null) {
+            cfg.pruning().validate();
+            io.peft4j.core.prune.Pruner.validate(mc, cfg.pruning());
+        }
         return new RunPlan(cfg, modelDir, mc, planned, quantizer, policy, train, eval);
     }
 
@@ -143,6 +148,30 @@ public final class RunConfigValidator {
     private static boolean rewritesBase(RunPlan.PlannedAdapter p, InstalledExtensions ext) {
         Object init = AdapterConfigCodec.toPeftJson(p.method(), p.config(), null).get(INIT_KEY);
         return init instanceof String s && ext.initializerFor(s.toLowerCase(java.util.Locale.ROOT)).isPresent();
+    }
+
+    /**
+     * Virtual tokens (prompt tuning) and prefix tokens (prefix tuning) occupy positions of the model's context, so
+     * the longest training sequence plus all of them must fit in {@code max_position_embeddings}. The count is read
+     * from the adapters' {@code num_virtual_tokens} (PEFT's field for every prompt-learning method).
+     */
+    private static void checkContext(RunConfig cfg, List<RunPlan.PlannedAdapter> planned, LlamaConfig mc) {
+        int virtual = 0;
+        List<String> who = new ArrayList<>();
+        for (RunPlan.PlannedAdapter a : planned) {
+            Object n = AdapterConfigCodec.toPeftJson(a.method(), a.config(), null).get("num_virtual_tokens");
+            if (n instanceof Number num && num.intValue() > 0) {
+                virtual += num.intValue();
+                who.add(a.name() + " (" + a.method().method() + "): " + num.intValue());
+            }
+        }
+        int seq = cfg.training().maxSeqLen();
+        if (virtual > 0 && seq + virtual > mc.maxPositionEmbeddings()) {
+            throw new ConfigException("training.max_seq_len", seq + " tokens plus " + virtual + " virtual/prefix "
+                    + "tokens of " + who + " = " + (seq + virtual) + " exceed the model's context "
+                    + "(max_position_embeddings = " + mc.maxPositionEmbeddings() + "); lower max_seq_len to at most "
+                    + (mc.maxPositionEmbeddings() - virtual) + " or use fewer num_virtual_tokens");
+        }
     }
 
     private static void checkSharing(List<RunPlan.PlannedAdapter> planned) {

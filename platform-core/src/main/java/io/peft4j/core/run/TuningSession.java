@@ -22,6 +22,9 @@ import io.peft4j.core.plugin.InstalledExtensions;
 import io.peft4j.core.quant.BaseQuantization;
 import io.peft4j.core.quant.MergeReport;
 import io.peft4j.core.quant.QuantizedExport;
+import io.peft4j.core.prune.Pruner;
+import io.peft4j.core.prune.PruningMasks;
+import io.peft4j.core.prune.SparsityReport;
 import io.peft4j.core.train.EvalResult;
 import io.peft4j.core.train.Trainer;
 import io.peft4j.core.train.TrainingConfig;
@@ -54,19 +57,21 @@ public final class TuningSession implements AutoCloseable {
     private final LlamaModel model;
     private final TextTokenizer tokenizer;
     private final PeftModel peft;
+    private PruningMasks masks;
 
     private TuningSession(RunPlan plan, InstalledExtensions ext, NDManager manager, LlamaModel model,
-                          TextTokenizer tokenizer, PeftModel peft) {
+                          TextTokenizer tokenizer, PeftModel peft, PruningMasks masks) {
         this.plan = plan;
         this.ext = ext;
         this.manager = manager;
         this.model = model;
         this.tokenizer = tokenizer;
         this.peft = peft;
+        this.masks = masks;
     }
 
     /**
-     * Loads the model and tokenizer, creates and initialises the planned adapters (initializers such as PiSSA see
+     * Loads the model and tokenizer, prunes the base if the plan asks for it, creates and initialises the planned adapters (initializers such as PiSSA see
      * the full-precision weights), then quantizes the base linears if the plan asks for it, and activates every
      * adapter.
      */
@@ -77,6 +82,9 @@ public final class TuningSession implements AutoCloseable {
             LlamaModel model = LlamaModel.load(plan.modelDir(), manager, false, quantizedLinears(plan, ext));
             TextTokenizer tokenizer = TextTokenizer.load(plan.modelDir().resolve("tokenizer.json"));
             PeftModel peft = new PeftModel(new LlamaAdapterHost(model, tokenizer), ext::initializerFor);
+            // Prune-then-PEFT: the adapters (and initializers such as PiSSA) see the pruned base.
+            PruningMasks masks = plan.config().pruning() == null ? null
+                    : Pruner.prune(model, plan.config().pruning());
             // The PiSSA -> LoRA conversion at save time needs the factors as they were right after initialisation.
             peft.captureInitialFactors(plan.config().output().convertToLora());
             long seed = plan.config().training().seed();
@@ -90,7 +98,7 @@ public final class TuningSession implements AutoCloseable {
                 BaseQuantization.quantize(model, plan.quantizer(), plan.config().quantization().options());
             }
             peft.setActive(names);
-            return new TuningSession(plan, ext, manager, model, tokenizer, peft);
+            return new TuningSession(plan, ext, manager, model, tokenizer, peft, masks);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -157,6 +165,9 @@ public final class TuningSession implements AutoCloseable {
             EvalResult after = trainer.evaluate();
             Path adapterDir = out.resolve("adapter");
             saveAdapters(adapterDir);
+            if (masks != null) {
+                writeSparsity(out.resolve("sparsity.json"), sparsity());
+            }
             long tokens = (long) result.steps() * cfg.training().batchSize() * cfg.training().gradAccumulation()
                     * cfg.training().maxSeqLen();
             return new Outcome(before, after, result, adapterDir, tokens / Math.max(secs, 1e-9));
@@ -270,6 +281,84 @@ public final class TuningSession implements AutoCloseable {
         return m;
     }
 
+    // ------------------------------------------------------------------------------------------------ pruning
+
+    /** The pruning masks in force (from the plan's {@code pruning} section or {@link #pruneAfterPeft}), or null. */
+    public PruningMasks pruningMasks() {
+        return masks;
+    }
+
+    /** Measured sparsity of the pruned linears (every decoder linear when nothing was pruned). */
+    public SparsityReport sparsity() {
+        List<String> paths = masks != null ? new ArrayList<>(masks.masks().keySet())
+                : Pruner.targetPaths(model.config(), new RunConfig.PruningSection(null, 0.0, null, null, null));
+        return SparsityReport.measure(model, paths);
+    }
+
+    /**
+     * Merges an adapter into the base weights ({@link PeftModel#merge}) and re-applies the pruning masks, so the
+     * merged model keeps the sparsity (the adapter's update at pruned positions is dropped).
+     */
+    public void merge(String adapterName) {
+        peft.merge(adapterName);
+        reapplyMasks();
+    }
+
+    /**
+     * PEFT-then-prune: prunes the current model as {@code spec} says. With {@code keepAdapterUnmerged == false} the
+     * active adapters are merged first (all of them must be mergeable: non-linear methods such as bottleneck, prefix
+     * or prompt tuning are refused before anything changes), so the adapted weights are what gets pruned; with
+     * {@code true} only the base is pruned and the adapters stay separate (their updates stay dense).
+     *
+     * @return sparsity of the pruned linears afterwards
+     */
+    public SparsityReport pruneAfterPeft(RunConfig.PruningSection spec, boolean keepAdapterUnmerged) {
+        spec.validate();
+        Pruner.validate(model.config(), spec);
+        if (model.linears().values().stream().anyMatch(AdaptableLinear::quantized)) {
+            throw new ConfigException("pruning", "the base is quantized; prune before quantizing (use the pruning "
+                    + "section of the run configuration, which prunes before quantization)");
+        }
+        if (!keepAdapterUnmerged) {
+            for (String name : peft.active()) {
+                for (SiteInfo s : peft.adapter(name).sites()) {
+                    if (s.kind() != SiteKind.LINEAR) {
+                        throw new ConfigException("pruning", "adapter '" + name + "' ("
+                                + peft.adapter(name).method().method() + ") acts on " + s.kind() + " site " + s.path()
+                                + " and cannot be merged; prune with keep_adapter_unmerged or deactivate it");
+                    }
+                }
+            }
+            for (String name : peft.active()) {
+                peft.merge(name);
+            }
+        }
+        PruningMasks fresh = Pruner.prune(model, spec);
+        if (masks != null) {
+            masks.close();
+        }
+        masks = fresh;
+        return SparsityReport.measure(model, masks.masks().keySet());
+    }
+
+    private void reapplyMasks() {
+        if (masks != null) {
+            masks.apply(model, plan.quantizer() == null ? null
+                    : w -> plan.quantizer().quantize(w, plan.config().quantization().options()));
+        }
+    }
+
+    private static void writeSparsity(Path file, SparsityReport report) {
+        try {
+            String json = new com.fasterxml.jackson.databind.ObjectMapper()
+                    .enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT)
+                    .writeValueAsString(report.toMap());
+            io.peft4j.core.io.AtomicFiles.write(file, json.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+
     /** Generates continuations with the active adapters. */
     public List<Generator.Result> generate(List<String> prompts, GenerationOptions options) {
         return new Generator(model, tokenizer).generate(prompts, options);
@@ -297,6 +386,9 @@ public final class TuningSession implements AutoCloseable {
 
     @Override
     public void close() {
+        if (masks != null) {
+            masks.close();
+        }
         tokenizer.close();
         model.close();
         manager.close();

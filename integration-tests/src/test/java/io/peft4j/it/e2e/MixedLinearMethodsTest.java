@@ -26,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * as the optimizer policy. Hugging Face PEFT cannot save mixed method types in one model; the artifact here is one
  * PEFT-format sub-directory per adapter plus a manifest.
  */
-class CompositionTest {
+class MixedLinearMethodsTest {
     private static final long[] PROBE = {1, 403, 407, 261, 378, 432, 383};
 
     @TempDir
