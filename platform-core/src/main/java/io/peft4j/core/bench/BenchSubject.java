@@ -2,7 +2,9 @@ package io.peft4j.core.bench;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
 import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.ParamRole;
@@ -157,12 +159,21 @@ final class BenchSubject implements AutoCloseable {
 
     /** Replaces every LoRA up-projection (zero at init) by N(0, 0.02²) so the adapter changes the output. */
     void randomizeUpProjections() {
-        for (Parameter p : trainable) {
-            if (p.role() == ParamRole.UP) {
-                try (NDArray r = dataManager.randomNormal(0f, 0.02f, p.value().getShape(), p.value().getDataType())) {
-                    p.value().set(new ai.djl.ndarray.index.NDIndex(), r);
+        // In-place writes into leaves that require grad are only allowed with torch grad mode off.
+        boolean gradMode = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
+        try {
+            for (Parameter p : trainable) {
+                if (p.role() == ParamRole.UP) {
+                    try (NDArray r = dataManager.randomNormal(0f, 0.02f, p.value().getShape(),
+                            p.value().getDataType())) {
+                        // NDIndex(":") (not an empty index: torch rejects an empty index_put_ list)
+                        p.value().set(new NDIndex(":"), r);
+                    }
                 }
             }
+        } finally {
+            JniUtils.setGradMode(gradMode);
         }
     }
 
