@@ -200,6 +200,7 @@ final class CaseMeasurement {
         rec.put("rss_mib_at_reference", Json.round(atRef[0], 1));
         rec.put("rss_mib_end", Json.round(end, 1));
         rec.put("rss_rel_change_from_reference", Json.round((end - atRef[0]) / atRef[0], 4));
+        rec.put("rss_flat_within_2pct", Math.abs((end - atRef[0]) / atRef[0]) <= 0.02);
         rec.put("rss_samples", samples);
         rec.put("rss_peak_mib", Json.round(SystemProbe.rssPeakMib(), 1));
         mfu(rec, "train", Stats.median(totals(timed)), Stats.min(totals(timed)));

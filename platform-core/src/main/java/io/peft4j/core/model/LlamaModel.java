@@ -333,7 +333,7 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
         return config;
     }
 
-    /** The directory the model was loaded from. */
+    /** The directory the model was loaded from; null for a {@link #random} model. */
     public Path directory() {
         return directory;
     }
