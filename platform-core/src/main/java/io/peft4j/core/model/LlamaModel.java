@@ -174,10 +174,94 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
         }
         NDManager own = manager.newSubManager();
         try (ckpt) {
-            return new Loader(dir, config, ckpt, own, copyWeights, quantized).build();
+            return new Loader(dir, config, new CheckpointTensors(dir, ckpt, copyWeights), own, ckpt, quantized).build();
         } catch (RuntimeException e) {
             own.close();
             throw e;
+        }
+    }
+
+    /**
+     * A model with random weights and no directory (for benchmarks and tests), initialised as transformers'
+     * {@code LlamaPreTrainedModel._init_weights}: every linear weight and the embedding ~ {@code N(0, std²)}
+     * (transformers' {@code initializer_range}, 0.02 by default), biases 0, RMSNorm weights 1. Weights are drawn
+     * in model order (embedding, then per layer q, k, v, o, gate, up, down, then lm_head) from the engine's
+     * generator seeded with {@code seed}, so the same seed gives the same model. lm_head is a separate matrix unless
+     * {@code config.tieWordEmbeddings()}. The weights are ordinary writable arrays.
+     *
+     * @param manager parent manager; the model owns a sub-manager of it, released by {@link #close()}
+     * @param std     standard deviation of the weights, &gt; 0
+     */
+    public static LlamaModel random(LlamaConfig config, NDManager manager, long seed, double std) {
+        Objects.requireNonNull(config, "config");
+        if (!(std > 0)) {
+            throw new IllegalArgumentException("std must be > 0, got " + std);
+        }
+        ai.djl.engine.Engine.getInstance().setRandomSeed((int) seed);
+        NDManager own = manager.newSubManager();
+        try {
+            return new Loader(null, config, new RandomTensors(own, (float) std), own, null, null).build();
+        } catch (RuntimeException e) {
+            own.close();
+            throw e;
+        }
+    }
+
+    /** Where the loader's tensors come from. */
+    private interface TensorSource {
+        boolean contains(String name);
+
+        /** The tensor {@code name}, checked to have {@code shape}. */
+        NDArray read(String name, long[] shape, NDManager m);
+    }
+
+    /** Tensors of a safetensors checkpoint, mapped or copied. */
+    private record CheckpointTensors(Path dir, SafetensorsCheckpoint ckpt, boolean copy) implements TensorSource {
+        @Override
+        public boolean contains(String name) {
+            return ckpt.contains(name);
+        }
+
+        @Override
+        public NDArray read(String name, long[] shape, NDManager m) {
+            if (!ckpt.contains(name)) {
+                List<String> some = new ArrayList<>();
+                for (String n : ckpt.names()) {
+                    if (some.size() == 6) {
+                        some.add("...");
+                        break;
+                    }
+                    some.add(n);
+                }
+                throw new ModelLoadException(dir + ": weights lack tensor '" + name + "' (" + ckpt.source()
+                        + " holds " + ckpt.names().size() + " tensors, e.g. " + some + ")");
+            }
+            TensorEntry e = ckpt.entry(name);
+            if (!Arrays.equals(e.shape(), shape)) {
+                throw new ModelLoadException(dir + ": tensor '" + name + "' in " + ckpt.fileOf(name) + " has shape "
+                        + Arrays.toString(e.shape()) + " but config.json implies " + Arrays.toString(shape));
+            }
+            return copy ? ckpt.readCopy(name, m) : ckpt.read(name, m);
+        }
+    }
+
+    /** HF-style random initialisation (see {@link #random}); biases are created only where the config asks. */
+    private record RandomTensors(NDManager m, float std) implements TensorSource {
+        @Override
+        public boolean contains(String name) {
+            return name.equals(LM_HEAD + ".weight");   // no optional biases; lm_head present (untied unless config ties)
+        }
+
+        @Override
+        public NDArray read(String name, long[] shape, NDManager mgr) {
+            Shape s = new Shape(shape);
+            if (name.endsWith("layernorm.weight") || name.equals("model.norm.weight")) {
+                return mgr.ones(s, DataType.FLOAT32);
+            }
+            if (name.endsWith(".bias")) {
+                return mgr.zeros(s, DataType.FLOAT32);
+            }
+            return mgr.randomNormal(0f, std, s, DataType.FLOAT32);
         }
     }
 
@@ -185,20 +269,20 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
     private static final class Loader {
         private final Path dir;
         private final LlamaConfig c;
-        private final SafetensorsCheckpoint ckpt;
+        private final TensorSource ckpt;
         private final NDManager m;
-        private final boolean copy;
-        private final QuantizedLinearResolver resolver;
+        private final SafetensorsCheckpoint file;        // null for a random model
+        private final QuantizedLinearResolver resolver;  // null: quantized linears are an error
         private final Map<String, AdaptableLinear> linears = new LinkedHashMap<>();
         private final List<SiteInfo> sites = new ArrayList<>();
 
-        Loader(Path dir, LlamaConfig c, SafetensorsCheckpoint ckpt, NDManager m, boolean copy,
+        Loader(Path dir, LlamaConfig c, TensorSource ckpt, NDManager m, SafetensorsCheckpoint file,
                QuantizedLinearResolver resolver) {
             this.dir = dir;
             this.c = c;
             this.ckpt = ckpt;
             this.m = m;
-            this.copy = copy;
+            this.file = file;
             this.resolver = resolver;
         }
 
@@ -248,7 +332,7 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
             NDArray b = biasRequired || ckpt.contains(path + ".bias") ? tensor(path + ".bias", out) : null;
             SiteInfo site = new SiteInfo(path, SiteKind.LINEAR, in, out, layer, b != null);
             String wName = path + ".weight";
-            if (ckpt.contains(wName) && !ckpt.entry(wName).dtype().loadedAs().isFloating()) {
+            if (file != null && file.contains(wName) && !file.entry(wName).dtype().loadedAs().isFloating()) {
                 linears.put(path, quantizedLinear(site, path, b));
             } else {
                 linears.put(path, new AdaptableLinear(site, m, tensor(wName, out, in), b));
@@ -259,54 +343,37 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
         /** A linear stored quantized: its {@code weight*} tensors go to the resolver, then are released. */
         private AdaptableLinear quantizedLinear(SiteInfo site, String path, NDArray bias) {
             String wName = path + ".weight";
-            Path file = ckpt.fileOf(wName);
+            Path source = file.fileOf(wName);
             if (resolver == null) {
-                throw new ModelLoadException(file + ": '" + wName + "' is stored as "
-                        + ckpt.entry(wName).dtype() + " (a quantized checkpoint); load it through a run with the "
+                throw new ModelLoadException(source + ": '" + wName + "' is stored as "
+                        + file.entry(wName).dtype() + " (a quantized checkpoint); load it through a run with the "
                         + "quantizer plugin installed (e.g. nf4)");
             }
             Map<String, NDArray> parts = new LinkedHashMap<>();
             try {
-                for (String n : ckpt.names()) {
+                for (String n : file.names()) {
                     if (n.startsWith(wName)) {
-                        parts.put(n, ckpt.read(n, m));
+                        parts.put(n, file.read(n, m));
                     }
                 }
                 QuantizedLinearResolver.Resolved r = resolver.resolve(path + ".", parts).orElseThrow(() ->
-                        new ModelLoadException(file + ": '" + wName + "' is stored as " + ckpt.entry(wName).dtype()
+                        new ModelLoadException(source + ": '" + wName + "' is stored as " + file.entry(wName).dtype()
                                 + " with " + parts.keySet() + ", which no installed quantizer recognises"));
                 try {
                     return AdaptableLinear.quantized(site, m, r.weight(), r.quantizer(), r.options(), bias);
                 } catch (IllegalArgumentException e) {
                     r.weight().close();
-                    throw new ModelLoadException(file + ": " + e.getMessage(), e);
+                    throw new ModelLoadException(source + ": " + e.getMessage(), e);
                 }
             } catch (IllegalArgumentException e) {
-                throw new ModelLoadException(file + ": " + e.getMessage(), e);
+                throw new ModelLoadException(source + ": " + e.getMessage(), e);
             } finally {
                 parts.values().forEach(NDArray::close);
             }
         }
 
         private NDArray tensor(String name, long... shape) {
-            if (!ckpt.contains(name)) {
-                List<String> some = new ArrayList<>();
-                for (String n : ckpt.names()) {
-                    if (some.size() == 6) {
-                        some.add("...");
-                        break;
-                    }
-                    some.add(n);
-                }
-                throw new ModelLoadException(dir + ": weights lack tensor '" + name + "' (" + ckpt.source()
-                        + " holds " + ckpt.names().size() + " tensors, e.g. " + some + ")");
-            }
-            TensorEntry e = ckpt.entry(name);
-            if (!Arrays.equals(e.shape(), shape)) {
-                throw new ModelLoadException(dir + ": tensor '" + name + "' in " + ckpt.fileOf(name) + " has shape "
-                        + Arrays.toString(e.shape()) + " but config.json implies " + Arrays.toString(shape));
-            }
-            NDArray a = copy ? ckpt.readCopy(name, m) : ckpt.read(name, m);
+            NDArray a = ckpt.read(name, shape, m);
             if (a.getDataType() != DataType.FLOAT32) {
                 NDArray f = a.toType(DataType.FLOAT32, false);
                 a.close();
@@ -322,7 +389,7 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
         return config;
     }
 
-    /** The directory the model was loaded from. */
+    /** The directory the model was loaded from; null for a {@link #random} model. */
     public Path directory() {
         return directory;
     }
