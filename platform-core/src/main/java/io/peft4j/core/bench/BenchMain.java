@@ -30,6 +30,11 @@ public final class BenchMain {
     }
 
     public static void main(String[] args) throws IOException {
+        System.exit(run(args));
+    }
+
+    /** Runs the benchmark; returns 2 for bad arguments (message on stderr), 0 otherwise. */
+    public static int run(String... args) throws IOException {
         BenchOptions o;
         Path out;
         try {
@@ -38,17 +43,17 @@ public final class BenchMain {
             out = p.out;
         } catch (IllegalArgumentException e) {
             System.err.println("peft4j bench: " + e.getMessage());
-            System.exit(2);
-            return;
+            return 2;
         }
         if (out == null) {
             BenchRunner.run(o, System.out);
-            return;
+            return 0;
         }
         try (OutputStream file = new FileOutputStream(out.toFile(), true);
              PrintStream tee = new PrintStream(new TeeStream(System.out, file), true, StandardCharsets.UTF_8)) {
             BenchRunner.run(o, tee);
         }
+        return 0;
     }
 
     record Parsed(BenchOptions options, Path out) {

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 @Command(name = "peft4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Parameter-efficient fine-tuning of LLMs on the JVM; one plugin jar per method.",
         subcommands = {DemoCommand.class, TrainCommand.class, EvalCommand.class, GenerateCommand.class,
-                MergeCommand.class, InspectCommand.class, PluginsCommand.class, CompareCommand.class,
+                MergeCommand.class, InspectCommand.class, PluginsCommand.class, CompareCommand.class, BenchCommand.class,
                 CompareCommand.RunOne.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

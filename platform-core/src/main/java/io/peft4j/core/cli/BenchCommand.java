@@ -1,0 +1,25 @@
+package io.peft4j.core.cli;
+
+import io.peft4j.core.bench.BenchMain;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Unmatched;
+
+/** {@code peft4j bench}: training and forward throughput, MFU and peak RSS as JSON lines (see BenchMain). */
+@Command(name = "bench", description = {
+        "Benchmark LoRA training (forward + loss + backward + AdamW) and forward passes; prints JSON lines comparable "
+                + "with shared/bench/peer (same shapes, same FLOP formula, MFU against a matmul peak measured in the "
+                + "same run).",
+        "  --size tiny,small,medium | --model DIR     --mode lora,full,merge,rss     --targets all,qv",
+        "  --plugins DIR --r 8 --alpha 16 --lr 1e-3 --warmup 3 --steps 5 --threads 2 --rss-steps 1000 --out FILE"})
+final class BenchCommand implements Callable<Integer> {
+    @Unmatched
+    List<String> args = new ArrayList<>();
+
+    @Override
+    public Integer call() throws Exception {
+        return BenchMain.run(args.toArray(String[]::new));
+    }
+}
