@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 class CompareConfigsTest {
     /** Issue #3's single-method set and issue #5's combination set (lora_qv is the reference for the combinations). */
     static final List<String> NAMES = List.of("lora", "rslora", "dora", "vera", "adalora", "pissa", "milora",
-            "loraplus", "full", "lora_qv", "bottleneck", "prefix", "prompt", "lora_bottleneck", "lora_prefix",
+            "loraplus", "full", "qlora", "lora_qv", "bottleneck", "prefix", "prompt", "lora_bottleneck", "lora_prefix",
             "lora_prompt", "lora_pruned50");
 
     static RunConfig bundled(String name) throws Exception {

@@ -22,6 +22,7 @@ import java.util.Set;
  *   --plugins DIR  (plugins dir with the lora plugin; default: PluginRuntime.defaultPluginsDir())
  *   --r 8 --alpha 16 --lr 1e-3 --batch 0 --seq 0 --warmup 3 --steps 5 --threads 2 --seed 1234
  *   --rss-steps 1000 --rss-every 50  --no-fork  --no-env  --peak-1024 X --peak-2048 Y  --out FILE
+ *   --quant nf4   (QLoRA: the frozen base linears, lm_head excepted, stored with that installed quantizer)
  * </pre>
  * Cases are every size (or the model) × mode × targets; {@code full} ignores targets.
  */
@@ -99,6 +100,7 @@ public final class BenchMain {
                         case "--peak-1024" -> p1024 = doubleArg(a, v);
                         case "--peak-2048" -> p2048 = doubleArg(a, v);
                         case "--out" -> out = Path.of(v);
+                        case "--quant" -> b.baseQuant(v);
                         default -> throw new IllegalArgumentException("unknown option '" + a + "'");
                     }
                 }
@@ -155,6 +157,9 @@ public final class BenchMain {
                 "--threads", Integer.toString(o.threads()), "--seed", Long.toString(o.seed()),
                 "--rss-steps", Integer.toString(o.rssSteps()), "--rss-every", Integer.toString(o.rssEvery()),
                 "--peak-1024", num(o.peak1024()), "--peak-2048", num(o.peak2048())));
+        if (o.baseQuant() != null) {
+            a.addAll(List.of("--quant", o.baseQuant()));
+        }
         if (!o.fork()) {
             a.add("--no-fork");
         }

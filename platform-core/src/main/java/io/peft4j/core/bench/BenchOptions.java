@@ -25,10 +25,11 @@ import java.util.List;
  * @param printEnv     print the {@code kind: env} line first (it measures the matmul peaks)
  * @param peak1024     known 1024³ matmul GFLOP/s (0 = measure); used by forked children
  * @param peak2048     known 2048³ matmul GFLOP/s (0 = measure)
+ * @param baseQuant    quantizer id for the frozen base linears (e.g. {@code nf4}; QLoRA), or null for float32
  */
 public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, double alpha, double lr, int batch,
                            int seq, int warmup, int steps, int threads, long seed, int rssSteps, int rssEvery,
-                           boolean fork, boolean printEnv, double peak1024, double peak2048) {
+                           boolean fork, boolean printEnv, double peak1024, double peak2048, String baseQuant) {
 
     public BenchOptions {
         cases = List.copyOf(cases);
@@ -63,7 +64,7 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
     /** A copy measuring only {@code c}, without the env line, with known peaks (for a forked child). */
     public BenchOptions forChild(BenchCase c, double p1024, double p2048) {
         return new BenchOptions(List.of(c), pluginsDir, rank, alpha, lr, batch, seq, warmup, steps, threads, seed,
-                rssSteps, rssEvery, false, false, p1024, p2048);
+                rssSteps, rssEvery, false, false, p1024, p2048, baseQuant);
     }
 
     public static Builder builder() {
@@ -85,6 +86,7 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
         private long seed = 1234;
         private int rssSteps = 1000;
         private int rssEvery = 50;
+        private String baseQuant;
         private boolean fork = true;
         private boolean printEnv = true;
         private double peak1024;
@@ -159,6 +161,11 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
             return this;
         }
 
+        public Builder baseQuant(String id) {
+            baseQuant = id;
+            return this;
+        }
+
         public Builder fork(boolean v) {
             fork = v;
             return this;
@@ -177,7 +184,7 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
 
         public BenchOptions build() {
             return new BenchOptions(cases, pluginsDir, rank, alpha, lr, batch, seq, warmup, steps, threads, seed,
-                    rssSteps, rssEvery, fork, printEnv, peak1024, peak2048);
+                    rssSteps, rssEvery, fork, printEnv, peak1024, peak2048, baseQuant);
         }
     }
 }

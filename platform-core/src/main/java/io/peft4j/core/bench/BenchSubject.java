@@ -16,6 +16,7 @@ import io.peft4j.core.model.LlamaModel;
 import io.peft4j.core.peft.AdapterConfigCodec;
 import io.peft4j.core.peft.LlamaAdapterHost;
 import io.peft4j.core.peft.PeftModel;
+import io.peft4j.core.quant.BaseQuantization;
 import io.peft4j.core.plugin.PluginRuntime;
 import java.util.ArrayList;
 import java.util.List;
@@ -128,6 +129,13 @@ final class BenchSubject implements AutoCloseable {
                 peft.addAdapter(ADAPTER, lora, cfg, o.seed());
                 peft.setActive(List.of(ADAPTER));
                 trainable = peft.trainableParameters();
+                if (o.baseQuant() != null) {
+                    // QLoRA: the adapter is created on the full-precision base, then the base is quantized.
+                    BaseQuantization.quantize(model, runtime.extensions().quantizer(o.baseQuant()).orElseThrow(
+                            () -> new IllegalArgumentException("--quant " + o.baseQuant() + ": no installed quantizer"
+                                    + " with that id; installed: " + runtime.extensions().quantizers().keySet())),
+                            Map.of());
+                }
             }
             for (Parameter p : trainable) {
                 p.value().setRequiresGradient(true);

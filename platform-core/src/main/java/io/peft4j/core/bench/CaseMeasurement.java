@@ -1,5 +1,6 @@
 package io.peft4j.core.bench;
 
+import io.peft4j.core.quant.BaseQuantization;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -55,6 +56,10 @@ final class CaseMeasurement {
         rec.put("size", c.sizeLabel());
         rec.put("mode", c.mode().id());
         rec.put("targets", c.targets());
+        rec.put("base_quant", o.baseQuant() == null ? "fp32" : o.baseQuant());
+        if (o.baseQuant() != null) {
+            rec.put("base_bits_per_param", BaseQuantization.stats(s.model).bitsPerParameter());
+        }
         rec.put("r", lora ? o.rank() : null);
         rec.put("alpha", lora ? o.alpha() : null);
         if (c.modelDir() != null) {
