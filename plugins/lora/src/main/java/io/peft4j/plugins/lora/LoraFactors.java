@@ -2,6 +2,7 @@ package io.peft4j.plugins.lora;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.AdapterContext;
@@ -91,5 +92,13 @@ public final class LoraFactors {
     public static void putState(Map<String, NDArray> out, String path, LowRankSite l) {
         out.put(PeftKeys.saved(path, "lora_A.weight"), l.loraA());
         out.put(PeftKeys.saved(path, "lora_B.weight"), l.loraB());
+    }
+
+    /** Copies {@code src} into {@code dst} in place (so parameter references and gradients stay valid). */
+    public static void copyInto(NDArray dst, NDArray src, String what) {
+        if (!dst.getShape().equals(src.getShape())) {
+            throw new IllegalArgumentException(what + ": expected shape " + dst.getShape() + ", got " + src.getShape());
+        }
+        dst.set(new NDIndex("..."), src.toType(dst.getDataType(), false));
     }
 }
