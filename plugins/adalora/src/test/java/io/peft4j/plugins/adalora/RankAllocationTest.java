@@ -5,38 +5,28 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.PeftKeys;
 import io.peft4j.api.RankAllocator;
+import io.peft4j.plugins.testkit.GoldenCase;
+import io.peft4j.plugins.testkit.ManagedTensorTest;
+import io.peft4j.plugins.testkit.TestAdapterContext;
+import io.peft4j.plugins.testkit.TestForwardContext;
+import io.peft4j.plugins.testkit.TestLinearBase;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * The "adalora" rank allocator against golden {@code adalora_rank_allocation}, driven as the platform drives it:
  * parameters and gradients of each step are in place, then {@code Schedule.afterStep(step)}.
  */
-class RankAllocationTest {
-    private NDManager m;
-
-    @BeforeEach
-    void open() {
-        m = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void close() {
-        m.close();
-    }
-
+class RankAllocationTest extends ManagedTensorTest {
     /**
      * Gives each parameter {@code pg[0]} exactly the gradient {@code pg[1]}: backward of {@code sum(p ⊙ g)}, after
      * zeroing old gradients.
@@ -67,25 +57,26 @@ class RankAllocationTest {
      * modules (target budget 4), total_step 10, deltaT 3; platform steps 1, 2 only update the importance and step 3
      * allocates int(4 · 0.7³ + 4) = 5.
      */
-    static AdaLoraConfig allocationConfig(Golden g, List<String> targets) {
-        return new AdaLoraConfig(g.config.get("init_r").asInt(), 2, 0, 0, 3, g.config.get("beta1").asDouble(),
-                g.config.get("beta2").asDouble(), null, 10, null, null, null, targets, null, null, null, null, null,
+    static AdaLoraConfig allocationConfig(GoldenCase g, List<String> targets) {
+        return new AdaLoraConfig(g.config().get("init_r").asInt(), 2, 0, 0, 3, g.config().get("beta1").asDouble(),
+                g.config().get("beta2").asDouble(), null, 10, null, null, null, targets, null, null, null, null, null,
                 null, null, null, null, null);
     }
 
     @Test
     void importanceThresholdMaskPatternAndSavedTensorsMatchGolden() {
-        Golden g = Golden.read("adalora_rank_allocation");
+        GoldenCase g = GoldenCase.read("adalora_rank_allocation");
         List<String> paths = new ArrayList<>();
-        g.config.get("layer_names").forEach(n -> paths.add(n.asText()));
-        TestLinear[] layers = paths.stream().map(p -> TestLinear.random(m, p, 12, 16)).toArray(TestLinear[]::new);
+        g.config().get("layer_names").forEach(n -> paths.add(n.asText()));
+        TestLinearBase[] layers = paths.stream().map(p -> TestLinearBase.random(m, p, 12, 16))
+                .toArray(TestLinearBase[]::new);
         AdaLoraConfig c = allocationConfig(g, List.of("q_proj", "v_proj"));
         c.validate();
-        TestContexts.Creation ctx = new TestContexts.Creation(m, List.of(), layers);
+        TestAdapterContext ctx = TestAdapterContext.overLayers(m, List.of(), layers);
         AdapterInstance inst = new AdaLoraAdapter().create("default", c, ctx.sites(), ctx);
         RankAllocator.Schedule s = new AdaLoraRankAllocator().start(inst, Map.of(), 10);
 
-        int steps = g.config.get("steps").asInt();
+        int steps = g.config().get("steps").asInt();
         for (int t = 0; t < steps; t++) {
             Map<String, NDArray> saved = new HashMap<>();
             List<NDArray[]> grads = new ArrayList<>();   // not a map: NDArray.equals compares contents
@@ -104,11 +95,11 @@ class RankAllocationTest {
         }
 
         Map<String, Object> diag = ((AdaLoraSchedule) s).diagnostics();
-        assertThat(diag.get("budget")).isEqualTo(g.config.get("budget").asInt());
-        assertThat(((AdaLoraSchedule) s).budgetSchedule().initBgt()).isEqualTo(g.config.get("init_bgt").asInt());
-        assertThat(diag.get("k")).isEqualTo(g.expected.get("k").asInt());
-        double thr = g.expected.get("threshold").asDouble();
-        assertThat(Math.abs((Double) diag.get("threshold") - thr)).isLessThanOrEqualTo(g.atol + g.rtol * thr);
+        assertThat(diag.get("budget")).isEqualTo(g.config().get("budget").asInt());
+        assertThat(((AdaLoraSchedule) s).budgetSchedule().initBgt()).isEqualTo(g.config().get("init_bgt").asInt());
+        assertThat(diag.get("k")).isEqualTo(g.expected().get("k").asInt());
+        double thr = g.expected().get("threshold").asDouble();
+        assertThat(Math.abs((Double) diag.get("threshold") - thr)).isLessThanOrEqualTo(g.atol() + g.rtol() * thr);
         for (String path : paths) {
             AdaLoraLayer l = (AdaLoraLayer) inst.modules().get(path);
             g.assertClose(path + " triplet_score", (NDArray) diag.get(path + ".triplet_score"),
@@ -124,7 +115,7 @@ class RankAllocationTest {
 
         Map<String, List<Boolean>> pattern = ((AdaLoraInstance) inst).config().rankPattern();
         Map<String, List<Boolean>> expectedPattern = new LinkedHashMap<>();
-        g.expected.get("rank_pattern_saved_in_config").fields().forEachRemaining(e -> {
+        g.expected().get("rank_pattern_saved_in_config").fields().forEachRemaining(e -> {
             List<Boolean> v = new ArrayList<>();
             e.getValue().forEach(b -> v.add(b.asBoolean()));
             expectedPattern.put(e.getKey(), v);
@@ -134,27 +125,28 @@ class RankAllocationTest {
 
         Map<String, NDArray> state = inst.stateDict();
         List<String> expectedKeys = new ArrayList<>();
-        g.expected.get("saved_state_dict").fieldNames().forEachRemaining(expectedKeys::add);
+        g.expected().get("saved_state_dict").fieldNames().forEachRemaining(expectedKeys::add);
         assertThat(state.keySet()).containsExactlyInAnyOrderElementsOf(expectedKeys);
         for (String key : expectedKeys) {
-            g.assertClose("saved " + key, state.get(key), Golden.tensor(m, g.expected.get("saved_state_dict").get(key)));
+            g.assertClose("saved " + key, state.get(key),
+                    GoldenCase.tensor(m, g.expected().get("saved_state_dict").get(key)));
         }
     }
 
     @Test
     void reloadedResizedAdapterKeepsTheScaleAndTheOutput() {
-        Golden g = Golden.read("adalora_rank_allocation");
+        GoldenCase g = GoldenCase.read("adalora_rank_allocation");
         String q = "model.layers.0.self_attn.q_proj";
-        TestLinear base = TestLinear.random(m, q, 12, 16);
+        TestLinearBase base = TestLinearBase.random(m, q, 12, 16);
         AdaLoraConfig c = allocationConfig(g, List.of("q_proj"));
-        TestContexts.Creation ctx = new TestContexts.Creation(m, List.of(), base);
+        TestAdapterContext ctx = TestAdapterContext.overLayers(m, List.of(), base);
         AdapterInstance inst = new AdaLoraAdapter().create("default", c, ctx.sites(), ctx);
         AdaLoraLayer l = (AdaLoraLayer) inst.modules().get(q);
         l.loraE().set(new ai.djl.ndarray.index.NDIndex("..."), m.create(new float[] {0.5f, 0f, -1.5f, 0f},
                 new ai.djl.ndarray.types.Shape(4, 1)));
         ((AdaLoraInstance) inst).setRankPattern(Map.of(q + ".lora_E", List.of(true, false, true, false)));
         NDArray x = m.randomNormal(new ai.djl.ndarray.types.Shape(3, 16));
-        NDArray y = base.forward(x, List.of(l), new TestContexts.Forward(false, m, null));
+        NDArray y = base.forward(x, List.of(l), TestForwardContext.eval(m));
         Map<String, NDArray> saved = inst.stateDict();
         assertThat(saved.get(PeftKeys.saved(q, "lora_A")).getShape().getShape()).containsExactly(2, 16);
         assertThat(saved.get(PeftKeys.saved(q, "lora_E")).getShape().getShape()).containsExactly(2, 1);
@@ -168,7 +160,7 @@ class RankAllocationTest {
         AdaLoraLayer r = (AdaLoraLayer) reloaded.modules().get(q);
         assertThat(r.rank()).isEqualTo(2);
         assertThat(r.ranknum()).isEqualTo(4f);
-        NDArray y2 = base.forward(x, List.of(r), new TestContexts.Forward(false, m, null));
+        NDArray y2 = base.forward(x, List.of(r), TestForwardContext.eval(m));
         g.assertClose("reloaded output", y2, y);
         assertThat(reloaded.stateDict().get(PeftKeys.saved(q, "lora_A")).getShape().getShape()).containsExactly(2, 16);
 
@@ -181,9 +173,9 @@ class RankAllocationTest {
 
     @Test
     void totalStepBeyondTheRunAndUnknownOptionsAreRejected() {
-        TestLinear base = TestLinear.random(m, "model.layers.0.self_attn.q_proj", 12, 16);
+        TestLinearBase base = TestLinearBase.random(m, "model.layers.0.self_attn.q_proj", 12, 16);
         AdaLoraConfig c = AdaLoraConfig.of(4, 2, 50, List.of("q_proj"));
-        TestContexts.Creation ctx = new TestContexts.Creation(m, List.of(), base);
+        TestAdapterContext ctx = TestAdapterContext.overLayers(m, List.of(), base);
         AdapterInstance inst = new AdaLoraAdapter().create("default", c, ctx.sites(), ctx);
         AdaLoraRankAllocator alloc = new AdaLoraRankAllocator();
         assertThatThrownBy(() -> alloc.start(inst, Map.of(), 20)).isInstanceOf(ConfigException.class)

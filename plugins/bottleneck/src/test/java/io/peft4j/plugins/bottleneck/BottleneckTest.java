@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.ConfigException;
@@ -15,27 +14,17 @@ import io.peft4j.api.Parameter;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
 import io.peft4j.api.SublayerSiteModule;
+import io.peft4j.plugins.testkit.ManagedTensorTest;
+import io.peft4j.plugins.testkit.TestAdapterContext;
+import io.peft4j.plugins.testkit.TestForwardContext;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-class BottleneckTest {
+class BottleneckTest extends ManagedTensorTest {
     static final ModelShape SHAPE = new ModelShape(8, 2, 2, 1, 4, 16, 32);
-    NDManager m;
     final BottleneckAdapter method = new BottleneckAdapter();
-
-    @BeforeEach
-    void open() {
-        m = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void close() {
-        m.close();
-    }
 
     static List<SiteInfo> sites() {
         return List.of(new SiteInfo("model.layers.0.self_attn", SiteKind.SUBLAYER_OUTPUT, 8, 8, 0, false),
@@ -79,11 +68,12 @@ class BottleneckTest {
     @Test
     void freshAdapterIsTheIdentityAndTheMathIsHoulsbys() {
         BottleneckConfig c = new BottleneckConfig(List.of("mlp"), null, 2, "relu", null, 0.5, null, null, null);
-        AdapterInstance inst = method.create("default", c, selected(c), new Contexts.Creation(m, SHAPE, null, null));
+        AdapterInstance inst = method.create("default", c, selected(c),
+                new TestAdapterContext(m).withModelShape(SHAPE));
         BottleneckModule mod = (BottleneckModule) inst.modules().get("model.layers.0.mlp");
         NDArray f = m.randomNormal(new Shape(2, 3, 8));
         NDArray in = m.randomNormal(new Shape(2, 3, 8));
-        assertThat(((SublayerSiteModule) mod).forward(f, in, new Contexts.Eval(m)).toFloatArray())
+        assertThat(((SublayerSiteModule) mod).forward(f, in, TestForwardContext.eval(m)).toFloatArray())
                 .containsExactly(f.toFloatArray());
 
         // Known weights: f' = f + s * (Wu relu(Wd f + bd) + bu), checked in plain Java.
@@ -103,7 +93,7 @@ class BottleneckTest {
         BottleneckModule.copyInto(mod.upWeight(), m.create(wu, new Shape(8, 2)));
         BottleneckModule.copyInto(mod.upBias(), m.create(bu));
         float[] x = f.toFloatArray();
-        float[] got = mod.forward(f, in, new Contexts.Eval(m)).toFloatArray();
+        float[] got = mod.forward(f, in, TestForwardContext.eval(m)).toFloatArray();
         for (int t = 0; t < 6; t++) {
             float[] h = new float[2];
             for (int j = 0; j < 2; j++) {
@@ -123,7 +113,7 @@ class BottleneckTest {
     @Test
     void parametersAndSavedKeys() {
         BottleneckConfig c = BottleneckConfig.of(List.of("attention", "mlp"), null);
-        AdapterInstance inst = method.create("ad", c, selected(c), new Contexts.Creation(m, SHAPE, null, null));
+        AdapterInstance inst = method.create("ad", c, selected(c), new TestAdapterContext(m).withModelShape(SHAPE));
         assertThat(inst.parameters()).hasSize(16).allMatch(Parameter::trainable);
         assertThat(inst.parameters()).extracting(Parameter::role).containsOnly(ParamRole.DENSE, ParamRole.BIAS);
         assertThat(inst.parameters().get(0).name())

@@ -5,12 +5,10 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.TargetSpec;
-import java.util.ArrayList;
+import io.peft4j.plugins.lora.LoraRules;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Pattern;
 
 /**
  * DoRA hyper-parameters. Hugging Face PEFT has no DoRA config of its own: it writes a {@code LoraConfig} with
@@ -82,107 +80,40 @@ public record DoraConfig(
     @Override
     @JsonIgnore
     public TargetSpec targetSpec() {
-        return TargetSpec.fromPeft(targetModules, excludeModules, layerList(), layersPattern);
+        return TargetSpec.fromPeft(targetModules, excludeModules, LoraRules.layerList(layersToTransform),
+                layersPattern);
     }
 
     @Override
     public void validate() {
-        if (r <= 0) {
-            throw new ConfigException("r", "must be a positive integer, got " + r);
-        }
-        if (!(loraDropout >= 0.0 && loraDropout < 1.0)) {
-            throw new ConfigException("lora_dropout", "must be in [0, 1), got " + loraDropout);
-        }
-        if (!List.of("none", "all", "lora_only").contains(bias)) {
-            throw new ConfigException("bias", "expected one of none, all, lora_only; got \"" + bias + "\"");
-        }
+        LoraRules.checkBasics(r, loraDropout, bias);
         if (!useDora) {
             throw new ConfigException("use_dora", "must be true for method dora; use method: lora for plain LoRA");
         }
         if (loraBias) {
             throw new ConfigException("lora_bias", "is not supported together with DoRA (PEFT rule); set it to false");
         }
-        if (fanInFanOut) {
-            throw new ConfigException("fan_in_fan_out", "only applies to GPT-2 style Conv1D layers; must be false");
-        }
-        if (!(initLoraWeights instanceof Boolean) && !(initLoraWeights instanceof String)) {
-            throw new ConfigException("init_lora_weights", "expected true, false or a string such as \"gaussian\", "
-                    + "\"pissa\", \"pissa_niter_4\", \"milora\"; got " + initLoraWeights);
-        }
-        rankPattern.forEach((k, v) -> {
-            checkPattern("rank_pattern", k);
-            if (v == null || v <= 0) {
-                throw new ConfigException("rank_pattern." + k, "rank must be a positive integer, got " + v);
-            }
-        });
-        alphaPattern.keySet().forEach(k -> checkPattern("alpha_pattern", k));
-        layerList();
-        TargetSpec spec = targetSpec();
-        if (spec.regex() != null) {
-            checkPattern("target_modules", spec.regex());
-        }
+        LoraRules.checkLayoutAndPatterns(fanInFanOut, initLoraWeights, rankPattern, alphaPattern, layersToTransform,
+                targetSpec());
     }
 
     /** The {@code init_lora_weights} value as text: {@code "true"}, {@code "false"} or the string given. */
     public String initName() {
-        return String.valueOf(initLoraWeights).toLowerCase(Locale.ROOT);
+        return LoraRules.initName(initLoraWeights);
     }
 
     /** Rank at a module: the first matching {@code rank_pattern} key (PEFT's get_pattern_key), else {@code r}. */
     public int rankFor(String modulePath) {
-        Integer v = firstMatch(rankPattern, modulePath);
-        return v == null ? r : v;
+        return LoraRules.rankFor(rankPattern, r, modulePath);
     }
 
     /** Alpha at a module: the first matching {@code alpha_pattern} key, else {@code lora_alpha}. */
     public double alphaFor(String modulePath) {
-        Double v = firstMatch(alphaPattern, modulePath);
-        return v == null ? loraAlpha : v;
+        return LoraRules.alphaFor(alphaPattern, loraAlpha, modulePath);
     }
 
     /** {@code alpha / r}, or {@code alpha / sqrt(r)} with rsLoRA. */
     public float scalingFor(String modulePath) {
-        int rank = rankFor(modulePath);
-        double alpha = alphaFor(modulePath);
-        return (float) (useRslora ? alpha / Math.sqrt(rank) : alpha / rank);
-    }
-
-    private static <V> V firstMatch(Map<String, V> patterns, String key) {
-        for (Map.Entry<String, V> e : patterns.entrySet()) {
-            // PEFT: re.match(r"(.*\.)?(" + p + r")$", key)
-            if (Pattern.compile("(.*\\.)?(" + e.getKey() + ")").matcher(key).matches()) {
-                return e.getValue();
-            }
-        }
-        return null;
-    }
-
-    private List<Integer> layerList() {
-        if (layersToTransform == null) {
-            return null;
-        }
-        if (layersToTransform instanceof Number n) {
-            return List.of(n.intValue());
-        }
-        if (layersToTransform instanceof List<?> l) {
-            List<Integer> out = new ArrayList<>();
-            for (Object o : l) {
-                if (!(o instanceof Number n)) {
-                    throw new ConfigException("layers_to_transform", "expected integers, got " + o);
-                }
-                out.add(n.intValue());
-            }
-            return out;
-        }
-        throw new ConfigException("layers_to_transform", "expected an integer or a list of integers, got "
-                + layersToTransform);
-    }
-
-    private static void checkPattern(String field, String p) {
-        try {
-            Pattern.compile(p);
-        } catch (java.util.regex.PatternSyntaxException e) {
-            throw new ConfigException(field, "invalid regular expression \"" + p + "\": " + e.getDescription());
-        }
+        return LoraRules.scaling(useRslora, alphaFor(modulePath), rankFor(modulePath));
     }
 }

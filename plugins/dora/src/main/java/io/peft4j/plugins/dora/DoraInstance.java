@@ -3,16 +3,14 @@ package io.peft4j.plugins.dora;
 import ai.djl.ndarray.NDArray;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterInstance;
-import io.peft4j.api.ConfigException;
 import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
 import io.peft4j.api.PeftKeys;
+import io.peft4j.plugins.lora.LoraFactors;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * A DoRA adapter attached to a model. Saved keys (PEFT format, adapter name removed):
@@ -52,8 +50,7 @@ final class DoraInstance implements AdapterInstance {
     public List<Parameter> parameters() {
         List<Parameter> out = new ArrayList<>();
         layers.forEach((path, l) -> {
-            out.add(new Parameter(PeftKeys.inMemory(path, "lora_A", name, "weight"), l.loraA(), ParamRole.DOWN, true));
-            out.add(new Parameter(PeftKeys.inMemory(path, "lora_B", name, "weight"), l.loraB(), ParamRole.UP, true));
+            LoraFactors.addParameters(out, path, name, l);
             out.add(new Parameter(PeftKeys.inMemory(path, MAGNITUDE, name, "weight"), l.magnitude(),
                     ParamRole.MAGNITUDE, true));
         });
@@ -64,8 +61,7 @@ final class DoraInstance implements AdapterInstance {
     public Map<String, NDArray> stateDict() {
         Map<String, NDArray> out = new LinkedHashMap<>();
         layers.forEach((path, l) -> {
-            out.put(PeftKeys.saved(path, "lora_A.weight"), l.loraA());
-            out.put(PeftKeys.saved(path, "lora_B.weight"), l.loraB());
+            LoraFactors.putState(out, path, l);
             out.put(PeftKeys.saved(path, MAGNITUDE), l.magnitude());
         });
         return out;

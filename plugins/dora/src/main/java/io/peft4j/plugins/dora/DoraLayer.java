@@ -1,11 +1,11 @@
 package io.peft4j.plugins.dora;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.index.NDIndex;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.LinearBase;
 import io.peft4j.api.LowRankSite;
 import io.peft4j.api.SiteInfo;
+import io.peft4j.plugins.lora.LoraFactors;
 import java.util.Optional;
 
 /**
@@ -57,7 +57,7 @@ public final class DoraLayer implements LowRankSite {
         try (NDArray ba = loraB.matMul(loraA)) {
             ba.muli(scaling).addi(w);
             try (NDArray n = rowNorm(ba)) {
-                copyInto(magnitude, n, site.path() + ".lora_magnitude_vector");
+                LoraFactors.copyInto(magnitude, n, site.path() + ".lora_magnitude_vector");
             }
         } finally {
             if (base.quantized()) {
@@ -210,20 +210,12 @@ public final class DoraLayer implements LowRankSite {
      */
     @Override
     public void setFactors(NDArray a, NDArray b) {
-        copyInto(loraA, a, site.path() + ".lora_A");
-        copyInto(loraB, b, site.path() + ".lora_B");
+        LoraFactors.copyInto(loraA, a, site.path() + ".lora_A");
+        LoraFactors.copyInto(loraB, b, site.path() + ".lora_B");
     }
 
     @Override
     public SiteInfo site() {
         return site;
-    }
-
-    /** Copies {@code src} into {@code dst} in place (so parameter references and gradients stay valid). */
-    static void copyInto(NDArray dst, NDArray src, String what) {
-        if (!dst.getShape().equals(src.getShape())) {
-            throw new IllegalArgumentException(what + ": expected shape " + dst.getShape() + ", got " + src.getShape());
-        }
-        dst.set(new NDIndex("..."), src.toType(dst.getDataType(), false));
     }
 }

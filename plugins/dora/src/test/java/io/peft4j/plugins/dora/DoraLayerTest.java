@@ -17,47 +17,39 @@ import io.peft4j.api.LowRankSite;
 import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
 import io.peft4j.api.PeftKeys;
+import io.peft4j.plugins.testkit.GoldenCase;
+import io.peft4j.plugins.testkit.ManagedTensorTest;
+import io.peft4j.plugins.testkit.TestAdapterContext;
+import io.peft4j.plugins.testkit.TestForwardContext;
+import io.peft4j.plugins.testkit.TestLinearBase;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** DoRA against the golden vectors (shared/golden/dora_*), through the plugin's SPI. */
-class DoraLayerTest {
+class DoraLayerTest extends ManagedTensorTest {
     static final String PATH = "model.layers.0.self_attn.q_proj";
-    private NDManager m;
-
-    @BeforeEach
-    void open() {
-        m = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void close() {
-        m.close();
-    }
 
     static DoraConfig config(int r, double alpha, double dropout, Object init) {
         return new DoraConfig(r, alpha, dropout, null, null, null, List.of("q_proj"), null, init, null, null, null,
                 null, null, null, null, null, null);
     }
 
-    private DoraLayer create(Golden g, TestLinear base, Object init, List<Initializer> inits) {
-        DoraConfig c = config(g.config.get("r").asInt(), g.config.get("lora_alpha").asDouble(),
-                g.config.path("lora_dropout").asDouble(0), init);
+    private DoraLayer create(GoldenCase g, TestLinearBase base, Object init, List<Initializer> inits) {
+        DoraConfig c = config(g.config().get("r").asInt(), g.config().get("lora_alpha").asDouble(),
+                g.config().path("lora_dropout").asDouble(0), init);
         c.validate();
-        TestContexts.Creation ctx = new TestContexts.Creation(m, inits, base);
+        TestAdapterContext ctx = TestAdapterContext.overLayers(m, inits, base);
         AdapterInstance inst = new DoraAdapter().create("default", c, ctx.sites(), ctx);
         return (DoraLayer) inst.modules().get(PATH);
     }
 
     /** Creates the adapter on the case's layer and loads the case's A, B and magnitude under PEFT's saved keys. */
-    private DoraLayer loaded(Golden g, TestLinear base) {
-        DoraConfig c = config(g.config.get("r").asInt(), g.config.get("lora_alpha").asDouble(),
-                g.config.path("lora_dropout").asDouble(0), true);
-        TestContexts.Creation ctx = new TestContexts.Creation(m, List.of(), base);
+    private DoraLayer loaded(GoldenCase g, TestLinearBase base) {
+        DoraConfig c = config(g.config().get("r").asInt(), g.config().get("lora_alpha").asDouble(),
+                g.config().path("lora_dropout").asDouble(0), true);
+        TestAdapterContext ctx = TestAdapterContext.overLayers(m, List.of(), base);
         AdapterInstance inst = new DoraAdapter().create("default", c, ctx.sites(), ctx);
         Map<String, NDArray> saved = new HashMap<>();
         saved.put(PeftKeys.saved(PATH, "lora_A.weight"), g.input(m, "lora_A"));
@@ -67,8 +59,8 @@ class DoraLayerTest {
         return (DoraLayer) inst.modules().get(PATH);
     }
 
-    private TestLinear baseOf(Golden g) {
-        return new TestLinear(PATH, g.input(m, "weight"), g.inputs.has("bias") ? g.input(m, "bias") : null);
+    private TestLinearBase baseOf(GoldenCase g) {
+        return new TestLinearBase(PATH, g.input(m, "weight"), g.inputs().has("bias") ? g.input(m, "bias") : null);
     }
 
     /** An initializer that installs given factors, optionally leaving the PiSSA-style residual W - s·BA in the base. */
@@ -101,21 +93,21 @@ class DoraLayerTest {
 
     @Test
     void initMagnitudeIsRowNormOfWeightPlusScaledDelta() {
-        Golden g = Golden.read("dora_init_magnitude");
+        GoldenCase g = GoldenCase.read("dora_init_magnitude");
         DoraLayer zeroB = create(g, baseOf(g), true, List.of());
         g.assertClose("magnitude_when_B_zero", zeroB.magnitude(), g.expected(m, "magnitude_when_B_zero"));
 
         NDArray a = g.input(m, "lora_A");
         NDArray b = g.input(m, "lora_B");
         DoraLayer given = create(g, baseOf(g), "fixed", List.of(fixedFactors(a, b, false)));
-        assertThat(given.scaling()).isEqualTo((float) g.config.get("scaling").asDouble());
+        assertThat(given.scaling()).isEqualTo((float) g.config().get("scaling").asDouble());
         g.assertClose("magnitude", given.magnitude(), g.expected(m, "magnitude"));
     }
 
     @Test
     void magnitudeIsComputedAfterAnInitializerRewroteTheBase() {
-        Golden g = Golden.read("dora_init_magnitude");
-        TestLinear base = baseOf(g);
+        GoldenCase g = GoldenCase.read("dora_init_magnitude");
+        TestLinearBase base = baseOf(g);
         DoraLayer layer = create(g, base, "fixed",
                 List.of(fixedFactors(g.input(m, "lora_A"), g.input(m, "lora_B"), true)));
         // W_res + s·BA == W, so the magnitude is the row norm of the original weight.
@@ -125,32 +117,32 @@ class DoraLayerTest {
 
     @Test
     void forwardEvalMatchesGolden() {
-        Golden g = Golden.read("dora_forward_eval");
-        TestLinear base = baseOf(g);
+        GoldenCase g = GoldenCase.read("dora_forward_eval");
+        TestLinearBase base = baseOf(g);
         DoraLayer layer = loaded(g, base);
-        NDArray y = base.forward(g.input(m, "x"), List.of(layer), new TestContexts.Forward(false, m, null));
+        NDArray y = base.forward(g.input(m, "x"), List.of(layer), TestForwardContext.eval(m));
         g.assertClose("y", y, g.expected(m, "y"));
     }
 
     @Test
     void forwardTrainingWithDropoutUsesTheDroppedInputForTheCorrection() {
-        Golden g = Golden.read("dora_forward_train_dropout");
-        TestLinear base = baseOf(g);
+        GoldenCase g = GoldenCase.read("dora_forward_train_dropout");
+        TestLinearBase base = baseOf(g);
         DoraLayer layer = loaded(g, base);
         NDArray y = base.forward(g.input(m, "x"), List.of(layer),
-                new TestContexts.Forward(true, m, g.input(m, "dropout_keep_mask")));
+                TestForwardContext.training(m, g.input(m, "dropout_keep_mask")));
         g.assertClose("y", y, g.expected(m, "y"));
     }
 
     @Test
     void mergeMatchesGoldenAndUnmergeRestores() {
-        Golden g = Golden.read("dora_merge");
-        TestLinear base = baseOf(g);
+        GoldenCase g = GoldenCase.read("dora_merge");
+        TestLinearBase base = baseOf(g);
         DoraLayer layer = loaded(g, base);
         NDArray w0 = base.weight().duplicate();
         NDArray b0 = base.bias().orElseThrow().duplicate();
         NDArray x = m.randomNormal(new Shape(3, w0.getShape().get(1)));
-        NDArray yAdapter = base.forward(x, List.of(layer), new TestContexts.Forward(false, m, null));
+        NDArray yAdapter = base.forward(x, List.of(layer), TestForwardContext.eval(m));
         NDArray delta = layer.deltaWeight(base).orElseThrow();
 
         layer.merge(base);
@@ -177,8 +169,8 @@ class DoraLayerTest {
      */
     @Test
     void normIsDetachedFromTheGradient() {
-        Golden g = Golden.read("dora_forward_eval");
-        TestLinear base = baseOf(g);
+        GoldenCase g = GoldenCase.read("dora_forward_eval");
+        TestLinearBase base = baseOf(g);
         DoraLayer layer = loaded(g, base);
         NDArray x = g.input(m, "x");
         NDArray w = base.weight();
@@ -192,7 +184,7 @@ class DoraLayerTest {
         }
         try (NDManager step = m.newSubManager();
              GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            NDArray y = base.forward(x, List.of(layer), new TestContexts.Forward(true, step, null));
+            NDArray y = base.forward(x, List.of(layer), TestForwardContext.training(step, null));
             gc.backward(y.mul(r).sum());
         }
         NDArray n = w.add(b.matMul(a).mul(s)).norm(new int[] {1});
@@ -208,9 +200,9 @@ class DoraLayerTest {
 
     @Test
     void parametersAndSavedKeysFollowPeft() {
-        TestLinear q = TestLinear.random(m, "model.layers.0.self_attn.q_proj", 12, 16);
-        TestLinear v = TestLinear.random(m, "model.layers.0.self_attn.v_proj", 12, 16);
-        TestContexts.Creation ctx = new TestContexts.Creation(m, List.of(), q, v);
+        TestLinearBase q = TestLinearBase.random(m, "model.layers.0.self_attn.q_proj", 12, 16);
+        TestLinearBase v = TestLinearBase.random(m, "model.layers.0.self_attn.v_proj", 12, 16);
+        TestAdapterContext ctx = TestAdapterContext.overLayers(m, List.of(), q, v);
         DoraConfig c = new DoraConfig(4, 8.0, null, null, null, null, List.of("q_proj", "v_proj"), null, null, null,
                 null, null, null, null, null, null, null, null);
         AdapterInstance inst = new DoraAdapter().create("default", c, ctx.sites(), ctx);
@@ -233,8 +225,8 @@ class DoraLayerTest {
 
     @Test
     void loadingATensorOfTheWrongShapeNamesModuleAndShapes() {
-        TestLinear q = TestLinear.random(m, PATH, 12, 16);
-        TestContexts.Creation ctx = new TestContexts.Creation(m, List.of(), q);
+        TestLinearBase q = TestLinearBase.random(m, PATH, 12, 16);
+        TestAdapterContext ctx = TestAdapterContext.overLayers(m, List.of(), q);
         AdapterInstance inst = new DoraAdapter().create("default", config(4, 8, 0, true), ctx.sites(), ctx);
         Map<String, NDArray> saved = new HashMap<>(inst.stateDict());
         saved.put(PeftKeys.saved(PATH, "lora_magnitude_vector"), m.zeros(new Shape(10)));

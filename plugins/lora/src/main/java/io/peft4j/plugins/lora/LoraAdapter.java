@@ -7,7 +7,6 @@ import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterContext;
 import io.peft4j.api.AdapterInstance;
-import io.peft4j.api.ConfigException;
 import io.peft4j.api.Initializer;
 import io.peft4j.api.ModelShape;
 import io.peft4j.api.SiteInfo;
@@ -60,36 +59,20 @@ public final class LoraAdapter implements Adapter {
     @Override
     public void validate(AdapterConfig config, List<SiteInfo> sites, ModelShape shape) {
         LoraConfig c = (LoraConfig) config;
-        for (SiteInfo s : sites) {
-            int r = c.rankFor(s.path());
-            int max = Math.min(s.inFeatures(), s.outFeatures());
-            if (r > max) {
-                throw new ConfigException(c.rankPattern().isEmpty() ? "r" : "r / rank_pattern",
-                        "rank " + r + " is larger than min(in, out) = " + max + " of module " + s.path()
-                                + " [out=" + s.outFeatures() + ", in=" + s.inFeatures() + "]");
-            }
-        }
+        LoraFactors.checkRanks(sites, c::rankFor, !c.rankPattern().isEmpty());
     }
 
     @Override
     public AdapterInstance create(String name, AdapterConfig config, List<SiteInfo> sites, AdapterContext ctx) {
         LoraConfig c = (LoraConfig) config;
         String init = c.initName();
-        Initializer external = null;
-        if (!List.of("true", "false", "gaussian").contains(init)) {
-            external = ctx.initializer(init).orElseThrow(() -> new ConfigException("init_lora_weights",
-                    "\"" + init + "\" is not a LoRA built-in (true, false, gaussian) and no installed initializer "
-                            + "plugin handles it"));
-            for (SiteInfo s : sites) {
-                external.validate(init, s, c.rankFor(s.path()));
-            }
-        }
+        Initializer external = LoraFactors.externalInitializer(init, sites, c::rankFor, ctx);
         NDManager m = ctx.manager();
         Map<String, LoraLayer> layers = new LinkedHashMap<>();
         for (SiteInfo s : sites) {
             int r = c.rankFor(s.path());
-            NDArray a = initA(m, init, r, s.inFeatures());
-            NDArray b = initB(m, init, s.outFeatures(), r);
+            NDArray a = LoraFactors.initA(m, init, r, s.inFeatures());
+            NDArray b = LoraFactors.initB(m, init, s.outFeatures(), r);
             NDArray bias = c.loraBias() ? initBias(m, init, s.outFeatures(), r) : null;
             LoraLayer layer = new LoraLayer(s, r, c.scalingFor(s.path()), c.loraDropout().floatValue(), a, b, bias);
             if (external != null) {
@@ -100,27 +83,7 @@ public final class LoraAdapter implements Adapter {
         return new LoraInstance(name, c, layers);
     }
 
-    /**
-     * A: kaiming-uniform with a = sqrt(5) on a [r, in] weight, i.e. U(-1/sqrt(in), 1/sqrt(in)), which is also
-     * torch's default Linear init (used by {@code false}); {@code gaussian}: N(0, (1/r)^2).
-     */
-    static NDArray initA(NDManager m, String init, int r, int in) {
-        if (init.equals("gaussian")) {
-            return m.randomNormal(0f, 1f / r, new Shape(r, in), ai.djl.ndarray.types.DataType.FLOAT32);
-        }
-        float bound = (float) (1.0 / Math.sqrt(in));
-        return m.randomUniform(-bound, bound, new Shape(r, in));
-    }
-
-    /** B: zero so the adapter starts as the identity; {@code false} keeps torch's default U(±1/sqrt(r)). */
-    static NDArray initB(NDManager m, String init, int out, int r) {
-        if (init.equals("false")) {
-            float bound = (float) (1.0 / Math.sqrt(r));
-            return m.randomUniform(-bound, bound, new Shape(out, r));
-        }
-        return m.zeros(new Shape(out, r));
-    }
-
+    /** {@code lora_B}'s own bias ({@code lora_bias}): zero, or torch's default U(±1/sqrt(r)) with {@code false}. */
     static NDArray initBias(NDManager m, String init, int out, int r) {
         if (init.equals("false")) {
             float bound = (float) (1.0 / Math.sqrt(r));

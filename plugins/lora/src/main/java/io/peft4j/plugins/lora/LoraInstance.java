@@ -46,8 +46,7 @@ final class LoraInstance implements AdapterInstance {
     public List<Parameter> parameters() {
         List<Parameter> out = new ArrayList<>();
         layers.forEach((path, l) -> {
-            out.add(new Parameter(PeftKeys.inMemory(path, "lora_A", name, "weight"), l.loraA(), ParamRole.DOWN, true));
-            out.add(new Parameter(PeftKeys.inMemory(path, "lora_B", name, "weight"), l.loraB(), ParamRole.UP, true));
+            LoraFactors.addParameters(out, path, name, l);
             if (l.loraBBias() != null) {
                 out.add(new Parameter(PeftKeys.inMemory(path, "lora_B", name, "bias"), l.loraBBias(),
                         ParamRole.UP_BIAS, true));
@@ -60,8 +59,7 @@ final class LoraInstance implements AdapterInstance {
     public Map<String, NDArray> stateDict() {
         Map<String, NDArray> out = new LinkedHashMap<>();
         layers.forEach((path, l) -> {
-            out.put(PeftKeys.saved(path, "lora_A.weight"), l.loraA());
-            out.put(PeftKeys.saved(path, "lora_B.weight"), l.loraB());
+            LoraFactors.putState(out, path, l);
             if (l.loraBBias() != null) {
                 out.put(PeftKeys.saved(path, "lora_B.bias"), l.loraBBias());
             }

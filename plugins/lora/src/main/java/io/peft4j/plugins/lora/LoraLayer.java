@@ -1,7 +1,6 @@
 package io.peft4j.plugins.lora;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.LinearBase;
@@ -109,20 +108,12 @@ public final class LoraLayer implements LowRankSite {
 
     @Override
     public void setFactors(NDArray a, NDArray b) {
-        copyInto(loraA, a, "lora_A");
-        copyInto(loraB, b, "lora_B");
+        LoraFactors.copyInto(loraA, a, "lora_A");
+        LoraFactors.copyInto(loraB, b, "lora_B");
     }
 
     @Override
     public SiteInfo site() {
         return site;
-    }
-
-    /** Copies {@code src} into {@code dst} in place (so parameter references and gradients stay valid). */
-    static void copyInto(NDArray dst, NDArray src, String what) {
-        if (!dst.getShape().equals(src.getShape())) {
-            throw new IllegalArgumentException(what + ": expected shape " + dst.getShape() + ", got " + src.getShape());
-        }
-        dst.set(new NDIndex("..."), src.toType(dst.getDataType(), false));
     }
 }

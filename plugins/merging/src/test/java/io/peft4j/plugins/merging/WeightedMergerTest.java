@@ -4,79 +4,70 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.JsonNode;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.LowRankUpdate;
+import io.peft4j.plugins.testkit.GoldenCase;
+import io.peft4j.plugins.testkit.ManagedTensorTest;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** The weighted merger against the golden vectors (shared/golden/add_weighted_*) and its validation. */
-class WeightedMergerTest {
+class WeightedMergerTest extends ManagedTensorTest {
     private final WeightedMerger merger = new WeightedMerger();
-    private NDManager m;
-
-    @BeforeEach
-    void open() {
-        m = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void close() {
-        m.close();
-    }
 
     @ParameterizedTest
     @ValueSource(strings = {"add_weighted_linear", "add_weighted_cat", "add_weighted_svd", "add_weighted_svd_scaled",
             "add_weighted_ties", "add_weighted_ties_frequency", "add_weighted_magnitude_prune",
             "add_weighted_dare_linear", "add_weighted_dare_ties"})
     void golden(String name) {
-        Golden g = Golden.read(name);
+        GoldenCase g = GoldenCase.read(name);
         List<String> names = new ArrayList<>();
-        g.config.get("adapters").forEach(n -> names.add(n.asText()));
+        g.config().get("adapters").forEach(n -> names.add(n.asText()));
         List<LowRankUpdate> inputs = new ArrayList<>();
         List<Integer> ranks = new ArrayList<>();
         List<Map<String, NDArray>> masks = new ArrayList<>();
         for (String n : names) {
             inputs.add(new LowRankUpdate(g.input(m, n + ".lora_A"), g.input(m, n + ".lora_B"),
-                    g.config.get(n).get("scaling").asDouble()));
-            ranks.add(g.config.get(n).get("r").asInt());
-            if (g.inputs.has(n + ".lora_A.dare_keep_mask")) {
+                    g.config().get(n).get("scaling").asDouble()));
+            ranks.add(g.config().get(n).get("r").asInt());
+            if (g.inputs().has(n + ".lora_A.dare_keep_mask")) {
                 masks.add(Map.of("lora_A", g.input(m, n + ".lora_A.dare_keep_mask"),
                         "lora_B", g.input(m, n + ".lora_B.dare_keep_mask")));
             }
         }
         List<Double> weights = new ArrayList<>();
-        g.config.get("weights").forEach(w -> weights.add(w.asDouble()));
+        g.config().get("weights").forEach(w -> weights.add(w.asDouble()));
         Map<String, Object> options = new HashMap<>();
         for (String k : List.of("density", "majority_sign_method", "svd_rank", "svd_clamp")) {
-            if (g.config.hasNonNull(k)) {
-                options.put(k, g.config.get(k).isTextual() ? g.config.get(k).asText() : g.config.get(k).numberValue());
+            if (g.config().hasNonNull(k)) {
+                JsonNode v = g.config().get(k);
+                options.put(k, v.isTextual() ? v.asText() : v.numberValue());
             }
         }
         if (!masks.isEmpty()) {
             options.put("dare_keep_masks", masks);
         }
-        String type = g.config.get("combination_type").asText();
+        String type = g.config().get("combination_type").asText();
         int rank = merger.combinedRank(type, ranks, options);
-        assertThat(rank).isEqualTo(g.expected.get("new_r").asInt()).isEqualTo(g.expected.get("new_lora_alpha").asInt());
+        assertThat(rank).isEqualTo(g.expected().get("new_r").asInt())
+                .isEqualTo(g.expected().get("new_lora_alpha").asInt());
         LowRankUpdate out = merger.combine(type, inputs, weights, options, new Random(0));
         assertThat(out.scaling()).isEqualTo(1.0);
         assertThat(out.rank()).isEqualTo(rank);
-        if (g.expected.has("lora_A")) {
+        if (g.expected().has("lora_A")) {
             g.assertClose("lora_A", out.loraA(), g.expected(m, "lora_A"));
             g.assertClose("lora_B", out.loraB(), g.expected(m, "lora_B"));
         }
         g.assertClose("delta_weight", out.loraB().matMul(out.loraA()), g.expected(m, "delta_weight"));
-        if (g.expected.has("singular_values")) {
+        if (g.expected().has("singular_values")) {
             // B = U diag(S) with orthonormal U: the column norms of B are the singular values; A has orthonormal rows.
             g.assertClose("singular_values", out.loraB().square().sum(new int[] {0}).sqrt(),
                     g.expected(m, "singular_values"));

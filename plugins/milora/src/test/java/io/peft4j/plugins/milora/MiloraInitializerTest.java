@@ -8,6 +8,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.ConfigException;
+import io.peft4j.plugins.testkit.TestAdapterContext;
+import io.peft4j.plugins.testkit.TestLinearBase;
+import io.peft4j.plugins.testkit.TestLowRankSite;
+import io.peft4j.plugins.testkit.TestTensors;
 import org.junit.jupiter.api.Test;
 
 class MiloraInitializerTest {
@@ -23,7 +27,7 @@ class MiloraInitializerTest {
     @Test
     void rankLargerThanTheModuleIsRejected() {
         try (NDManager m = NDManager.newBaseManager()) {
-            TestSupport.Linear base = new TestSupport.Linear(m.randomNormal(new Shape(12, 16)));
+            TestLinearBase base = TestLinearBase.of(m.randomNormal(new Shape(12, 16)));
             assertThatThrownBy(() -> milora.validate("milora", base.site(), 13)).isInstanceOf(ConfigException.class)
                     .hasMessageContaining("model.layers.0.self_attn.q_proj").hasMessageContaining("out=12, in=16");
         }
@@ -39,11 +43,11 @@ class MiloraInitializerTest {
             Engine.getInstance().setRandomSeed(11);
             NDArray w = m.randomNormal(new Shape(12, 16));
             NDArray w0 = w.duplicate();
-            TestSupport.Linear base = new TestSupport.Linear(w);
-            TestSupport.Site site = new TestSupport.Site(m, base.site(), 4, 4f);
-            milora.initialize("milora", site, base, new TestSupport.Context(m));
+            TestLinearBase base = TestLinearBase.of(w);
+            TestLowRankSite site = new TestLowRankSite(m, base.site(), 4, 4f);
+            milora.initialize("milora", site, base, new TestAdapterContext(m));
             NDArray delta = site.deltaWeight(base).orElseThrow();
-            assertThat(TestSupport.maxAbsDiff(base.weight().add(delta), w0)).isLessThan(1e-5);
+            assertThat(TestTensors.maxAbsDiff(base.weight().add(delta), w0)).isLessThan(1e-5);
             float[] all = svdValues(w0);
             float[] adapter = svdValues(delta);
             float[] rest = svdValues(base.weight());

@@ -8,6 +8,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.ConfigException;
+import io.peft4j.plugins.testkit.TestAdapterContext;
+import io.peft4j.plugins.testkit.TestLinearBase;
+import io.peft4j.plugins.testkit.TestLowRankSite;
+import io.peft4j.plugins.testkit.TestTensors;
 import org.junit.jupiter.api.Test;
 
 class PissaInitializerTest {
@@ -31,7 +35,7 @@ class PissaInitializerTest {
     @Test
     void rankLargerThanTheModuleIsRejectedNamingModuleAndShape() {
         try (NDManager m = NDManager.newBaseManager()) {
-            TestSupport.Linear base = new TestSupport.Linear(m.randomNormal(new Shape(12, 16)));
+            TestLinearBase base = TestLinearBase.of(m.randomNormal(new Shape(12, 16)));
             assertThatThrownBy(() -> pissa.validate("pissa", base.site(), 13)).isInstanceOf(ConfigException.class)
                     .hasMessageContaining("model.layers.0.self_attn.q_proj").hasMessageContaining("out=12, in=16")
                     .hasMessageContaining("r = 13");
@@ -46,11 +50,11 @@ class PissaInitializerTest {
             Engine.getInstance().setRandomSeed(3);
             NDArray w = m.randomNormal(new Shape(12, 16));
             NDArray w0 = w.duplicate();
-            TestSupport.Linear base = new TestSupport.Linear(w);
-            TestSupport.Site site = new TestSupport.Site(m, base.site(), 4, 2f);
-            pissa.initialize("pissa", site, base, new TestSupport.Context(m));
+            TestLinearBase base = TestLinearBase.of(w);
+            TestLowRankSite site = new TestLowRankSite(m, base.site(), 4, 2f);
+            pissa.initialize("pissa", site, base, new TestAdapterContext(m));
             NDArray sum = base.weight().add(site.deltaWeight(base).orElseThrow());
-            assertThat(TestSupport.maxAbsDiff(sum, w0)).isLessThan(1e-5);
+            assertThat(TestTensors.maxAbsDiff(sum, w0)).isLessThan(1e-5);
             double[] all = SvdTriplets.exact(w0).values();
             double[] rest = SvdTriplets.exact(base.weight()).values();
             for (int i = 0; i < rest.length - 4; i++) {
@@ -72,15 +76,15 @@ class PissaInitializerTest {
             NDArray low = m.randomNormal(new Shape(20, 3)).matMul(m.randomNormal(new Shape(3, 24))).mul(10);
             NDArray w = low.add(m.randomNormal(new Shape(20, 24)).mul(0.01f));
             NDArray w0 = w.duplicate();
-            TestSupport.Linear exactBase = new TestSupport.Linear(w.duplicate());
-            TestSupport.Site exact = new TestSupport.Site(m, exactBase.site(), 3, 1f);
-            pissa.initialize("pissa", exact, exactBase, new TestSupport.Context(m));
-            TestSupport.Linear base = new TestSupport.Linear(w);
-            TestSupport.Site fast = new TestSupport.Site(m, base.site(), 3, 1f);
-            pissa.initialize("pissa_niter_2", fast, base, new TestSupport.Context(m));
-            assertThat(TestSupport.maxAbsDiff(base.weight().add(fast.deltaWeight(base).orElseThrow()), w0))
+            TestLinearBase exactBase = TestLinearBase.of(w.duplicate());
+            TestLowRankSite exact = new TestLowRankSite(m, exactBase.site(), 3, 1f);
+            pissa.initialize("pissa", exact, exactBase, new TestAdapterContext(m));
+            TestLinearBase base = TestLinearBase.of(w);
+            TestLowRankSite fast = new TestLowRankSite(m, base.site(), 3, 1f);
+            pissa.initialize("pissa_niter_2", fast, base, new TestAdapterContext(m));
+            assertThat(TestTensors.maxAbsDiff(base.weight().add(fast.deltaWeight(base).orElseThrow()), w0))
                     .isLessThan(1e-4);
-            assertThat(TestSupport.maxAbsDiff(fast.deltaWeight(base).orElseThrow(),
+            assertThat(TestTensors.maxAbsDiff(fast.deltaWeight(base).orElseThrow(),
                     exact.deltaWeight(exactBase).orElseThrow())).isLessThan(1e-3);
         }
     }

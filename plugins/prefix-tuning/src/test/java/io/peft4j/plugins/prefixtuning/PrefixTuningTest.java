@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.AdapterInstance;
@@ -16,28 +15,18 @@ import io.peft4j.api.ModelShape;
 import io.peft4j.api.Parameter;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
+import io.peft4j.plugins.testkit.ManagedTensorTest;
+import io.peft4j.plugins.testkit.TestAdapterContext;
+import io.peft4j.plugins.testkit.TestForwardContext;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-class PrefixTuningTest {
+class PrefixTuningTest extends ManagedTensorTest {
     // stories260K's shape: hidden 64, 5 layers, 8 query heads, 4 key/value heads of dim 8, context 512.
     static final ModelShape SHAPE = new ModelShape(64, 5, 8, 4, 8, 512, 512);
-    NDManager m;
     final PrefixTuningAdapter method = new PrefixTuningAdapter();
-
-    @BeforeEach
-    void open() {
-        m = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void close() {
-        m.close();
-    }
 
     static List<SiteInfo> sites() {
         List<SiteInfo> out = new ArrayList<>();
@@ -69,7 +58,7 @@ class PrefixTuningTest {
     void layerKeysAndValuesFollowPeftsViewPermuteSplit() {
         int p = 3;
         AdapterInstance inst = method.create("default", PrefixTuningConfig.of(p, false), sites(),
-                new Contexts.Creation(m, SHAPE, null, null));
+                new TestAdapterContext(m).withModelShape(SHAPE));
         int width = 5 * 2 * 32;
         float[] t = new float[p * width];
         for (int i = 0; i < p; i++) {
@@ -80,7 +69,7 @@ class PrefixTuningTest {
         inst.loadStateDict(Map.of("prompt_embeddings", m.create(t, new Shape(p, width))));
         for (int l = 0; l < 5; l++) {
             AttentionKvSiteModule mod = (AttentionKvSiteModule) inst.modules().get("model.layers." + l + ".self_attn");
-            NDList kv = mod.prefixKeyValues(2, new Contexts.Eval(m));
+            NDList kv = mod.prefixKeyValues(2, TestForwardContext.eval(m));
             assertThat(kv.get(0).getShape()).isEqualTo(new Shape(2, 4, p, 8));
             float[] k = kv.get(0).toFloatArray();
             float[] v = kv.get(1).toFloatArray();
@@ -103,7 +92,7 @@ class PrefixTuningTest {
     void projectionIsFoldedIntoTheSavedTable() {
         int p = 2;
         AdapterInstance inst = method.create("default", new PrefixTuningConfig(p, null, null, null, null, 5, true,
-                null, null, null), sites(), new Contexts.Creation(m, SHAPE, null, null));
+                null, null, null), sites(), new TestAdapterContext(m).withModelShape(SHAPE));
         assertThat(inst.parameters()).extracting(Parameter::name).containsExactly(
                 "prompt_encoder.default.embedding.weight", "prompt_encoder.default.transform.0.weight",
                 "prompt_encoder.default.transform.0.bias", "prompt_encoder.default.transform.2.weight",
@@ -136,13 +125,13 @@ class PrefixTuningTest {
         }
         // The forward pass uses the same table: layer 0's keys are its first 32 columns.
         AttentionKvSiteModule l0 = (AttentionKvSiteModule) inst.modules().get("model.layers.0.self_attn");
-        NDArray k0 = l0.prefixKeyValues(1, new Contexts.Eval(m)).get(0);   // [1, 4, P, 8]
+        NDArray k0 = l0.prefixKeyValues(1, TestForwardContext.eval(m)).get(0);   // [1, 4, P, 8]
         NDArray expected = saved.get(new NDIndex(":, 0:32")).reshape(p, 4, 8).transpose(1, 0, 2);
         assertThat(k0.squeeze(0).toFloatArray()).containsExactly(expected.toFloatArray());
 
         // A saved (inference_mode) config builds a plain table of the folded shape and loads it.
         PrefixTuningConfig loaded = new PrefixTuningConfig(p, 32, 1, 4, 5, 5, true, true, null, null);
-        AdapterInstance re = method.create("default", loaded, sites(), new Contexts.Creation(m, SHAPE, null, null));
+        AdapterInstance re = method.create("default", loaded, sites(), new TestAdapterContext(m).withModelShape(SHAPE));
         re.loadStateDict(Map.of("prompt_embeddings", saved));
         assertThat(re.stateDict().get("prompt_embeddings").toFloatArray()).containsExactly(got);
         assertThatThrownBy(() -> re.loadStateDict(Map.of("prompt_embeddings", m.zeros(new Shape(p, 100)))))

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.AdapterInstance;
@@ -14,39 +13,34 @@ import io.peft4j.api.ModelShape;
 import io.peft4j.api.ParamRole;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
+import io.peft4j.plugins.testkit.ManagedTensorTest;
+import io.peft4j.plugins.testkit.TestAdapterContext;
+import io.peft4j.plugins.testkit.TestForwardContext;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-class PromptTuningTest {
+class PromptTuningTest extends ManagedTensorTest {
     static final ModelShape SHAPE = new ModelShape(4, 1, 1, 1, 4, 10, 64);
     static final List<SiteInfo> SITES = List.of(new SiteInfo("model.embed_tokens", SiteKind.INPUT_EMBEDDING, 4, 4,
             -1, false));
     // A toy tokenizer: one token per word, id = word length.
     static final Function<String, long[]> WORDS = s -> java.util.Arrays.stream(s.trim().split("\\s+"))
             .mapToLong(String::length).toArray();
-    NDManager m;
     NDArray table;
     final PromptTuningAdapter method = new PromptTuningAdapter();
 
     @BeforeEach
-    void open() {
-        m = NDManager.newBaseManager();
+    void table() {
         table = m.arange(40f).reshape(10, 4);   // row i = [4i, 4i+1, 4i+2, 4i+3]
-    }
-
-    @AfterEach
-    void close() {
-        m.close();
     }
 
     @Test
     void textInitRepeatsTheTokenEmbeddingsUpToTheLength() {
         AdapterInstance inst = method.create("default", PromptTuningConfig.text(5, "ab c"), SITES,
-                new Contexts.Creation(m, SHAPE, WORDS, table));
+                new TestAdapterContext(m).withModelShape(SHAPE).withTokenizer(WORDS).withEmbeddings(table));
         // ids [2, 1] repeated to 5: [2, 1, 2, 1, 2]
         NDArray e = inst.stateDict().get("prompt_embeddings");
         assertThat(e.getShape()).isEqualTo(new Shape(5, 4));
@@ -65,11 +59,13 @@ class PromptTuningTest {
     @Test
     void textLongerThanThePromptIsAnError() {
         assertThatThrownBy(() -> method.create("default", PromptTuningConfig.text(2, "a bb ccc"), SITES,
-                new Contexts.Creation(m, SHAPE, WORDS, table))).isInstanceOf(ConfigException.class)
+                new TestAdapterContext(m).withModelShape(SHAPE).withTokenizer(WORDS).withEmbeddings(table)))
+                .isInstanceOf(ConfigException.class)
                 .hasMessageContaining("prompt_tuning_init_text").hasMessageContaining("3 tokens")
                 .hasMessageContaining("num_virtual_tokens = 2");
         assertThatThrownBy(() -> method.create("default", PromptTuningConfig.text(2, "a"), SITES,
-                new Contexts.Creation(m, SHAPE, null, table))).hasMessageContaining("tokenizer");
+                new TestAdapterContext(m).withModelShape(SHAPE).withEmbeddings(table)))
+                .hasMessageContaining("tokenizer");
         assertThatThrownBy(() -> new PromptTuningConfig(3, null, null, null, null, "TEXT", null, null, null, null,
                 null, null).validate()).hasMessageContaining("prompt_tuning_init_text");
         assertThatThrownBy(() -> new PromptTuningConfig(3, null, null, null, null, "SAMPLE", null, null, null, null,
@@ -79,12 +75,12 @@ class PromptTuningTest {
     @Test
     void prependsThePromptToEverySequence() {
         AdapterInstance inst = method.create("default", PromptTuningConfig.random(3), SITES,
-                new Contexts.Creation(m, SHAPE, null, table));
+                new TestAdapterContext(m).withModelShape(SHAPE).withEmbeddings(table));
         assertThat(inst.config()).isInstanceOfSatisfying(PromptTuningConfig.class,
                 c -> assertThat(c.tokenDim()).isEqualTo(4));
         EmbeddingSiteModule mod = (EmbeddingSiteModule) inst.modules().get("model.embed_tokens");
         NDArray x = m.ones(new Shape(2, 5, 4));
-        NDArray y = mod.prepend(x, new Contexts.Eval(m));
+        NDArray y = mod.prepend(x, TestForwardContext.eval(m));
         assertThat(y.getShape()).isEqualTo(new Shape(2, 8, 4));
         float[] prompt = inst.stateDict().get("prompt_embeddings").toFloatArray();
         assertThat(y.get(new NDIndex("1, 0:3")).toFloatArray()).containsExactly(prompt);

@@ -1,51 +1,29 @@
 package io.peft4j.plugins.nf4;
 
+import static io.peft4j.plugins.testkit.TestTensors.gaussian;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.QuantizedWeight;
+import io.peft4j.plugins.testkit.ManagedTensorTest;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /** The blockwise 8-bit quantizer: math against the Java reference, error bound, size, save/load, errors. */
-class Int8QuantizerTest {
+class Int8QuantizerTest extends ManagedTensorTest {
     private static final String P = "model.layers.0.mlp.up_proj.";
     private final Int8Quantizer quantizer = new Int8Quantizer();
-    private NDManager m;
-
-    @BeforeEach
-    void open() {
-        m = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void close() {
-        m.close();
-    }
-
-    private static float[] gaussian(int n, long seed) {
-        Random r = new Random(seed);
-        float[] f = new float[n];
-        for (int i = 0; i < n; i++) {
-            f[i] = (float) (r.nextGaussian() * 0.05);
-        }
-        return f;
-    }
 
     @ParameterizedTest
     @CsvSource({"7,13,256", "64,64,256", "33,65,32", "3,1000,4096", "1,1,64"})
     void dequantizationEqualsTheBlockwiseReferenceAndIsClose(int rows, int cols, int bs) {
-        float[] x = gaussian(rows * cols, rows * 7L + cols);
+        float[] x = gaussian(rows * cols, rows * 7L + cols, 0.05);
         NDArray w = m.create(x, new Shape(rows, cols));
         try (Int8Weight q = quantizer.quantize(w, Map.of("blocksize", bs))) {
             BlockwiseQuantization.Blockwise8 ref = BlockwiseQuantization.quantize8(x, bs);
@@ -68,14 +46,14 @@ class Int8QuantizerTest {
 
     @Test
     void eightPointOneTwoFiveBitsPerParameterAtBlocksize256() {
-        try (Int8Weight q = quantizer.quantize(m.create(gaussian(256 * 64, 1), new Shape(256, 64)), Map.of())) {
+        try (Int8Weight q = quantizer.quantize(m.create(gaussian(256 * 64, 1, 0.05), new Shape(256, 64)), Map.of())) {
             assertThat(q.bitsPerParameter()).isEqualTo(8.125);
         }
     }
 
     @Test
     void stateDictRoundTripsAndIsRecognisedByInt8NotNf4() {
-        float[] x = gaussian(40 * 50, 3);
+        float[] x = gaussian(40 * 50, 3, 0.05);
         try (Int8Weight q = quantizer.quantize(m.create(x, new Shape(40, 50)), Map.of())) {
             Map<String, NDArray> sd = q.stateDict(P);
             assertThat(sd).containsOnlyKeys(P + "weight", P + "weight.absmax", P + "weight.quant_map",
@@ -91,7 +69,7 @@ class Int8QuantizerTest {
 
     @Test
     void absmaxLengthMismatchNamesTheKey() {
-        try (Int8Weight q = quantizer.quantize(m.create(gaussian(600, 4), new Shape(2, 300)), Map.of())) {
+        try (Int8Weight q = quantizer.quantize(m.create(gaussian(600, 4, 0.05), new Shape(2, 300)), Map.of())) {
             Map<String, NDArray> sd = new HashMap<>(q.stateDict(P));
             sd.put(P + "weight.absmax", m.create(new float[] {1f}));
             assertThatThrownBy(() -> quantizer.load(P, sd)).isInstanceOf(IllegalArgumentException.class)

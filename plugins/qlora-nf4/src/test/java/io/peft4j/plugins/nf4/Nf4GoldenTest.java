@@ -4,31 +4,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.peft4j.plugins.nf4.BlockwiseQuantization.DoubleQuantized;
+import io.peft4j.plugins.testkit.GoldenCase;
+import io.peft4j.plugins.testkit.ManagedTensorTest;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** Bit-exactness against the bitsandbytes golden vectors (shared/golden nf4_*, blockwise8_*, qlora_forward). */
-class Nf4GoldenTest {
+class Nf4GoldenTest extends ManagedTensorTest {
     private static final String P = "model.layers.0.mlp.up_proj.";
     private final Nf4Quantizer quantizer = new Nf4Quantizer();
-    private NDManager m;
-
-    @BeforeEach
-    void open() {
-        m = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void close() {
-        m.close();
-    }
 
     static void assertBitExact(String what, float[] actual, float[] expected) {
         assertThat(actual.length).as(what + " length").isEqualTo(expected.length);
@@ -53,7 +41,7 @@ class Nf4GoldenTest {
 
     @Test
     void codeTablesAreTheGoldenBitPatterns() {
-        Golden g = Golden.read("nf4_code_tables");
+        GoldenCase g = GoldenCase.read("nf4_code_tables");
         JsonNode bits = g.expected().get("nf4_code_float32_bits");
         float[] nf4 = Nf4Codes.nf4();
         for (int i = 0; i < 16; i++) {
@@ -67,7 +55,7 @@ class Nf4GoldenTest {
 
     @Test
     void nf4QuantizeWithoutDoubleQuant() {
-        Golden g = Golden.read("nf4_quantize");
+        GoldenCase g = GoldenCase.read("nf4_quantize");
         try (Nf4Weight w = quantizer.quantize(g.input(m, "weight"),
                 Map.of("blocksize", g.config().get("blocksize").asInt(), "double_quant", false))) {
             Map<String, NDArray> sd = w.stateDict(P);
@@ -87,7 +75,7 @@ class Nf4GoldenTest {
 
     @Test
     void nf4QuantizeWithDoubleQuant() {
-        Golden g = Golden.read("nf4_quantize_double_quant");
+        GoldenCase g = GoldenCase.read("nf4_quantize_double_quant");
         float[] x = g.inputFloats("weight");
         assertBitExact("absmax", BlockwiseQuantization.absmax(x, 64), g.expectedFloats("absmax"));
         try (Nf4Weight w = quantizer.quantize(g.input(m, "weight"), Map.of())) {   // defaults: 64, double quant
@@ -107,7 +95,7 @@ class Nf4GoldenTest {
 
     @Test
     void blockwise8DynamicAbsmaxQuant() {
-        Golden g = Golden.read("blockwise8_dynamic_absmax_quant");
+        GoldenCase g = GoldenCase.read("blockwise8_dynamic_absmax_quant");
         DoubleQuantized dq = BlockwiseQuantization.doubleQuantize(g.inputFloats("absmax_values"),
                 g.config().get("blocksize").asInt());
         assertBitExact("offset", new float[] {dq.offset()},
@@ -120,7 +108,7 @@ class Nf4GoldenTest {
 
     @Test
     void zeroBlockIsAllSevens() {
-        Golden g = Golden.read("nf4_zero_block");
+        GoldenCase g = GoldenCase.read("nf4_zero_block");
         try (Nf4Weight w = quantizer.quantize(g.input(m, "weight"), Map.of("double_quant", false))) {
             Map<String, NDArray> sd = w.stateDict(P);
             assertBytes("packed", sd.get(P + "weight").toByteArray(), g.expectedBytes("packed"));
@@ -136,7 +124,7 @@ class Nf4GoldenTest {
 
     @Test
     void qloraForward() {
-        Golden g = Golden.read("qlora_forward");
+        GoldenCase g = GoldenCase.read("qlora_forward");
         JsonNode cfg = g.config();
         try (Nf4Weight w = quantizer.quantize(g.input(m, "weight_fp32_before_quant"),
                 Map.of("blocksize", cfg.get("blocksize").asInt(), "double_quant", cfg.get("double_quant").asBoolean(),

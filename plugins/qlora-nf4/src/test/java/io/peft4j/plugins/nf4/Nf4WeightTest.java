@@ -1,6 +1,7 @@
 package io.peft4j.plugins.nf4;
 
 import static io.peft4j.plugins.nf4.Nf4GoldenTest.assertBitExact;
+import static io.peft4j.plugins.testkit.TestTensors.gaussian;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -12,47 +13,26 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.QuantizedWeight;
+import io.peft4j.plugins.testkit.ManagedTensorTest;
+import io.peft4j.plugins.testkit.TestTensors;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Random;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /** Tensor-op dequantization, storage size, save/load and error handling. */
-class Nf4WeightTest {
+class Nf4WeightTest extends ManagedTensorTest {
     private static final String P = "model.layers.1.self_attn.o_proj.";
     private final Nf4Quantizer quantizer = new Nf4Quantizer();
-    private NDManager m;
-
-    @BeforeEach
-    void open() {
-        m = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void close() {
-        m.close();
-    }
-
-    private static float[] gaussian(int n, long seed) {
-        Random r = new Random(seed);
-        float[] f = new float[n];
-        for (int i = 0; i < n; i++) {
-            f[i] = (float) (r.nextGaussian() * 0.05);
-        }
-        return f;
-    }
 
     /** Odd sizes, partial last blocks, several block sizes: tensor-op dequantization equals the Java reference. */
     @ParameterizedTest
     @CsvSource({"7,13,64,false", "7,13,64,true", "33,65,32,true", "3,1000,4096,true", "40,400,128,true",
             "1,1,64,true", "300,64,64,true"})
     void tensorDequantizationMatchesTheJavaReference(int rows, int cols, int bs, boolean dq) {
-        float[] x = gaussian(rows * cols, rows * 31L + cols);
+        float[] x = gaussian(rows * cols, rows * 31L + cols, 0.05);
         NDArray w = m.create(x, new Shape(rows, cols));
         try (Nf4Weight q = quantizer.quantize(w, Map.of("blocksize", bs, "double_quant", dq))) {
             Map<String, NDArray> sd = q.stateDict(P);
@@ -78,7 +58,7 @@ class Nf4WeightTest {
 
     @Test
     void dequantizeLeavesNothingBehindInTheWeightOrCallerManager() {
-        NDArray w = m.create(gaussian(4096, 1), new Shape(64, 64));
+        NDArray w = m.create(gaussian(4096, 1, 0.05), new Shape(64, 64));
         try (Nf4Weight q = quantizer.quantize(w, Map.of())) {
             try (NDManager caller = m.newSubManager()) {
                 q.dequantize(caller).close();
@@ -102,7 +82,7 @@ class Nf4WeightTest {
     @Test
     void storageIsAbout4point127BitsPerParameterWithDoubleQuant() {
         int n = 1024 * 1024;
-        NDArray w = m.create(gaussian(n, 7), new Shape(1024, 1024));
+        NDArray w = m.create(gaussian(n, 7, 0.05), new Shape(1024, 1024));
         try (Nf4Weight dq = quantizer.quantize(w, Map.of());
              Nf4Weight plain = quantizer.quantize(w, Map.of("double_quant", false));
              Nf4Weight cached = quantizer.quantize(w, Map.of("cache_dequantized", true))) {
@@ -133,7 +113,7 @@ class Nf4WeightTest {
     @Test
     void saveLoadRoundTripKeepsEveryByte() {
         for (boolean dq : new boolean[] {true, false}) {
-            NDArray w = m.create(gaussian(5 * 77, 3), new Shape(5, 77));
+            NDArray w = m.create(gaussian(5 * 77, 3, 0.05), new Shape(5, 77));
             try (Nf4Weight q = quantizer.quantize(w, Map.of("double_quant", dq, "blocksize", 32))) {
                 Map<String, NDArray> sd = q.stateDict(P);
                 assertThat(quantizer.recognizes(P, sd)).isTrue();
@@ -168,7 +148,7 @@ class Nf4WeightTest {
 
     @Test
     void loadsAbnbStyleCheckpointWithoutCodeTablesAndWithBfloat16Dtype() {
-        NDArray w = m.create(gaussian(128, 5), new Shape(2, 64));
+        NDArray w = m.create(gaussian(128, 5, 0.05), new Shape(2, 64));
         try (Nf4Weight q = quantizer.quantize(w, Map.of())) {
             Map<String, NDArray> sd = new HashMap<>(q.stateDict(""));
             sd.remove("weight.quant_map");
@@ -176,7 +156,7 @@ class Nf4WeightTest {
             String json = "{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"bfloat16\", \"shape\": [2, 64], "
                     + "\"nested_blocksize\": 256, \"nested_dtype\": \"float32\", \"nested_offset\": "
                     + (double) q.offset() + "}";
-            sd.put("weight.quant_state.bitsandbytes__nf4", Golden.uint8(m, json.getBytes(StandardCharsets.UTF_8),
+            sd.put("weight.quant_state.bitsandbytes__nf4", TestTensors.uint8(m, json.getBytes(StandardCharsets.UTF_8),
                     json.length()));
             try (QuantizedWeight back = quantizer.load("", sd)) {
                 assertBitExact("reloaded", back.dequantize(m).toFloatArray(), q.dequantize(m).toFloatArray());
@@ -186,18 +166,18 @@ class Nf4WeightTest {
 
     @Test
     void loadFailsNamingTheKey() {
-        NDArray w = m.create(gaussian(3 * 100, 9), new Shape(3, 100));
+        NDArray w = m.create(gaussian(3 * 100, 9, 0.05), new Shape(3, 100));
         try (Nf4Weight q = quantizer.quantize(w, Map.of())) {
             Map<String, NDArray> sd = q.stateDict(P);
 
             Map<String, NDArray> bad = new HashMap<>(sd);
-            bad.put(P + "weight.absmax", Golden.uint8(m, new byte[4], 4));
+            bad.put(P + "weight.absmax", TestTensors.uint8(m, new byte[4], 4));
             assertThatThrownBy(() -> quantizer.load(P, bad)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageStartingWith(P + "weight.absmax:").hasMessageContaining("ceil(300 / 64) = 5");
 
             Map<String, NDArray> badJson = new HashMap<>(sd);
             byte[] j = "{\"quant_type\": \"nf4\", \"blocksize\": 64,".getBytes(StandardCharsets.UTF_8);
-            badJson.put(P + "weight.quant_state.bitsandbytes__nf4", Golden.uint8(m, j, j.length));
+            badJson.put(P + "weight.quant_state.bitsandbytes__nf4", TestTensors.uint8(m, j, j.length));
             assertThatThrownBy(() -> quantizer.load(P, badJson))
                     .hasMessageStartingWith(P + "weight.quant_state.bitsandbytes__nf4:")
                     .hasMessageContaining("malformed JSON");
@@ -205,13 +185,13 @@ class Nf4WeightTest {
             Map<String, NDArray> badBlock = new HashMap<>(sd);
             byte[] j2 = ("{\"quant_type\": \"nf4\", \"blocksize\": 48, \"dtype\": \"float32\", \"shape\": [3, 100]}")
                     .getBytes(StandardCharsets.UTF_8);
-            badBlock.put(P + "weight.quant_state.bitsandbytes__nf4", Golden.uint8(m, j2, j2.length));
+            badBlock.put(P + "weight.quant_state.bitsandbytes__nf4", TestTensors.uint8(m, j2, j2.length));
             assertThatThrownBy(() -> quantizer.load(P, badBlock)).hasMessageContaining("blocksize 48");
 
             Map<String, NDArray> badShape = new HashMap<>(sd);
             byte[] j3 = ("{\"quant_type\": \"nf4\", \"blocksize\": 64, \"dtype\": \"float32\", \"shape\": [3, 101], "
                     + "\"nested_blocksize\": 256, \"nested_offset\": 0.5}").getBytes(StandardCharsets.UTF_8);
-            badShape.put(P + "weight.quant_state.bitsandbytes__nf4", Golden.uint8(m, j3, j3.length));
+            badShape.put(P + "weight.quant_state.bitsandbytes__nf4", TestTensors.uint8(m, j3, j3.length));
             assertThatThrownBy(() -> quantizer.load(P, badShape)).hasMessageStartingWith(P + "weight:")
                     .hasMessageContaining("152 packed bytes");
 
@@ -229,7 +209,7 @@ class Nf4WeightTest {
 
     @Test
     void optionsAreValidatedNamingTheField() {
-        NDArray w = m.create(gaussian(64, 2), new Shape(8, 8));
+        NDArray w = m.create(gaussian(64, 2, 0.05), new Shape(8, 8));
         assertThatThrownBy(() -> quantizer.quantize(w, Map.of("blocksize", 48)))
                 .isInstanceOf(ConfigException.class).hasMessageStartingWith("blocksize:");
         assertThatThrownBy(() -> quantizer.validate(Map.of("blocksize", 8192)))
@@ -261,7 +241,7 @@ class Nf4WeightTest {
 
     @Test
     void float16WeightsAreQuantizedAsFloat32() {
-        float[] x = gaussian(128, 4);
+        float[] x = gaussian(128, 4, 0.05);
         NDArray h = m.create(x, new Shape(2, 64)).toType(DataType.FLOAT16, false);
         float[] asF32 = h.toType(DataType.FLOAT32, false).toFloatArray();
         try (Nf4Weight a = quantizer.quantize(h, Map.of());

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.ConfigException;
@@ -12,37 +11,29 @@ import io.peft4j.api.LinearSiteModule;
 import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
 import io.peft4j.api.PeftKeys;
+import io.peft4j.plugins.testkit.GoldenCase;
+import io.peft4j.plugins.testkit.ManagedTensorTest;
+import io.peft4j.plugins.testkit.TestAdapterContext;
+import io.peft4j.plugins.testkit.TestForwardContext;
+import io.peft4j.plugins.testkit.TestLinearBase;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /** VeRA against the golden vectors (shared/golden/vera_*, peft_state_dict_keys), through the plugin's SPI. */
-class VeraLayerTest {
+class VeraLayerTest extends ManagedTensorTest {
     static final String Q = "model.layers.0.self_attn.q_proj";
     /** A second, larger target so the shared projections are bigger than q_proj and must be sliced. */
     static final String K = "model.layers.0.self_attn.k_proj";
-    private NDManager m;
-
-    @BeforeEach
-    void open() {
-        m = NDManager.newBaseManager();
-    }
-
-    @AfterEach
-    void close() {
-        m.close();
-    }
 
     static VeraConfig config(int r, boolean saveProjection, Object targets) {
         return new VeraConfig(r, targets, null, saveProjection, null, null, null, null, null, null, null, null, null,
                 null);
     }
 
-    private static AdapterInstance create(VeraConfig c, TestContexts.Creation ctx) {
+    private static AdapterInstance create(VeraConfig c, TestAdapterContext ctx) {
         c.validate();
         return new VeraAdapter().create("default", c, ctx.sites(), ctx);
     }
@@ -59,23 +50,23 @@ class VeraLayerTest {
 
     @Test
     void projectionsReproduceTorchsGeneratorBitExactly() {
-        Golden g = Golden.read("vera_projection_prng");
-        int r = g.config.get("r").asInt();
-        int maxIn = g.config.get("max_in_features").asInt();
-        int maxOut = g.config.get("max_out_features").asInt();
-        assertThat(TorchCpuGenerator.kaimingBound(maxIn)).isEqualTo(g.config.get("bound_A").asDouble());
-        assertThat(TorchCpuGenerator.kaimingBound(r)).isEqualTo(g.config.get("bound_B").asDouble());
-        NDArray[] p = VeraAdapter.projections(m, g.config.get("projection_prng_key").asLong(), r, maxIn, maxOut);
+        GoldenCase g = GoldenCase.read("vera_projection_prng");
+        int r = g.config().get("r").asInt();
+        int maxIn = g.config().get("max_in_features").asInt();
+        int maxOut = g.config().get("max_out_features").asInt();
+        assertThat(TorchCpuGenerator.kaimingBound(maxIn)).isEqualTo(g.config().get("bound_A").asDouble());
+        assertThat(TorchCpuGenerator.kaimingBound(r)).isEqualTo(g.config().get("bound_B").asDouble());
+        NDArray[] p = VeraAdapter.projections(m, g.config().get("projection_prng_key").asLong(), r, maxIn, maxOut);
         assertBitExact("vera_A", p[0], g.expected(m, "vera_A"));
         assertBitExact("vera_B", p[1], g.expected(m, "vera_B"));
     }
 
     @Test
     void freshAdapterIsIdentityAndDrawsPeftsProjectionsSizedOverAllTargets() {
-        Golden prng = Golden.read("vera_projection_prng");
-        TestLinear q = TestLinear.random(m, Q, 12, 16);
-        TestLinear k = TestLinear.random(m, K, 14, 20);
-        TestContexts.Creation ctx = new TestContexts.Creation(m, List.of(), q, k);
+        GoldenCase prng = GoldenCase.read("vera_projection_prng");
+        TestLinearBase q = TestLinearBase.random(m, Q, 12, 16);
+        TestLinearBase k = TestLinearBase.random(m, K, 14, 20);
+        TestAdapterContext ctx = TestAdapterContext.overLayers(m, List.of(), q, k);
         VeraInstance inst = (VeraInstance) create(config(6, true, List.of("q_proj", "k_proj")), ctx);
         assertBitExact("vera_A", inst.veraA(), prng.expected(m, "vera_A"));
         assertBitExact("vera_B", inst.veraB(), prng.expected(m, "vera_B"));
@@ -83,15 +74,15 @@ class VeraLayerTest {
         assertThat(layer.lambdaB().toFloatArray()).containsOnly(0f).hasSize(12);
         assertThat(layer.lambdaD().toFloatArray()).containsOnly(0.1f).hasSize(6);
         NDArray x = m.randomNormal(new Shape(3, 16));
-        NDArray y = q.forward(x, List.of(layer), new TestContexts.Forward(false, m, null));
+        NDArray y = q.forward(x, List.of(layer), TestForwardContext.eval(m));
         assertThat(y.allClose(q.forward(x, List.of(), null), 0, 0, false)).isTrue();
     }
 
     /** The case's layer (in 16, out 12) plus a larger one (in 20, out 14) so projections match the case's sizes. */
-    private VeraLayer loaded(Golden g, TestLinear q, boolean saveProjection) {
-        TestLinear k = TestLinear.random(m, K, 14, 20);
-        TestContexts.Creation ctx = new TestContexts.Creation(m, List.of(), q, k);
-        AdapterInstance inst = create(config(g.config.get("r").asInt(), saveProjection, List.of("q_proj", "k_proj")),
+    private VeraLayer loaded(GoldenCase g, TestLinearBase q, boolean saveProjection) {
+        TestLinearBase k = TestLinearBase.random(m, K, 14, 20);
+        TestAdapterContext ctx = TestAdapterContext.overLayers(m, List.of(), q, k);
+        AdapterInstance inst = create(config(g.config().get("r").asInt(), saveProjection, List.of("q_proj", "k_proj")),
                 ctx);
         Map<String, NDArray> saved = new HashMap<>(inst.stateDict());
         saved.put(PeftKeys.saved(Q, "vera_lambda_b"), g.input(m, "vera_lambda_b"));
@@ -104,11 +95,11 @@ class VeraLayerTest {
 
     @Test
     void forwardDeltaMergeAndUnmergeMatchGolden() {
-        Golden g = Golden.read("vera_forward");
-        TestLinear q = new TestLinear(Q, g.input(m, "weight"), g.input(m, "bias"));
+        GoldenCase g = GoldenCase.read("vera_forward");
+        TestLinearBase q = new TestLinearBase(Q, g.input(m, "weight"), g.input(m, "bias"));
         VeraLayer layer = loaded(g, q, true);
         NDArray x = g.input(m, "x");
-        NDArray y = q.forward(x, List.of(layer), new TestContexts.Forward(false, m, null));
+        NDArray y = q.forward(x, List.of(layer), TestForwardContext.eval(m));
         g.assertClose("y", y, g.expected(m, "y"));
         g.assertClose("delta_weight", layer.deltaWeight(q).orElseThrow(), g.expected(m, "delta_weight"));
 
@@ -121,10 +112,10 @@ class VeraLayerTest {
 
     @Test
     void dropoutAppliesToTheAdapterInputOnly() {
-        Golden g = Golden.read("vera_forward");
-        TestLinear q = new TestLinear(Q, g.input(m, "weight"), g.input(m, "bias"));
-        TestLinear k = TestLinear.random(m, K, 14, 20);
-        TestContexts.Creation ctx = new TestContexts.Creation(m, List.of(), q, k);
+        GoldenCase g = GoldenCase.read("vera_forward");
+        TestLinearBase q = new TestLinearBase(Q, g.input(m, "weight"), g.input(m, "bias"));
+        TestLinearBase k = TestLinearBase.random(m, K, 14, 20);
+        TestAdapterContext ctx = TestAdapterContext.overLayers(m, List.of(), q, k);
         VeraConfig c = new VeraConfig(6, List.of("q_proj", "k_proj"), null, null, 0.5, null, null, null, null, null,
                 null, null, null, null);
         AdapterInstance inst = create(c, ctx);
@@ -137,7 +128,7 @@ class VeraLayerTest {
         LinearSiteModule layer = (LinearSiteModule) inst.modules().get(Q);
         NDArray x = g.input(m, "x");
         NDArray mask = m.randomUniform(0f, 1f, x.getShape()).gte(0.5f).toType(x.getDataType(), false);
-        NDArray y = q.forward(x, List.of(layer), new TestContexts.Forward(true, m, mask));
+        NDArray y = q.forward(x, List.of(layer), TestForwardContext.training(m, mask));
         // base(x) + lambda_b ⊙ ((lambda_d ⊙ (x_d A_s^T)) B_s^T) with x_d = 2·mask⊙x, i.e. x_d · ΔW^T.
         NDArray xd = x.mul(mask).mul(2f);
         NDArray expected = q.forward(x, List.of(), null).add(xd.matMul(g.expected(m, "delta_weight").transpose()));
@@ -146,35 +137,35 @@ class VeraLayerTest {
 
     @Test
     void savedWithoutProjectionsReloadsIdentically() {
-        TestLinear q = TestLinear.random(m, Q, 12, 16);
-        TestLinear k = TestLinear.random(m, K, 14, 20);
+        TestLinearBase q = TestLinearBase.random(m, Q, 12, 16);
+        TestLinearBase k = TestLinearBase.random(m, K, 14, 20);
         VeraConfig c = config(8, false, List.of("q_proj", "k_proj"));
-        AdapterInstance first = create(c, new TestContexts.Creation(m, List.of(), q, k));
+        AdapterInstance first = create(c, TestAdapterContext.overLayers(m, List.of(), q, k));
         // Train-like change of the vectors, then "save".
         first.modules().values().forEach(l -> ((VeraLayer) l).lambdaB().addi(0.5f));
         Map<String, NDArray> saved = first.stateDict();
         assertThat(saved).doesNotContainKeys(VeraInstance.KEY_A, VeraInstance.KEY_B);
 
-        AdapterInstance second = create(c, new TestContexts.Creation(m, List.of(), q, k));
+        AdapterInstance second = create(c, TestAdapterContext.overLayers(m, List.of(), q, k));
         second.loadStateDict(saved);
         NDArray x = m.randomNormal(new Shape(2, 16));
-        NDArray y1 = q.forward(x, List.of((VeraLayer) first.modules().get(Q)), new TestContexts.Forward(false, m, null));
+        NDArray y1 = q.forward(x, List.of((VeraLayer) first.modules().get(Q)), TestForwardContext.eval(m));
         NDArray y2 = q.forward(x, List.of((VeraLayer) second.modules().get(Q)),
-                new TestContexts.Forward(false, m, null));
+                TestForwardContext.eval(m));
         assertThat(y2.allClose(y1, 0, 0, false)).isTrue();
         assertThat(y1.allClose(q.forward(x, List.of(), null), 1e-4, 1e-4, false)).isFalse();
     }
 
     @Test
     void savedKeysMatchPeft() {
-        Golden g = Golden.read("peft_state_dict_keys");
-        List<TestLinear> layers = new ArrayList<>();
-        g.config.get("target_module_paths").forEach(p -> layers.add(TestLinear.random(m, p.asText(), 12, 16)));
-        TestContexts.Creation ctx = new TestContexts.Creation(m, List.of(), layers.toArray(new TestLinear[0]));
+        GoldenCase g = GoldenCase.read("peft_state_dict_keys");
+        List<TestLinearBase> layers = new ArrayList<>();
+        g.config().get("target_module_paths").forEach(p -> layers.add(TestLinearBase.random(m, p.asText(), 12, 16)));
+        TestAdapterContext ctx = TestAdapterContext.overLayers(m, List.of(), layers.toArray(new TestLinearBase[0]));
         for (boolean save : new boolean[] {true, false}) {
             AdapterInstance inst = create(config(4, save, List.of("q_proj", "v_proj")), ctx);
             List<String> expected = new ArrayList<>();
-            g.expected.get("vera_save_projection_" + save).forEach(k -> expected.add(k.asText()));
+            g.expected().get("vera_save_projection_" + save).forEach(k -> expected.add(k.asText()));
             assertThat(inst.stateDict().keySet()).as("save_projection " + save)
                     .containsExactlyInAnyOrderElementsOf(expected);
         }
@@ -182,8 +173,9 @@ class VeraLayerTest {
 
     @Test
     void parametersAreTrainableVectorsAndFrozenProjections() {
-        TestLinear q = TestLinear.random(m, Q, 12, 16);
-        AdapterInstance inst = create(config(4, true, List.of("q_proj")), new TestContexts.Creation(m, List.of(), q));
+        TestLinearBase q = TestLinearBase.random(m, Q, 12, 16);
+        AdapterInstance inst = create(config(4, true, List.of("q_proj")),
+                TestAdapterContext.overLayers(m, List.of(), q));
         assertThat(inst.parameters()).extracting(Parameter::name).containsExactly(
                 "base_model.model." + Q + ".vera_lambda_b.default",
                 "base_model.model." + Q + ".vera_lambda_d.default",
@@ -195,8 +187,9 @@ class VeraLayerTest {
 
     @Test
     void loadingMismatchedShapesNamesModuleAndShapes() {
-        TestLinear q = TestLinear.random(m, Q, 12, 16);
-        AdapterInstance inst = create(config(4, true, List.of("q_proj")), new TestContexts.Creation(m, List.of(), q));
+        TestLinearBase q = TestLinearBase.random(m, Q, 12, 16);
+        AdapterInstance inst = create(config(4, true, List.of("q_proj")),
+                TestAdapterContext.overLayers(m, List.of(), q));
         Map<String, NDArray> saved = new HashMap<>(inst.stateDict());
         saved.put(PeftKeys.saved(Q, "vera_lambda_b"), m.zeros(new Shape(10)));
         assertThatThrownBy(() -> inst.loadStateDict(saved)).isInstanceOf(ConfigException.class)

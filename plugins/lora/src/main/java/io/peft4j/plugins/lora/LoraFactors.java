@@ -1,0 +1,104 @@
+package io.peft4j.plugins.lora;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import io.peft4j.api.AdapterContext;
+import io.peft4j.api.ConfigException;
+import io.peft4j.api.Initializer;
+import io.peft4j.api.LowRankSite;
+import io.peft4j.api.ParamRole;
+import io.peft4j.api.Parameter;
+import io.peft4j.api.PeftKeys;
+import io.peft4j.api.SiteInfo;
+import java.util.List;
+import java.util.Map;
+import java.util.function.ToIntFunction;
+
+/**
+ * The {@code lora_A} / {@code lora_B} factors as LoRA and its variants create, initialise and name them. Public
+ * because the dora plugin uses it through its PF4J plugin dependency on lora.
+ */
+public final class LoraFactors {
+    /** The {@code init_lora_weights} values LoRA implements itself; any other names an {@link Initializer}. */
+    public static final List<String> BUILT_IN_INITS = List.of("true", "false", "gaussian");
+
+    private LoraFactors() {
+    }
+
+    /** Rejects a rank larger than {@code min(in, out)} at any site, naming the module and its shape. */
+    public static void checkRanks(List<SiteInfo> sites, ToIntFunction<String> rankFor, boolean hasRankPattern) {
+        for (SiteInfo s : sites) {
+            int r = rankFor.applyAsInt(s.path());
+            int max = Math.min(s.inFeatures(), s.outFeatures());
+            if (r > max) {
+                throw new ConfigException(hasRankPattern ? "r / rank_pattern" : "r",
+                        "rank " + r + " is larger than min(in, out) = " + max + " of module " + s.path()
+                                + " [out=" + s.outFeatures() + ", in=" + s.inFeatures() + "]");
+            }
+        }
+    }
+
+    /**
+     * The installed initializer for a non-built-in {@code init} (validated against every site), or null for a
+     * built-in one; an unknown name is a config error.
+     */
+    public static Initializer externalInitializer(String init, List<SiteInfo> sites, ToIntFunction<String> rankFor,
+            AdapterContext ctx) {
+        if (BUILT_IN_INITS.contains(init)) {
+            return null;
+        }
+        Initializer external = ctx.initializer(init).orElseThrow(() -> new ConfigException("init_lora_weights",
+                "\"" + init + "\" is not a LoRA built-in (true, false, gaussian) and no installed initializer "
+                        + "plugin handles it"));
+        for (SiteInfo s : sites) {
+            external.validate(init, s, rankFor.applyAsInt(s.path()));
+        }
+        return external;
+    }
+
+    /**
+     * A: kaiming-uniform with a = sqrt(5) on a [r, in] weight, i.e. U(-1/sqrt(in), 1/sqrt(in)), which is also
+     * torch's default Linear init (used by {@code false}); {@code gaussian}: N(0, (1/r)^2).
+     */
+    public static NDArray initA(NDManager m, String init, int r, int in) {
+        if (init.equals("gaussian")) {
+            return m.randomNormal(0f, 1f / r, new Shape(r, in), DataType.FLOAT32);
+        }
+        float bound = (float) (1.0 / Math.sqrt(in));
+        return m.randomUniform(-bound, bound, new Shape(r, in));
+    }
+
+    /** B: zero so the adapter starts as the identity; {@code false} keeps torch's default U(±1/sqrt(r)). */
+    public static NDArray initB(NDManager m, String init, int out, int r) {
+        if (init.equals("false")) {
+            float bound = (float) (1.0 / Math.sqrt(r));
+            return m.randomUniform(-bound, bound, new Shape(out, r));
+        }
+        return m.zeros(new Shape(out, r));
+    }
+
+    /** Adds the trainable {@code lora_A} (DOWN) and {@code lora_B} (UP) weights under their in-memory names. */
+    public static void addParameters(List<Parameter> out, String path, String adapterName, LowRankSite l) {
+        out.add(new Parameter(PeftKeys.inMemory(path, "lora_A", adapterName, "weight"), l.loraA(), ParamRole.DOWN,
+                true));
+        out.add(new Parameter(PeftKeys.inMemory(path, "lora_B", adapterName, "weight"), l.loraB(), ParamRole.UP,
+                true));
+    }
+
+    /** Puts {@code lora_A.weight} and {@code lora_B.weight} under their saved (PEFT) keys. */
+    public static void putState(Map<String, NDArray> out, String path, LowRankSite l) {
+        out.put(PeftKeys.saved(path, "lora_A.weight"), l.loraA());
+        out.put(PeftKeys.saved(path, "lora_B.weight"), l.loraB());
+    }
+
+    /** Copies {@code src} into {@code dst} in place (so parameter references and gradients stay valid). */
+    public static void copyInto(NDArray dst, NDArray src, String what) {
+        if (!dst.getShape().equals(src.getShape())) {
+            throw new IllegalArgumentException(what + ": expected shape " + dst.getShape() + ", got " + src.getShape());
+        }
+        dst.set(new NDIndex("..."), src.toType(dst.getDataType(), false));
+    }
+}

@@ -1,0 +1,10 @@
+/**
+ * Test support shared by the method plugins' unit tests (test scope only; never part of a plugin or the
+ * distribution). Plugins may not depend on platform-core, so these are small stand-ins for the platform side of
+ * the SPI: {@link io.peft4j.plugins.testkit.TestLinearBase}, {@link io.peft4j.plugins.testkit.TestAdapterContext},
+ * {@link io.peft4j.plugins.testkit.TestForwardContext}, {@link io.peft4j.plugins.testkit.TestLowRankSite}; plus
+ * the golden-vector reader {@link io.peft4j.plugins.testkit.GoldenCase}, tensor helpers
+ * {@link io.peft4j.plugins.testkit.TestTensors} and the per-test manager base
+ * {@link io.peft4j.plugins.testkit.ManagedTensorTest}.
+ */
+package io.peft4j.plugins.testkit;
