@@ -41,8 +41,12 @@ public final class LoraLayer implements LowRankSite {
     public NDArray forward(NDArray x, NDArray result, LinearBase base, ForwardContext ctx) {
         NDArray h = ctx.dropout(x, dropout);
         NDArray down = h.getNDArrayInternal().linear(h, loraA, null).singletonOrThrow();
-        NDArray up = down.getNDArrayInternal().linear(down, loraB, loraBBias).singletonOrThrow();
-        return result.add(up.mul(ctx.scalar(scaling)));
+        // s·(B h + b_B) computed as (s·B) h + s·b_B: scaling the [out, r] factor instead of the [..., out] output
+        // saves one full-size elementwise pass per layer; gradients reach B and b_B through the scaled copies.
+        NDArray s = ctx.scalar(scaling);
+        NDArray scaledB = loraB.mul(s);
+        NDArray scaledBias = loraBBias == null ? null : loraBBias.mul(s);
+        return result.add(down.getNDArrayInternal().linear(down, scaledB, scaledBias).singletonOrThrow());
     }
 
     @Override
