@@ -1,7 +1,6 @@
 package io.peft4j.plugins.bottleneck;
 
 import ai.djl.ndarray.NDArray;
-import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.ParamRole;
@@ -20,32 +19,7 @@ import java.util.Set;
  * {@code M.adapter_down.weight [m, h]}, {@code M.adapter_down.bias [m]}, {@code M.adapter_up.weight [h, m]},
  * {@code M.adapter_up.bias [h]}.
  */
-final class BottleneckInstance implements AdapterInstance {
-    private final String name;
-    private final BottleneckConfig config;
-    private final Map<String, BottleneckModule> modules;
-
-    BottleneckInstance(String name, BottleneckConfig config, Map<String, BottleneckModule> modules) {
-        this.name = name;
-        this.config = config;
-        this.modules = modules;
-    }
-
-    @Override
-    public String name() {
-        return name;
-    }
-
-    @Override
-    public AdapterConfig config() {
-        return config;
-    }
-
-    @Override
-    public Map<String, BottleneckModule> modules() {
-        return modules;
-    }
-
+record BottleneckInstance(String name, BottleneckConfig config, Map<String, BottleneckModule> modules) implements AdapterInstance {
     @Override
     public List<Parameter> parameters() {
         List<Parameter> out = new ArrayList<>();

@@ -1,7 +1,6 @@
 package io.peft4j.plugins.dora;
 
 import ai.djl.ndarray.NDArray;
-import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
@@ -19,37 +18,13 @@ import java.util.Map;
  * {@code ...lora_magnitude_vector.<adapter>.weight}; PEFT strips the {@code .weight} on save for backward
  * compatibility.
  */
-final class DoraInstance implements AdapterInstance {
+record DoraInstance(String name, DoraConfig config, Map<String, DoraLayer> modules) implements AdapterInstance {
     static final String MAGNITUDE = "lora_magnitude_vector";
-    private final String name;
-    private final DoraConfig config;
-    private final Map<String, DoraLayer> layers;
-
-    DoraInstance(String name, DoraConfig config, Map<String, DoraLayer> layers) {
-        this.name = name;
-        this.config = config;
-        this.layers = layers;
-    }
-
-    @Override
-    public String name() {
-        return name;
-    }
-
-    @Override
-    public AdapterConfig config() {
-        return config;
-    }
-
-    @Override
-    public Map<String, DoraLayer> modules() {
-        return layers;
-    }
 
     @Override
     public List<Parameter> parameters() {
         List<Parameter> out = new ArrayList<>();
-        layers.forEach((path, l) -> {
+        modules.forEach((path, l) -> {
             LoraFactors.addParameters(out, path, name, l);
             out.add(new Parameter(PeftKeys.inMemory(path, MAGNITUDE, name, "weight"), l.magnitude(),
                     ParamRole.MAGNITUDE, true));
@@ -60,7 +35,7 @@ final class DoraInstance implements AdapterInstance {
     @Override
     public Map<String, NDArray> stateDict() {
         Map<String, NDArray> out = new LinkedHashMap<>();
-        layers.forEach((path, l) -> {
+        modules.forEach((path, l) -> {
             LoraFactors.putState(out, path, l);
             out.put(PeftKeys.saved(path, MAGNITUDE), l.magnitude());
         });

@@ -1,7 +1,6 @@
 package io.peft4j.plugins.lora;
 
 import ai.djl.ndarray.NDArray;
-import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
@@ -16,36 +15,11 @@ import java.util.Map;
  * {@code base_model.model.<module>.lora_A.weight [r, in]}, {@code ...lora_B.weight [out, r]} and, with
  * {@code lora_bias}, {@code ...lora_B.bias [out]}.
  */
-final class LoraInstance implements AdapterInstance {
-    private final String name;
-    private final LoraConfig config;
-    private final Map<String, LoraLayer> layers;
-
-    LoraInstance(String name, LoraConfig config, Map<String, LoraLayer> layers) {
-        this.name = name;
-        this.config = config;
-        this.layers = layers;
-    }
-
-    @Override
-    public String name() {
-        return name;
-    }
-
-    @Override
-    public AdapterConfig config() {
-        return config;
-    }
-
-    @Override
-    public Map<String, LoraLayer> modules() {
-        return layers;
-    }
-
+record LoraInstance(String name, LoraConfig config, Map<String, LoraLayer> modules) implements AdapterInstance {
     @Override
     public List<Parameter> parameters() {
         List<Parameter> out = new ArrayList<>();
-        layers.forEach((path, l) -> {
+        modules.forEach((path, l) -> {
             LoraFactors.addParameters(out, path, name, l);
             if (l.loraBBias() != null) {
                 out.add(new Parameter(PeftKeys.inMemory(path, "lora_B", name, "bias"), l.loraBBias(),
@@ -58,7 +32,7 @@ final class LoraInstance implements AdapterInstance {
     @Override
     public Map<String, NDArray> stateDict() {
         Map<String, NDArray> out = new LinkedHashMap<>();
-        layers.forEach((path, l) -> {
+        modules.forEach((path, l) -> {
             LoraFactors.putState(out, path, l);
             if (l.loraBBias() != null) {
                 out.put(PeftKeys.saved(path, "lora_B.bias"), l.loraBBias());
