@@ -15,8 +15,10 @@ class DeviceStatsTest {
         DeviceStats s = DeviceStats.of(ai.djl.Device.cpu());
         assertThat(s.device()).isEqualTo(ai.djl.Device.cpu().toString());
         assertThat(s.usedBytes()).isPositive();
-        // VmHWM is the peak of VmRSS; a later read can only be >= the earlier RSS
-        assertThat(DeviceStats.cpuProcess().peakBytes()).isGreaterThanOrEqualTo(s.usedBytes());
+        // Within one read of /proc/self/status the kernel reports VmHWM = max(recorded peak, current RSS).
+        // (Across two reads it may not: the recorded peak is only refreshed at unmap time, so a later VmHWM can be
+        // below an earlier VmRSS - CI saw exactly that.)
+        assertThat(s.peakBytes()).isGreaterThanOrEqualTo(s.usedBytes());
         assertThat(s.totalBytes()).isGreaterThan(s.usedBytes());
         assertThat(s.format()).startsWith(s.device() + ": used ").contains("MiB");
 
