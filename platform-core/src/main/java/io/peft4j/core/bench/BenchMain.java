@@ -23,6 +23,7 @@ import java.util.Set;
  *   --r 8 --alpha 16 --lr 1e-3 --batch 0 --seq 0 --warmup 3 --steps 5 --threads 2 --seed 1234
  *   --rss-steps 1000 --rss-every 50  --no-fork  --no-env  --peak-1024 X --peak-2048 Y  --out FILE
  *   --quant nf4   (QLoRA: the frozen base linears, lm_head excepted, stored with that installed quantizer)
+ *   --grad-checkpoint   (train steps recompute each layer's activations in backward: less memory)
  * </pre>
  * Cases are every size (or the model) × mode × targets; {@code full} ignores targets.
  */
@@ -75,6 +76,7 @@ public final class BenchMain {
             switch (a) {
                 case "--no-fork" -> b.fork(false);
                 case "--no-env" -> b.printEnv(false);
+                case "--grad-checkpoint" -> b.gradCheckpoint(true);
                 default -> {
                     if (!a.startsWith("--") || i + 1 >= args.length) {
                         throw new IllegalArgumentException("unknown or incomplete option '" + a + "'");
@@ -159,6 +161,9 @@ public final class BenchMain {
                 "--peak-1024", num(o.peak1024()), "--peak-2048", num(o.peak2048())));
         if (o.baseQuant() != null) {
             a.addAll(List.of("--quant", o.baseQuant()));
+        }
+        if (o.gradCheckpoint()) {
+            a.add("--grad-checkpoint");
         }
         if (!o.fork()) {
             a.add("--no-fork");

@@ -26,10 +26,12 @@ import java.util.List;
  * @param peak1024     known 1024³ matmul GFLOP/s (0 = measure); used by forked children
  * @param peak2048     known 2048³ matmul GFLOP/s (0 = measure)
  * @param baseQuant    quantizer id for the frozen base linears (e.g. {@code nf4}; QLoRA), or null for float32
+ * @param gradCheckpoint train steps with activation checkpointing ({@code training.gradient_checkpointing})
  */
 public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, double alpha, double lr, int batch,
                            int seq, int warmup, int steps, int threads, long seed, int rssSteps, int rssEvery,
-                           boolean fork, boolean printEnv, double peak1024, double peak2048, String baseQuant) {
+                           boolean fork, boolean printEnv, double peak1024, double peak2048, String baseQuant,
+                           boolean gradCheckpoint) {
 
     public BenchOptions {
         cases = List.copyOf(cases);
@@ -64,7 +66,7 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
     /** A copy measuring only {@code c}, without the env line, with known peaks (for a forked child). */
     public BenchOptions forChild(BenchCase c, double p1024, double p2048) {
         return new BenchOptions(List.of(c), pluginsDir, rank, alpha, lr, batch, seq, warmup, steps, threads, seed,
-                rssSteps, rssEvery, false, false, p1024, p2048, baseQuant);
+                rssSteps, rssEvery, false, false, p1024, p2048, baseQuant, gradCheckpoint);
     }
 
     public static Builder builder() {
@@ -87,6 +89,7 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
         private int rssSteps = 1000;
         private int rssEvery = 50;
         private String baseQuant;
+        private boolean gradCheckpoint;
         private boolean fork = true;
         private boolean printEnv = true;
         private double peak1024;
@@ -161,6 +164,11 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
             return this;
         }
 
+        public Builder gradCheckpoint(boolean on) {
+            gradCheckpoint = on;
+            return this;
+        }
+
         public Builder baseQuant(String id) {
             baseQuant = id;
             return this;
@@ -184,7 +192,7 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
 
         public BenchOptions build() {
             return new BenchOptions(cases, pluginsDir, rank, alpha, lr, batch, seq, warmup, steps, threads, seed,
-                    rssSteps, rssEvery, fork, printEnv, peak1024, peak2048, baseQuant);
+                    rssSteps, rssEvery, fork, printEnv, peak1024, peak2048, baseQuant, gradCheckpoint);
         }
     }
 }

@@ -33,7 +33,7 @@ final class CaseMeasurement {
         Map<String, Object> rec = new LinkedHashMap<>();
         try (BenchSubject s = BenchSubject.create(c, o, root, runtime)) {
             header(rec, c, s);
-            StepLoops loops = new StepLoops(s, o.lr());
+            StepLoops loops = new StepLoops(s, o.lr(), o.gradCheckpoint());
             try {
                 switch (c.mode()) {
                     case LORA, FULL -> forwardAndTrain(rec, s, loops);
@@ -57,6 +57,7 @@ final class CaseMeasurement {
         rec.put("mode", c.mode().id());
         rec.put("targets", c.targets());
         rec.put("base_quant", o.baseQuant() == null ? "fp32" : o.baseQuant());
+        rec.put("grad_checkpoint", o.gradCheckpoint());
         if (o.baseQuant() != null) {
             rec.put("base_bits_per_param", BaseQuantization.stats(s.model).bitsPerParameter());
         }

@@ -23,14 +23,18 @@ import java.util.function.IntConsumer;
  *   <li>{@code bwd}: {@code backward}, reading the loss, and closing the pass's temporaries (the scope);</li>
  *   <li>{@code opt}: {@link AdamW#step} and {@link AdamW#zeroGrad} (outside the collector: in-place updates).</li>
  * </ol>
+ * With activation checkpointing forward and backward interleave, so {@code fwd_loss} is 0 and {@code bwd} holds
+ * both.
  */
 final class StepLoops {
     private final BenchSubject s;
     private final AdamW optimizer;
     private final long countedTokens;
+    private final boolean checkpointing;
 
-    StepLoops(BenchSubject s, double lr) {
+    StepLoops(BenchSubject s, double lr, boolean checkpointing) {
         this.s = s;
+        this.checkpointing = checkpointing;
         this.optimizer = new AdamW(List.of(new ParamGroup("bench", lr, 0.0, s.trainable)), 0.9, 0.999, 1e-8,
                 s.model.manager());
         this.countedTokens = (long) s.batch * (s.seq - 1);
@@ -89,11 +93,17 @@ final class StepLoops {
         try (NDManager sm = s.model.manager().newSubManager();
              NDScope ignored = new NDScope();
              GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            NDArray logits = s.model.forward(ids, null, null, new PlatformForwardContext(true, sm));
-            NDArray l = CausalLmLoss.nllSum(logits, ids).div((float) countedTokens);
-            t1 = System.nanoTime();
-            gc.backward(l);
-            loss = l.getFloat();
+            if (checkpointing) {
+                t1 = t0;
+                loss = s.model.checkpointedBackward(ids, null, new PlatformForwardContext(true, sm),
+                        logits -> CausalLmLoss.nllSum(logits, ids).div((float) countedTokens), gc);
+            } else {
+                NDArray logits = s.model.forward(ids, null, null, new PlatformForwardContext(true, sm));
+                NDArray l = CausalLmLoss.nllSum(logits, ids).div((float) countedTokens);
+                t1 = System.nanoTime();
+                gc.backward(l);
+                loss = l.getFloat();
+            }
         }
         long t2 = System.nanoTime();
         optimizer.step(1.0);

@@ -13,7 +13,8 @@ import picocli.CommandLine.Unmatched;
                 + "with shared/bench/peer (same shapes, same FLOP formula, MFU against a matmul peak measured in the "
                 + "same run).",
         "  --size tiny,small,medium | --model DIR     --mode lora,full,merge,rss     --targets all,qv",
-        "  --plugins DIR --r 8 --alpha 16 --lr 1e-3 --warmup 3 --steps 5 --threads 2 --rss-steps 1000 --out FILE"})
+        "  --plugins DIR --r 8 --alpha 16 --lr 1e-3 --warmup 3 --steps 5 --threads 2 --rss-steps 1000 --out FILE",
+        "  --quant nf4 (QLoRA base)   --grad-checkpoint (recompute activations in backward: less memory)"})
 final class BenchCommand implements Callable<Integer> {
     @Unmatched
     List<String> args = new ArrayList<>();

@@ -125,6 +125,9 @@ public record RunConfig(
      * @param seed             seed for initialisation, shuffling and dropout
      * @param progressBar      console progress bar
      * @param resume           continue from the latest checkpoint in {@code output.dir} (same seed and batch shape)
+     * @param gradientCheckpointing recompute each layer's activations in the backward pass (less memory, about one
+     *                         more forward pass of compute); null = on for a quantized base (as PEFT's
+     *                         {@code prepare_model_for_kbit_training} does), off otherwise
      */
     public record TrainingSection(@JsonProperty("steps") Integer steps,
                                   @JsonProperty("epochs") Integer epochs,
@@ -141,7 +144,8 @@ public record RunConfig(
                                   @JsonProperty("log_every") Integer logEvery,
                                   @JsonProperty("seed") Long seed,
                                   @JsonProperty("progress_bar") Boolean progressBar,
-                                  @JsonProperty("resume") Boolean resume) {
+                                  @JsonProperty("resume") Boolean resume,
+                                  @JsonProperty("gradient_checkpointing") Boolean gradientCheckpointing) {
         public TrainingSection {
             batchSize = batchSize == null ? 8 : batchSize;
             gradAccumulation = gradAccumulation == null ? 1 : gradAccumulation;
@@ -161,17 +165,19 @@ public record RunConfig(
 
         public TrainingSection withSteps(int n) {
             return new TrainingSection(n, epochs, batchSize, gradAccumulation, schedule, warmupSteps, maxSeqLen,
-                    truncate, packing, evalEvery, checkpointEvery, keepCheckpoints, logEvery, seed, progressBar, resume);
+                    truncate, packing, evalEvery, checkpointEvery, keepCheckpoints, logEvery, seed, progressBar, resume,
+                    gradientCheckpointing);
         }
 
         public TrainingSection withProgressBar(boolean on) {
             return new TrainingSection(steps, epochs, batchSize, gradAccumulation, schedule, warmupSteps, maxSeqLen,
-                    truncate, packing, evalEvery, checkpointEvery, keepCheckpoints, logEvery, seed, on, resume);
+                    truncate, packing, evalEvery, checkpointEvery, keepCheckpoints, logEvery, seed, on, resume,
+                    gradientCheckpointing);
         }
 
         static TrainingSection defaults() {
             return new TrainingSection(null, null, null, null, null, null, null, null, null, null, null, null, null,
-                    null, null, null);
+                    null, null, null, null);
         }
     }
 

@@ -1,5 +1,8 @@
 package io.peft4j.core.model;
 
+import ai.djl.training.GradientCollector;
+import java.util.function.Function;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.peft4j.api.ForwardContext;
@@ -17,6 +20,18 @@ public interface CausalLM {
      * @return logits {@code [batch, seq, vocab]} float32
      */
     NDArray forward(NDArray inputIds, NDArray attentionMask, KvCache cache, ForwardContext ctx);
+
+    /**
+     * Forward, loss and backward of one training micro-batch with activation checkpointing (recompute each layer's
+     * activations in the backward pass instead of keeping them). Gradients accumulate into the open collector.
+     *
+     * @return the value of the loss
+     * @throws UnsupportedOperationException if this model cannot checkpoint its activations
+     */
+    default float checkpointedBackward(NDArray inputIds, NDArray attentionMask, ForwardContext ctx,
+                                       Function<NDArray, NDArray> lossOfLogits, GradientCollector collector) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " has no activation checkpointing");
+    }
 
     ModelShape shape();
 

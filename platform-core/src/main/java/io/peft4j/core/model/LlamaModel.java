@@ -1,5 +1,6 @@
 package io.peft4j.core.model;
 
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -8,6 +9,8 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
 import io.peft4j.api.AttentionKvSiteModule;
 import io.peft4j.api.EmbeddingSiteModule;
 import io.peft4j.api.ForwardContext;
@@ -31,6 +34,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Function;
 
 /**
  * A Llama-architecture decoder ({@code llama}, {@code mistral}, {@code qwen2}) loaded from a local Hugging Face
@@ -535,12 +539,123 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
         return logits;
     }
 
+    /**
+     * One training micro-batch with activation checkpointing at decoder-layer boundaries (what transformers calls
+     * gradient checkpointing): forward and backward with the memory of one layer's activations instead of all.
+     *
+     * <pre>
+     *   x_0 = embed(ids)                                  recorded (prompt tuning / a trainable embedding get grads)
+     *   x_{l+1} = layer_l(x_l)                            l = 0..L-1 without autograd; only x_l is kept
+     *   loss = lossOfLogits(head(x_L)), backward          g_L = dloss/dx_L
+     *   for l = L-1..0: recompute layer_l(x_l) with autograd, backward of sum(layer_l(x_l) * g_{l+1})
+     *                                                     = vector-Jacobian product: adds the layer's parameter
+     *                                                       gradients and gives g_l = dloss/dx_l
+     *   backward of sum(x_0 * g_0)                        only if x_0 requires a gradient
+     * </pre>
+     * The gradients equal those of {@code backward(lossOfLogits(forward(...)))} up to float rounding; the cost is
+     * one extra forward of the decoder layers. Dropout draws the same masks in both passes of a layer because the
+     * engine's generator is re-seeded per layer from one number drawn at the start (so the run stays deterministic
+     * under the trainer's per-step seed). With a quantized base only one layer's dequantized weights are alive at
+     * a time - without checkpointing, autograd keeps every layer's dequantized weight until the backward pass,
+     * which is how bitsandbytes-based QLoRA saves memory too (it re-dequantizes in backward).
+     *
+     * @param collector the open gradient collector of the step; parameter gradients accumulate into it
+     * @param lossOfLogits the scalar loss of the {@code [batch, seq, vocab]} logits
+     * @return the value of that loss
+     */
+    @Override
+    public float checkpointedBackward(NDArray inputIds, NDArray attentionMask, ForwardContext ctx,
+                                      Function<NDArray, NDArray> lossOfLogits, GradientCollector collector) {
+        Objects.requireNonNull(ctx, "ctx");
+        if (inputIds.getShape().dimension() != 2) {
+            throw new IllegalArgumentException("inputIds must be [batch, seq], got " + inputIds.getShape());
+        }
+        if (ctx instanceof PlatformForwardContext p && p.rowAdapters() != null) {
+            throw new IllegalArgumentException("a checkpointed training pass cannot be a mixed batch");
+        }
+        int n = layers.size();
+        NDArray[] inputs = new NDArray[n + 1];
+        int seedBase = ctx.training()
+                ? ctx.manager().randomInteger(0, Integer.MAX_VALUE / 2, new Shape(), DataType.INT32).getInt() : -1;
+        Pass pass = new Pass(inputIds, attentionMask, null, ctx);
+        pass.keepMasks = true;
+        try (NDScope outer = new NDScope()) {
+            NDArray embedded = pass.embed();
+            boolean gradMode = JniUtils.isGradMode();
+            JniUtils.setGradMode(false);
+            try {
+                inputs[0] = embedded.stopGradient();
+                for (int i = 0; i < n; i++) {
+                    inputs[i + 1] = checkpointLayer(pass, i, inputs[i], ctx, seedBase);
+                }
+            } finally {
+                JniUtils.setGradMode(gradMode);
+            }
+            float lossValue;
+            NDArray grad;
+            try (NDScope head = new NDScope()) {
+                NDArray top = gradientLeaf(inputs[n]);
+                pass.ctx = ctx;
+                NDArray loss = lossOfLogits.apply(pass.head(top));
+                lossValue = loss.getFloat();
+                collector.backward(loss);
+                grad = top.getGradient();
+                NDScope.unregister(grad);
+            }
+            for (int i = n - 1; i >= 0; i--) {
+                inputs[i + 1].close();   // the recomputation below rebuilds it with autograd
+                try (NDScope layer = new NDScope()) {
+                    NDArray in = gradientLeaf(inputs[i]);
+                    NDArray out = checkpointLayer(pass, i, in, ctx, seedBase);
+                    collector.backward(out.mul(grad).sum());
+                    grad.close();
+                    grad = in.getGradient();
+                    NDScope.unregister(grad);
+                }
+            }
+            if (pass.embeddingModules > 0) {   // prompt tuning: its virtual tokens get their gradient here
+                collector.backward(embedded.mul(grad).sum());
+            }
+            grad.close();
+            return lossValue;
+        } finally {
+            pass.releaseMasks();
+        }
+    }
+
+    /** Layer {@code i} in its own scope and forward context, with dropout re-seeded for this layer. */
+    private NDArray checkpointLayer(Pass pass, int i, NDArray x, ForwardContext ctx, int seedBase) {
+        if (seedBase >= 0) {
+            Engine.getInstance().setRandomSeed(seedBase + i);
+        }
+        // A fresh context per layer: modules may cache per-pass values by context (prefix tuning's projected
+        // table), which must be rebuilt in the recomputation, with autograd.
+        pass.ctx = ctx.getClass() == PlatformForwardContext.class
+                ? new PlatformForwardContext(ctx.training(), ctx.manager()) : ctx;
+        NDArray y;
+        try (NDScope scope = new NDScope()) {
+            y = pass.layer(layers.get(i), x);
+            NDScope.unregister(y);
+        }
+        NDScope.register(y);   // the caller's scope owns the output
+        return y;
+    }
+
+    /** A view of {@code x} that is a leaf of the autograd graph and collects its gradient. */
+    private static NDArray gradientLeaf(NDArray x) {
+        NDArray leaf = x.stopGradient();
+        leaf.setRequiresGradient(true);
+        return leaf;
+    }
+
     /** The state of one forward pass. */
     private final class Pass {
         private final NDArray inputIds;
         private final NDArray attentionMask;
         private final KvCache cache;
-        private final ForwardContext ctx;
+        private ForwardContext ctx;         // replaced per layer by a checkpointed pass (see checkpointedBackward)
+        private boolean keepMasks;          // masks outlive the per-layer NDScope that builds them
+        private int embeddingModules;       // INPUT_EMBEDDING modules applied by embed()
         private final List<String> active = hooks.activeAdapters();
         private final boolean hooksOn;      // non-linear site modules apply (never in a mixed batch)
         private final long batch;
@@ -566,12 +681,34 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
         }
 
         NDArray run() {
+            keepMasks = true;
+            try {
+                NDArray x = embed();
+                for (DecoderLayer layer : layers) {
+                    // Each layer's temporaries are closed when it returns: the DJL handles would otherwise keep
+                    // every intermediate of every layer alive until the pass ends (medium shape: +220 MB per layer
+                    // in an eval pass). Under autograd torch still keeps what backward needs.
+                    try (NDScope perLayer = new NDScope()) {
+                        x = layer(layer, x);
+                        NDScope.unregister(x);
+                    }
+                    NDScope.register(x);
+                }
+                return head(x);
+            } finally {
+                releaseMasks();
+            }
+        }
+
+        /** Input embeddings (with virtual tokens prepended); also prepares the positions and masks of the pass. */
+        NDArray embed() {
             NDArray ids = inputIds.getDataType() == DataType.INT64 ? inputIds : inputIds.toType(DataType.INT64, false);
             NDArray x = ids.getNDArrayInternal().embedding(ids, embed, SparseFormat.DENSE).singletonOrThrow();
             int newVirtual = 0;
             if (hooksOn && past == 0) {
                 for (EmbeddingSiteModule m : hooks.activeEmbedding(EMBED)) {
                     x = m.prepend(x, ctx);
+                    embeddingModules++;
                 }
                 newVirtual = (int) x.getShape().get(1) - seq;
             }
@@ -604,9 +741,12 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
                 rot = rope.gather(pos, prefixOffset + past + tokens);
                 paddingMask = AttentionMasks.padding(fullMask);
             }
-            for (DecoderLayer layer : layers) {
-                x = layer(layer, x);
-            }
+            return x;
+        }
+
+        /** Final norm and lm_head over the last layer's output, without the virtual tokens' positions. */
+        NDArray head(NDArray x) {
+            int newVirtual = tokens - seq;
             if (cache != null) {
                 cache.advance(tokens, batch);
                 if (past == 0) {
@@ -706,6 +846,16 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
             return l.o.forward(out, active, ctx);
         }
 
+        /** Closes the masks kept for the whole pass (see {@link #keepMasks}). */
+        void releaseMasks() {
+            for (NDArray m : maskByPrefix.values()) {
+                if (m != null) {
+                    m.close();
+                }
+            }
+            maskByPrefix.clear();
+        }
+
         /** Causal plus padding mask for {@code keys} keys of which the first {@code prefix} are always visible. */
         private NDArray mask(int prefix, int keys) {
             if (tokens == 1 && paddingMask == null) {
@@ -713,14 +863,15 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
             }
             return maskByPrefix.computeIfAbsent(prefix, p -> {
                 NDArray causal = tokens == 1 ? null : masks.causal(tokens, keys);
-                if (paddingMask == null) {
-                    return causal;
-                }
                 NDArray pad = paddingMask;
-                if (p > 0) {
+                if (pad != null && p > 0) {
                     pad = pad.getManager().zeros(new Shape(batch, 1, 1, 1, p)).concat(pad, 4);
                 }
-                return causal == null ? pad : pad.add(causal);
+                NDArray m = pad == null ? causal : causal == null ? pad : pad.add(causal);
+                if (keepMasks && m != null) {
+                    NDScope.unregister(m);   // built inside one layer's scope, used by every layer
+                }
+                return m;
             });
         }
 

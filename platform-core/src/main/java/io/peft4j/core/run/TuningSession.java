@@ -218,7 +218,10 @@ public final class TuningSession implements AutoCloseable {
                 .batchSize(t.batchSize()).gradientAccumulationSteps(t.gradAccumulation())
                 .maxGradNorm(o.maxGradNorm()).evalEvery(t.evalEvery()).checkpointEvery(t.checkpointEvery())
                 .keepCheckpoints(t.keepCheckpoints()).seed(t.seed()).logEvery(t.logEvery())
-                .progressBar(t.progressBar()).resume(t.resume()).build();
+                .progressBar(t.progressBar()).resume(t.resume())
+                .gradientCheckpointing(t.gradientCheckpointing() != null ? t.gradientCheckpointing()
+                        : plan.quantizer() != null)
+                .build();
         Trainer.Builder b = Trainer.builder(model, tc).parameterGroups(groups)
                 .adamW(o.betas().get(0), o.betas().get(1), o.eps())
                 .schedule(LrSchedule.Kind.valueOf(t.schedule().toUpperCase(Locale.ROOT)), t.warmupSteps())

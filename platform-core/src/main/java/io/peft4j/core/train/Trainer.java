@@ -46,7 +46,9 @@ import java.util.function.Function;
  *       sub-manager and a {@link GradientCollector}: forward in training mode,
  *       {@code loss = nll_sum(micro) / counted_tokens(all micro-batches of the step) + sum(aux) / microBatches},
  *       backward (gradients accumulate); the step's loss is the sum of these, i.e. the token mean over the step plus
- *       the auxiliary terms once;</li>
+ *       the auxiliary terms once. With {@code gradientCheckpointing} the language-model term goes through
+ *       {@link CausalLM#checkpointedBackward} (same gradients, activations recomputed layer by layer) and the
+ *       auxiliary terms get their own backward;</li>
  *   <li>outside the scope: global-norm clipping (pre-clip norm reported), AdamW step with
  *       {@code lr = group.lr * schedule.factor(step - 1)}, the {@link StepCallback}s (gradients still readable), then
  *       gradients are zeroed;</li>
@@ -261,17 +263,30 @@ public final class Trainer implements AutoCloseable {
              NDScope ignored = new NDScope();
              GradientCollector gc = Engine.getInstance().newGradientCollector()) {
             PlatformForwardContext ctx = new PlatformForwardContext(true, sm);
-            NDArray logits = model.forward(b.inputIds(sm), b.attentionMask(sm), null, ctx);
-            NDArray nll = CausalLmLoss.nllSum(logits, b.labels(sm));
-            NDArray loss = nll.div(Scalars.of(nll, Math.max(1, countedInStep)));
+            NDArray labels = b.labels(sm);
+            Function<NDArray, NDArray> lossOfLogits = logits -> {
+                NDArray nll = CausalLmLoss.nllSum(logits, labels);
+                return nll.div(Scalars.of(nll, Math.max(1, countedInStep)));
+            };
+            double value = 0;
+            NDArray loss = null;
+            if (config.gradientCheckpointing()) {
+                value = model.checkpointedBackward(b.inputIds(sm), b.attentionMask(sm), ctx, lossOfLogits, gc);
+            } else {
+                loss = lossOfLogits.apply(model.forward(b.inputIds(sm), b.attentionMask(sm), null, ctx));
+            }
             for (Function<ForwardContext, Optional<NDArray>> aux : auxLosses) {
                 Optional<NDArray> term = aux.apply(ctx);
                 if (term.isPresent()) {
-                    loss = loss.add(term.get().div(Scalars.of(term.get(), microBatches)));
+                    NDArray t = term.get().div(Scalars.of(term.get(), microBatches));
+                    loss = loss == null ? t : loss.add(t);
                 }
             }
-            gc.backward(loss);
-            return loss.getFloat();
+            if (loss != null) {
+                gc.backward(loss);   // checkpointed: only the auxiliary terms are left
+                value += loss.getFloat();
+            }
+            return value;
         }
     }
 

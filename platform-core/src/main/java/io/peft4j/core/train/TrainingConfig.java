@@ -24,10 +24,14 @@ import java.util.Objects;
  * @param progressBar               show a console progress bar (ignored without a console)
  * @param resume                    continue from the newest checkpoint in {@code outputDir/checkpoints} if there is
  *                                  one
+ * @param gradientCheckpointing     recompute each decoder layer's activations during backward instead of keeping
+ *                                  them (less memory, one more forward of the layers; see
+ *                                  {@link io.peft4j.core.model.LlamaModel#checkpointedBackward})
  */
 public record TrainingConfig(int maxSteps, int epochs, int batchSize, int gradientAccumulationSteps,
                              double maxGradNorm, int evalEvery, int checkpointEvery, int keepCheckpoints, long seed,
-                             int logEvery, Path outputDir, boolean progressBar, boolean resume) {
+                             int logEvery, Path outputDir, boolean progressBar, boolean resume,
+                             boolean gradientCheckpointing) {
     public TrainingConfig {
         Objects.requireNonNull(outputDir, "outputDir");
         if (maxSteps <= 0 && epochs <= 0) {
@@ -71,6 +75,7 @@ public record TrainingConfig(int maxSteps, int epochs, int batchSize, int gradie
         private final Path outputDir;
         private boolean progressBar = true;
         private boolean resume = false;
+        private boolean gradientCheckpointing = false;
 
         private Builder(Path outputDir) {
             this.outputDir = outputDir;
@@ -88,10 +93,12 @@ public record TrainingConfig(int maxSteps, int epochs, int batchSize, int gradie
         public Builder logEvery(int v) { logEvery = v; return this; }
         public Builder progressBar(boolean v) { progressBar = v; return this; }
         public Builder resume(boolean v) { resume = v; return this; }
+        public Builder gradientCheckpointing(boolean v) { gradientCheckpointing = v; return this; }
 
         public TrainingConfig build() {
             return new TrainingConfig(maxSteps, epochs, batchSize, gradientAccumulationSteps, maxGradNorm, evalEvery,
-                    checkpointEvery, keepCheckpoints, seed, logEvery, outputDir, progressBar, resume);
+                    checkpointEvery, keepCheckpoints, seed, logEvery, outputDir, progressBar, resume,
+                    gradientCheckpointing);
         }
     }
 }

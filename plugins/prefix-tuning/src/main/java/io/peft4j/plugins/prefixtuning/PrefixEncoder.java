@@ -80,7 +80,8 @@ final class PrefixEncoder {
         if (!isProjected()) {
             return embedding;
         }
-        if (firstLayer || passCtx != ctx || passTable == null) {
+        // isReleased: the platform closes what a layer created when the layer returns
+        if (firstLayer || passCtx != ctx || passTable == null || passTable.isReleased()) {
             passTable = project(embedding);
             passCtx = ctx;
         }
