@@ -1,5 +1,7 @@
 package io.peft4j.api;
 
+import ai.djl.ndarray.NDArray;
+
 import java.util.Map;
 import org.pf4j.ExtensionPoint;
 
@@ -36,5 +38,22 @@ public interface RankAllocator extends ExtensionPoint {
 
         /** Current ranks per site path, for reporting. */
         Map<String, Integer> currentRanks();
+
+        /**
+         * The allocation state a resumed run needs to continue exactly as an uninterrupted one (e.g. AdaLoRA's
+         * importance averages and rank pattern), saved with each training checkpoint. Keys are this schedule's
+         * own; arrays are read during the call only. Default: no state.
+         */
+        default Map<String, NDArray> stateDict() {
+            return Map.of();
+        }
+
+        /**
+         * Restores what {@link #stateDict()} returned, when a run resumes from a checkpoint, before its first step.
+         *
+         * @throws IllegalArgumentException if the state does not fit this schedule (naming the key)
+         */
+        default void loadStateDict(Map<String, NDArray> state) {
+        }
     }
 }

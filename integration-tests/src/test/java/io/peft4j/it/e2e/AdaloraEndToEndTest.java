@@ -18,6 +18,7 @@ import io.peft4j.core.plugin.PluginRuntime;
 import io.peft4j.core.run.RunConfigValidator;
 import io.peft4j.core.run.RunPlan;
 import io.peft4j.core.run.TuningSession;
+import io.peft4j.core.train.checkpoint.CheckpointManager;
 import io.peft4j.it.support.Dist;
 import io.peft4j.it.support.Runs;
 import java.nio.file.Files;
@@ -167,6 +168,65 @@ class AdaloraEndToEndTest {
                 .isInstanceOf(ConfigException.class);
         for (String f : fragments) {
             t.hasMessageContaining(f);
+        }
+    }
+
+    /**
+     * A run resumed from a checkpoint taken while the allocator is mid-schedule (importance averages in flight, a
+     * rank pattern applied) ends exactly where the uninterrupted run ends: the allocator's state is checkpointed.
+     */
+    @Test
+    void resumeMidScheduleEndsWhereTheUninterruptedRunEnds() throws Exception {
+        Path full = tmp.resolve("full");
+        float[] uninterrupted = trainAdalora(full, false);
+        Path checkpoints = full.resolve("checkpoints");
+        Path step10;
+        try (var list = Files.list(checkpoints)) {
+            step10 = list.filter(p -> CheckpointManager.stepOf(p) == 10).findFirst().orElseThrow();
+        }
+        try (NDManager m = NDManager.newBaseManager();
+             SafetensorsReader r = SafetensorsReader.open(step10.resolve("optimizer.safetensors"))) {
+            assertThat(r.readAll(m).keySet()).as("allocator state saved beside the optimizer's")
+                    .anyMatch(k -> k.startsWith("state/allocator.default/") && k.endsWith(".exp_avg_ipt"))
+                    .anyMatch(k -> k.startsWith("state/allocator.default/") && k.endsWith(".rank_pattern"));
+        }
+        Path resumed = tmp.resolve("resumed");
+        Files.createDirectories(resumed.resolve("checkpoints"));
+        copyTree(step10, resumed.resolve("checkpoints").resolve(step10.getFileName()));
+        float[] fromStep10 = trainAdalora(resumed, true);
+        assertThat(fromStep10).containsExactly(uninterrupted);
+    }
+
+    private float[] trainAdalora(Path out, boolean resume) throws Exception {
+        String yaml = """
+                model: {path: "bundled:stories260K"}
+                adapters:
+                  %s
+                optimizer: {lr: 0.005}
+                training: {steps: 20, batch_size: 8, max_seq_len: 80, warmup_steps: 2, log_every: 1, seed: 7,
+                           progress_bar: false, checkpoint_every: 5, keep_checkpoints: 4, resume: %s}
+                data: {train: "bundled:demo/train.jsonl", eval: "bundled:demo/eval.jsonl"}
+                output: {dir: "%s"}
+                """.formatted(ADALORA, resume, out.toString().replace("\\", "/"));
+        try (PluginRuntime rt = PluginRuntime.start(Dist.pluginsDir());
+             TuningSession s = TuningSession.open(RunConfigValidator.validate(
+                     io.peft4j.core.config.RunConfigParser.parse(yaml, true), rt.extensions()), rt.extensions())) {
+            TuningSession.Outcome o = s.train();
+            assertThat(o.training().firstStep()).isEqualTo(resume ? 11 : 1);
+            return logits(s.model());
+        }
+    }
+
+    private static void copyTree(Path from, Path to) throws java.io.IOException {
+        try (var walk = Files.walk(from)) {
+            for (Path p : (Iterable<Path>) walk::iterator) {
+                Path target = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.copy(p, target);
+                }
+            }
         }
     }
 }

@@ -242,6 +242,8 @@ public final class TuningSession implements AutoCloseable {
         for (int i = 0; i < schedules.length; i++) {
             int k = i;
             b.afterStep(m -> schedules[k].afterStep(m.step()));
+            b.checkpointedState("allocator." + allocating.get(i).name(), () -> schedules[k].stateDict(),
+                    state -> schedules[k].loadStateDict(state));
         }
         Trainer trainer = b.build();
         try {

@@ -35,7 +35,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.function.Consumer;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * The training loop. One optimizer step:
@@ -89,6 +91,14 @@ public final class Trainer implements AutoCloseable {
     private final DataLoader eval;
     private final List<Function<ForwardContext, Optional<NDArray>>> auxLosses;
     private final List<StepCallback> callbacks;
+    private final List<ExtraState> extraStates;
+
+    /** See {@link Builder#checkpointedState}. */
+    private record ExtraState(String name, Supplier<Map<String, NDArray>> save, Consumer<Map<String, NDArray>> load) {
+        String prefix() {
+            return "state/" + name + "/";
+        }
+    }
     private final TensorFileFormat format;
     private final int totalSteps;
 
@@ -100,6 +110,7 @@ public final class Trainer implements AutoCloseable {
         this.eval = b.eval;
         this.auxLosses = List.copyOf(b.auxLosses);
         this.callbacks = List.copyOf(b.callbacks);
+        this.extraStates = List.copyOf(b.extraStates);
         this.format = b.format;
         List<Parameter> t = new ArrayList<>();
         for (ParamGroup g : groups) {
@@ -248,7 +259,11 @@ public final class Trainer implements AutoCloseable {
                 if (config.checkpointEvery() > 0 && (last || step % config.checkpointEvery() == 0)) {
                     TrainerState state = new TrainerState(step, micro, config.seed(), config.batchSize(),
                             config.gradientAccumulationSteps(), elapsed, optimizer.steps());
-                    lastCheckpoint = checkpoints.save(state, trainableTensors(), optimizer.stateTensors());
+                    Map<String, NDArray> optimizerFile = new LinkedHashMap<>(optimizer.stateTensors());
+                    for (ExtraState x : extraStates) {
+                        x.save().get().forEach((k, v) -> optimizerFile.put(x.prefix() + k, v));
+                    }
+                    lastCheckpoint = checkpoints.save(state, trainableTensors(), optimizerFile);
                 }
                 bar.update(step, loss, lr, tokensPerSecond);
             }
@@ -353,6 +368,19 @@ public final class Trainer implements AutoCloseable {
                 t.copyTo(p.value()); // in place, outside the collector
             }
             optimizer.loadState(l.optimizer(), s.optimizerSteps());
+            for (ExtraState x : extraStates) {
+                Map<String, NDArray> mine = new LinkedHashMap<>();
+                l.optimizer().forEach((k, v) -> {
+                    if (k.startsWith(x.prefix())) {
+                        mine.put(k.substring(x.prefix().length()), v);
+                    }
+                });
+                try {
+                    x.load().accept(mine);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalStateException(dir + ": saved state '" + x.name() + "': " + e.getMessage(), e);
+                }
+            }
             return s;
         }
     }
@@ -385,6 +413,7 @@ public final class Trainer implements AutoCloseable {
         private DataLoader eval;
         private final List<Function<ForwardContext, Optional<NDArray>>> auxLosses = new ArrayList<>();
         private final List<StepCallback> callbacks = new ArrayList<>();
+        private final List<ExtraState> extraStates = new ArrayList<>();
         private TensorFileFormat format = new SimpleSafetensors();
 
         private Builder(CausalLM model, TrainingConfig config) {
@@ -437,6 +466,20 @@ public final class Trainer implements AutoCloseable {
         }
 
         /** Called after each optimizer step, before gradients are zeroed. */
+        /**
+         * State that is saved with every checkpoint and restored on resume, beside the optimizer's (e.g. a rank
+         * allocator's importance averages). Its tensors are stored in the optimizer file under
+         * {@code state/<name>/<key>}.
+         *
+         * @param save returns the current state (read during the call)
+         * @param load receives the saved state (an empty map for a checkpoint written without it)
+         */
+        public Builder checkpointedState(String name, Supplier<Map<String, NDArray>> save,
+                                         Consumer<Map<String, NDArray>> load) {
+            extraStates.add(new ExtraState(Objects.requireNonNull(name, "name"), save, load));
+            return this;
+        }
+
         public Builder afterStep(StepCallback callback) {
             callbacks.add(Objects.requireNonNull(callback, "callback"));
             return this;

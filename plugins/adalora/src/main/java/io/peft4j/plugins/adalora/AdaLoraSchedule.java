@@ -45,6 +45,10 @@ public final class AdaLoraSchedule implements RankAllocator.Schedule {
     /** EMA state per tensor key {@code <path>.lora_A|E|B}: [exp_avg_ipt, exp_avg_unc]. */
     private final Map<String, NDArray[]> ema = new LinkedHashMap<>();
     private final Map<String, NDArray> tripletScores = new LinkedHashMap<>();
+    private NDManager exported;   // arrays made by the last stateDict() call
+    private static final String IPT = ".exp_avg_ipt";
+    private static final String UNC = ".exp_avg_unc";
+    private static final String PATTERN = ".rank_pattern";
     private BudgetSchedule.Decision last;
     private Double lastThreshold;
     private Integer lastK;
@@ -82,7 +86,7 @@ public final class AdaLoraSchedule implements RankAllocator.Schedule {
                 resetImportance();
             }
             case MASK_USING_PATTERN -> {
-                // A run resumed past the final allocation has no stored pattern in memory: nothing to re-apply.
+                // The pattern of the final allocation (restored from the checkpoint on resume) stays applied.
                 if (adapter.rankPattern() != null) {
                     applyPattern(adapter.rankPattern());
                 }
@@ -126,6 +130,95 @@ public final class AdaLoraSchedule implements RankAllocator.Schedule {
             out.put(key + ".exp_avg_unc", v[1]);
         });
         return out;
+    }
+
+    /**
+     * {@code <path>.lora_A|lora_E|lora_B.exp_avg_ipt|exp_avg_unc} (the EMAs; absent after the final mask reset
+     * them) and {@code <path>.rank_pattern} (1/0 per triplet, once an allocation happened).
+     */
+    @Override
+    public Map<String, NDArray> stateDict() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        ema.forEach((key, v) -> {
+            out.put(key + IPT, v[0]);
+            out.put(key + UNC, v[1]);
+        });
+        Map<String, List<Boolean>> pattern = adapter.rankPattern();
+        if (exported != null) {
+            exported.close();   // the previous call's pattern arrays: read by then
+        }
+        exported = state.newSubManager();
+        if (pattern != null) {
+            pattern.forEach((key, keep) -> {
+                float[] bits = new float[keep.size()];
+                for (int i = 0; i < bits.length; i++) {
+                    bits[i] = keep.get(i) ? 1f : 0f;
+                }
+                out.put(key.substring(0, key.length() - AdaLoraConfig.PATTERN_SUFFIX.length()) + PATTERN,
+                        exported.create(bits));
+            });
+        }
+        return out;
+    }
+
+    @Override
+    public void loadStateDict(Map<String, NDArray> saved) {
+        resetImportance();
+        Map<String, List<Boolean>> pattern = new LinkedHashMap<>();
+        saved.forEach((key, value) -> {
+            if (key.endsWith(PATTERN)) {
+                String path = key.substring(0, key.length() - PATTERN.length());
+                AdaLoraLayer l = adapter.modules().get(path);
+                if (l == null || value.size() != l.rank()) {
+                    throw new IllegalArgumentException("AdaLoRA allocator state: " + key + " does not match adapter '"
+                            + adapter.name() + "' (" + (l == null ? "no such module" : "rank " + l.rank()) + ")");
+                }
+                List<Boolean> keep = new ArrayList<>();
+                for (float v : value.toFloatArray()) {
+                    keep.add(v != 0f);
+                }
+                pattern.put(path + AdaLoraConfig.PATTERN_SUFFIX, keep);
+                return;
+            }
+            boolean ipt = key.endsWith(IPT);
+            if (!ipt && !key.endsWith(UNC)) {
+                throw new IllegalArgumentException("AdaLoRA allocator state: unknown key " + key);
+            }
+            String tensor = key.substring(0, key.length() - (ipt ? IPT : UNC).length());
+            NDArray p = parameter(tensor);
+            if (p == null || !p.getShape().equals(value.getShape())) {
+                throw new IllegalArgumentException("AdaLoRA allocator state: " + key + " " + value.getShape()
+                        + " does not match adapter '" + adapter.name() + "'"
+                        + (p == null ? " (no such parameter)" : " (parameter shape " + p.getShape() + ")"));
+            }
+            NDArray[] e = ema.computeIfAbsent(tensor, k -> new NDArray[2]);
+            NDArray copy = value.duplicate();
+            copy.attach(state);
+            e[ipt ? 0 : 1] = copy;
+        });
+        ema.forEach((key, v) -> {
+            if (v[0] == null || v[1] == null) {
+                throw new IllegalArgumentException("AdaLoRA allocator state: " + key + " has only one of "
+                        + IPT + " / " + UNC);
+            }
+        });
+        if (!pattern.isEmpty()) {
+            adapter.setRankPattern(pattern);
+        }
+    }
+
+    private NDArray parameter(String key) {
+        int dot = key.lastIndexOf('.');
+        AdaLoraLayer l = dot < 0 ? null : adapter.modules().get(key.substring(0, dot));
+        if (l == null) {
+            return null;
+        }
+        return switch (key.substring(dot + 1)) {
+            case "lora_A" -> l.loraA();
+            case "lora_E" -> l.loraE();
+            case "lora_B" -> l.loraB();
+            default -> null;
+        };
     }
 
     private void updateImportance() {
