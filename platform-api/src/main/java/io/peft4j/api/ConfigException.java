@@ -21,4 +21,20 @@ public class ConfigException extends RuntimeException {
     public String field() {
         return field;
     }
+
+    /**
+     * The same error with its field placed under {@code parent} (a plugin names {@code r}; the platform reports
+     * {@code adapters.attn.r}), keeping the cause.
+     */
+    public ConfigException under(String parent) {
+        String f = field == null || field.isEmpty() ? parent : parent + "." + field;
+        return new ConfigException(f, reason(), this);
+    }
+
+    /** The message without the leading field name. */
+    public String reason() {
+        String msg = getMessage();
+        return field != null && !field.isEmpty() && msg.startsWith(field + ": ") ? msg.substring(field.length() + 2)
+                : msg;
+    }
 }

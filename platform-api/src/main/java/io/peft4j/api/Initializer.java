@@ -16,6 +16,15 @@ public interface Initializer extends ExtensionPoint {
     /** One line for {@code peft4j plugins}. */
     String description();
 
+    /**
+     * Whether {@link #initialize} rewrites the base weight (PiSSA, MiLoRA: {@code W - s·B A} stays in the base). The
+     * platform then offers PEFT's conversion of the trained adapter into a plain LoRA for the ORIGINAL base weights
+     * ({@code output.convert_to_lora}), which needs the initial factors. Default: false (the base is untouched).
+     */
+    default boolean rewritesBase() {
+        return false;
+    }
+
     /** Whether this initializer handles an {@code init_lora_weights} value such as {@code pissa_niter_4}. */
     boolean handles(String initName);
 

@@ -18,6 +18,13 @@ public interface OptimizerPolicy extends ExtensionPoint {
     String description();
 
     /**
+     * Checks the policy options when the configuration is validated, before any tensor exists. Throw
+     * {@link ConfigException} naming the option. {@link #group} may check them again.
+     */
+    default void validate(Map<String, Object> options) {
+    }
+
+    /**
      * @param trainable every trainable parameter of the run
      * @param base      the configured optimizer settings
      * @param options   policy options (validated here; throw {@link ConfigException} naming the field)

@@ -204,13 +204,18 @@ class SvdInitEndToEndTest {
     }
 
     @Test
-    void loraPlusRejectsANonPositiveRatio() {
+    void loraPlusRejectsBadOptionsWhenTheConfigIsValidated() {
+        // Before any tensor exists: RunConfigValidator asks the policy to check its options.
         RunConfig cfg = config("- {name: default, method: lora, r: 4}", 2,
                 "{policy: {id: loraplus, loraplus_lr_ratio: 0}}", out(tmp.resolve("lp0"), false));
-        try (TuningSession s = open(cfg)) {
-            assertThatThrownBy(s::train).isInstanceOf(ConfigException.class)
-                    .hasMessageContaining("optimizer.policy.loraplus_lr_ratio").hasMessageContaining("must be > 0");
-        }
+        assertThatThrownBy(() -> RunConfigValidator.validate(cfg, rt.extensions()))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("optimizer.policy.loraplus_lr_ratio").hasMessageContaining("must be > 0");
+        RunConfig typo = config("- {name: default, method: lora, r: 4}", 2,
+                "{policy: {id: loraplus, loraplus_ratio: 4}}", out(tmp.resolve("lp1"), false));
+        assertThatThrownBy(() -> RunConfigValidator.validate(typo, rt.extensions()))
+                .isInstanceOf(ConfigException.class)
+                .hasMessageContaining("optimizer.policy.loraplus_ratio").hasMessageContaining("loraplus_lr_ratio");
     }
 
     @Test

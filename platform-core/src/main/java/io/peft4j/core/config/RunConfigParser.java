@@ -55,7 +55,7 @@ public final class RunConfigParser {
         try {
             return parse(text, yaml);
         } catch (ConfigException e) {
-            throw new ConfigException(e.field(), stripField(e) + " (in " + file + ")");
+            throw new ConfigException(e.field(), e.reason() + " (in " + file + ")");
         }
     }
 
@@ -231,11 +231,6 @@ public final class RunConfigParser {
         }
     }
 
-    private static String stripField(ConfigException e) {
-        String msg = e.getMessage();
-        String f = e.field();
-        return f != null && !f.isEmpty() && msg.startsWith(f + ": ") ? msg.substring(f.length() + 2) : msg;
-    }
 
     /** Iterates field names of an object node (helper kept for readability of callers). */
     static Iterator<String> fields(JsonNode n) {

@@ -48,7 +48,7 @@ public final class AdapterConfigCodec {
         } catch (IllegalArgumentException e) {
             throw translate(e, method, field);
         } catch (ConfigException e) {
-            throw new ConfigException(join(field, e.field()), stripField(e));
+            throw new ConfigException(join(field, e.field()), e.reason());
         }
     }
 
@@ -61,7 +61,7 @@ public final class AdapterConfigCodec {
         } catch (IllegalArgumentException e) {
             throw translate(e, method, file);
         } catch (ConfigException e) {
-            throw new ConfigException(join(file, e.field()), stripField(e));
+            throw new ConfigException(join(file, e.field()), e.reason());
         }
     }
 
@@ -116,9 +116,4 @@ public final class AdapterConfigCodec {
         return b == null || b.isEmpty() ? a : a + "." + b;
     }
 
-    private static String stripField(ConfigException e) {
-        String msg = e.getMessage();
-        String f = e.field();
-        return f != null && !f.isEmpty() && msg.startsWith(f + ": ") ? msg.substring(f.length() + 2) : msg;
-    }
 }

@@ -222,7 +222,7 @@ public final class AdapterFiles {
                 used = attached.instance().loadStateDict(tensors);
             } catch (ConfigException e) {
                 model.deleteAdapter(name);
-                throw new ConfigException(weights + ": " + e.field(), stripField(e)
+                throw new ConfigException(weights + ": " + e.field(), e.reason()
                         + " (is this adapter for a different base model?)");
             }
             Set<String> unexpected = new HashSet<>(tensors.keySet());
@@ -236,9 +236,4 @@ public final class AdapterFiles {
         return attached;
     }
 
-    private static String stripField(ConfigException e) {
-        String msg = e.getMessage();
-        String f = e.field();
-        return f != null && !f.isEmpty() && msg.startsWith(f + ": ") ? msg.substring(f.length() + 2) : msg;
-    }
 }

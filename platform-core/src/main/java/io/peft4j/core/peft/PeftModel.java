@@ -112,7 +112,7 @@ public final class PeftModel {
         AttachedAdapter attached = new AttachedAdapter(method, instance, sites);
         adapters.put(name, attached);
         managers.put(name, m);
-        if (captureInitialFactors && pluginInitializer(method, config).isPresent()) {
+        if (captureInitialFactors && pluginInitializer(method, config).map(Initializer::rewritesBase).orElse(false)) {
             initialFactors.put(name, snapshot(instance));
         }
         return attached;
@@ -120,8 +120,8 @@ public final class PeftModel {
 
     /**
      * When on, {@link #addAdapter} keeps a copy of the freshly initialised factors {@code (A0, B0)} of every adapter
-     * whose {@code init_lora_weights} names an installed {@link Initializer} (PiSSA, MiLoRA, which rewrite the base
-     * weight), so that {@link PissaConversion} can later save a plain LoRA adapter for the original base weights.
+     * whose {@code init_lora_weights} names an installed {@link Initializer} that {@link Initializer#rewritesBase
+     * rewrites the base weight} (PiSSA, MiLoRA), so that {@link PissaConversion} can later save a plain LoRA adapter for the original base weights.
      * Off by default: the copies cost as much memory as the adapter itself. Affects adapters added afterwards.
      */
     public void captureInitialFactors(boolean on) {

@@ -57,7 +57,7 @@ public final class RunConfigValidator {
                 quantizer.validate(cfg.quantization().options());
             } catch (ConfigException e) {
                 throw new ConfigException("quantization.options" + (e.field() == null || e.field().isEmpty() ? ""
-                        : "." + e.field()), strip(e));
+                        : "." + e.field()), e.reason());
             }
         }
 
@@ -77,6 +77,13 @@ public final class RunConfigValidator {
             String id = (String) cfg.optimizer().policy().get("id");
             policy = ext.optimizerPolicy(id).orElseThrow(() -> new ConfigException("optimizer.policy.id",
                     "no installed optimizer policy \"" + id + "\"; installed: " + ext.optimizerPolicies().keySet()));
+            Map<String, Object> options = new LinkedHashMap<>(cfg.optimizer().policy());
+            options.remove("id");
+            try {
+                policy.validate(options);
+            } catch (ConfigException e) {
+                throw e.under("optimizer.policy");
+            }
         }
         Path train = cfg.data().train() == null ? null : Bundled.file(cfg.data().train(), "data.train");
         Path eval = cfg.data().eval() == null ? null : Bundled.file(cfg.data().eval(), "data.eval");
@@ -122,7 +129,7 @@ public final class RunConfigValidator {
         try {
             method.validate(config, matched, mc.shape());
         } catch (ConfigException e) {
-            throw new ConfigException(field + "." + e.field(), strip(e));
+            throw new ConfigException(field + "." + e.field(), e.reason());
         }
         RankAllocator allocator = null;
         Map<String, Object> allocatorOptions = null;
@@ -144,10 +151,11 @@ public final class RunConfigValidator {
         return new RunPlan.PlannedAdapter(a.name(), method, config, matched, allocator, allocatorOptions);
     }
 
-    /** Whether the adapter's init_lora_weights names an installed initializer (PiSSA, MiLoRA ...). */
+    /** Whether the adapter's init_lora_weights names an installed initializer that rewrites the base (PiSSA ...). */
     private static boolean rewritesBase(RunPlan.PlannedAdapter p, InstalledExtensions ext) {
         Object init = AdapterConfigCodec.toPeftJson(p.method(), p.config(), null).get(INIT_KEY);
-        return init instanceof String s && ext.initializerFor(s.toLowerCase(java.util.Locale.ROOT)).isPresent();
+        return init instanceof String s && ext.initializerFor(s.toLowerCase(java.util.Locale.ROOT))
+                .map(Initializer::rewritesBase).orElse(false);
     }
 
     /**
@@ -211,9 +219,4 @@ public final class RunConfigValidator {
         }
     }
 
-    private static String strip(ConfigException e) {
-        String msg = e.getMessage();
-        String f = e.field();
-        return f != null && !f.isEmpty() && msg.startsWith(f + ": ") ? msg.substring(f.length() + 2) : msg;
-    }
 }

@@ -262,10 +262,7 @@ public final class TuningSession implements AutoCloseable {
         try {
             return a.allocator().start(peft.adapter(a.name()).instance(), a.allocatorOptions(), totalSteps);
         } catch (ConfigException e) {
-            String msg = e.getMessage();
-            String f = e.field();
-            throw new ConfigException(field + "." + f, f != null && msg.startsWith(f + ": ")
-                    ? msg.substring(f.length() + 2) : msg);
+            throw e.under(field);
         }
     }
 
@@ -273,10 +270,7 @@ public final class TuningSession implements AutoCloseable {
         try {
             return plan.policy().group(trainable, settings, policyOptions());
         } catch (ConfigException e) {
-            String f = e.field() == null || e.field().isEmpty() ? "optimizer.policy" : "optimizer.policy." + e.field();
-            String msg = e.getMessage();
-            throw new ConfigException(f, e.field() != null && !e.field().isEmpty() && msg.startsWith(e.field() + ": ")
-                    ? msg.substring(e.field().length() + 2) : msg, e);
+            throw e.under("optimizer.policy");
         }
     }
 

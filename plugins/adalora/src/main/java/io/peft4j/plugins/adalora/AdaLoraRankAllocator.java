@@ -83,10 +83,7 @@ public final class AdaLoraRankAllocator implements RankAllocator {
         try {
             merged.validate();
         } catch (ConfigException e) {
-            String f = e.field();
-            String msg = e.getMessage().startsWith(f + ": ") ? e.getMessage().substring(f.length() + 2)
-                    : e.getMessage();
-            throw new ConfigException(o.containsKey(f) ? "rank_allocator." + f : f, msg);
+            throw o.containsKey(e.field()) ? e.under("rank_allocator") : e;
         }
         return merged;
     }

@@ -58,7 +58,7 @@ public final class LoraPlusPolicy implements OptimizerPolicy {
     }
 
     @Override
-    public List<ParamGroup> group(List<Parameter> trainable, OptimizerSettings base, Map<String, Object> options) {
+    public void validate(Map<String, Object> options) {
         for (String k : options.keySet()) {
             if (!OPTIONS.contains(k)) {
                 throw new ConfigException(k, "unknown LoRA+ option; valid options: " + OPTIONS.stream().sorted().toList());
@@ -77,6 +77,14 @@ public final class LoraPlusPolicy implements OptimizerPolicy {
         if (!(wd >= 0)) {
             throw new ConfigException(WEIGHT_DECAY, "must be >= 0, got " + wd);
         }
+    }
+
+    @Override
+    public List<ParamGroup> group(List<Parameter> trainable, OptimizerSettings base, Map<String, Object> options) {
+        validate(options);
+        double ratio = number(options, RATIO, DEFAULT_RATIO);
+        double lrEmbedding = number(options, LR_EMBEDDING, DEFAULT_LR_EMBEDDING);
+        double wd = number(options, WEIGHT_DECAY, DEFAULT_WEIGHT_DECAY);
         if (trainable.stream().noneMatch(p -> p.role() == ParamRole.UP)) {
             throw new ConfigException("", "optimizer policy 'loraplus' needs parameters with the UP role (lora_B), "
                     + "but the trainable parameters have roles " + trainable.stream().map(Parameter::role).distinct()

@@ -52,6 +52,12 @@ public final class MiloraInitializer implements Initializer {
         return "MiLoRA: adapter = smallest-r singular triplets of W, base = the rest";
     }
 
+    /** The residual {@code W - s·B A} replaces the base weight. */
+    @Override
+    public boolean rewritesBase() {
+        return true;
+    }
+
     @Override
     public boolean handles(String initName) {
         return ID.equals(initName);

@@ -52,6 +52,12 @@ public final class PissaInitializer implements Initializer {
         return "PiSSA: adapter = top-r singular triplets of W, base = residual (pissa, pissa_niter_<N>)";
     }
 
+    /** The residual {@code W - s·B A} replaces the base weight. */
+    @Override
+    public boolean rewritesBase() {
+        return true;
+    }
+
     @Override
     public boolean handles(String initName) {
         // Malformed pissa_niter_ suffixes are claimed too, so validate() can say what is wrong with them.
