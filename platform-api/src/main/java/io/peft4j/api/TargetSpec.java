@@ -59,6 +59,32 @@ public record TargetSpec(List<String> names, String regex, boolean allLinear,
         return new TargetSpec(names, regex, all, exNames, exRegex, layersToTransform, layersPattern);
     }
 
+    /**
+     * PEFT's {@code layers_to_transform} (an integer or a list of integers) as a list; null when not given.
+     *
+     * @throws ConfigException naming {@code layers_to_transform} for any other value
+     */
+    public static List<Integer> layersFromPeft(Object layersToTransform) {
+        if (layersToTransform == null) {
+            return null;
+        }
+        if (layersToTransform instanceof Number n) {
+            return List.of(n.intValue());
+        }
+        if (layersToTransform instanceof List<?> l) {
+            List<Integer> out = new java.util.ArrayList<>();
+            for (Object o : l) {
+                if (!(o instanceof Number n)) {
+                    throw new ConfigException("layers_to_transform", "expected integers, got " + o);
+                }
+                out.add(n.intValue());
+            }
+            return List.copyOf(out);
+        }
+        throw new ConfigException("layers_to_transform", "expected an integer or a list of integers, got "
+                + layersToTransform);
+    }
+
     /** True when no target was given at all (the method must then supply its own default targets). */
     public boolean isEmpty() {
         return names == null && regex == null && !allLinear;

@@ -119,23 +119,6 @@ public record BottleneckConfig(
     }
 
     private List<Integer> layerList() {
-        if (layersToTransform == null) {
-            return null;
-        }
-        if (layersToTransform instanceof Number n) {
-            return List.of(n.intValue());
-        }
-        if (layersToTransform instanceof List<?> l) {
-            List<Integer> out = new ArrayList<>();
-            for (Object o : l) {
-                if (!(o instanceof Number n)) {
-                    throw new ConfigException("layers_to_transform", "expected integers, got " + o);
-                }
-                out.add(n.intValue());
-            }
-            return out;
-        }
-        throw new ConfigException("layers_to_transform", "expected an integer or a list of integers, got "
-                + layersToTransform);
+        return TargetSpec.layersFromPeft(layersToTransform);
     }
 }

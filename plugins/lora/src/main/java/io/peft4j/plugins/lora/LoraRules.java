@@ -83,24 +83,7 @@ public final class LoraRules {
 
     /** {@code layers_to_transform} (an integer or a list of integers) as a list; null when not given. */
     public static List<Integer> layerList(Object layersToTransform) {
-        if (layersToTransform == null) {
-            return null;
-        }
-        if (layersToTransform instanceof Number n) {
-            return List.of(n.intValue());
-        }
-        if (layersToTransform instanceof List<?> l) {
-            List<Integer> out = new ArrayList<>();
-            for (Object o : l) {
-                if (!(o instanceof Number n)) {
-                    throw new ConfigException("layers_to_transform", "expected integers, got " + o);
-                }
-                out.add(n.intValue());
-            }
-            return out;
-        }
-        throw new ConfigException("layers_to_transform", "expected an integer or a list of integers, got "
-                + layersToTransform);
+        return TargetSpec.layersFromPeft(layersToTransform);
     }
 
     private static <V> V firstMatch(Map<String, V> patterns, String key) {

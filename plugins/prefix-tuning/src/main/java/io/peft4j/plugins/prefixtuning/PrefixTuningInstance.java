@@ -18,39 +18,9 @@ import java.util.Set;
  * reparameterisation MLP's output folded from the current weights. In-memory names are PEFT's
  * ({@code prompt_encoder.<adapter>.embedding.weight}, {@code ….transform.0.weight}, {@code ….transform.2.weight}).
  */
-final class PrefixTuningInstance implements AdapterInstance {
+record PrefixTuningInstance(String name, PrefixTuningConfig config, PrefixEncoder encoder,
+                            Map<String, PrefixLayerModule> modules) implements AdapterInstance {
     static final String KEY = "prompt_embeddings";
-    private final String name;
-    private final PrefixTuningConfig config;
-    private final PrefixEncoder encoder;
-    private final Map<String, PrefixLayerModule> modules;
-
-    PrefixTuningInstance(String name, PrefixTuningConfig config, PrefixEncoder encoder,
-                         Map<String, PrefixLayerModule> modules) {
-        this.name = name;
-        this.config = config;
-        this.encoder = encoder;
-        this.modules = modules;
-    }
-
-    @Override
-    public String name() {
-        return name;
-    }
-
-    @Override
-    public AdapterConfig config() {
-        return config;
-    }
-
-    @Override
-    public Map<String, PrefixLayerModule> modules() {
-        return modules;
-    }
-
-    PrefixEncoder encoder() {
-        return encoder;
-    }
 
     @Override
     public List<Parameter> parameters() {

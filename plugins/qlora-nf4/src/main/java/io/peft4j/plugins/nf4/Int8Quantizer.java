@@ -79,9 +79,7 @@ public final class Int8Quantizer implements Quantizer {
 
     @Override
     public boolean recognizes(String prefix, Map<String, NDArray> tensors) {
-        NDArray w = tensors.get(prefix + "weight");
-        return w != null && w.getDataType() == DataType.UINT8
-                && tensors.containsKey(prefix + "weight." + QUANT_STATE_SUFFIX);
+        return SavedQuantState.recognizes(prefix, tensors, QUANT_STATE_SUFFIX);
     }
 
     /**
@@ -94,61 +92,23 @@ public final class Int8Quantizer implements Quantizer {
     public QuantizedWeight load(String prefix, Map<String, NDArray> tensors) {
         String w = prefix + "weight";
         String stateKey = w + "." + QUANT_STATE_SUFFIX;
-        NDArray stateT = need(tensors, stateKey);
-        QuantStateJson.State st;
-        try {
-            st = QuantStateJson.read(bytes(stateKey, stateT));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(stateKey + ": " + e.getMessage(), e);
-        }
-        if (!QUANT_TYPE.equals(st.quantType())) {
-            throw new IllegalArgumentException(stateKey + ": quant_type \"" + st.quantType() + "\", expected \""
-                    + QUANT_TYPE + "\"");
-        }
-        if (!BlockwiseQuantization.isValidBlocksize(st.blocksize())) {
-            throw new IllegalArgumentException(stateKey + ": blocksize " + st.blocksize() + " is not one of "
-                    + Arrays.toString(BlockwiseQuantization.VALID_BLOCKSIZES));
-        }
-        long n = 1;
-        for (long d : st.shape()) {
-            n *= d;
-        }
-        byte[] q = bytes(w, need(tensors, w));
-        if (n <= 0 || q.length != n) {
+        NDArray stateT = SavedQuantState.required(tensors, stateKey);
+        SavedQuantState.Header h = SavedQuantState.header(w, QUANT_STATE_SUFFIX, stateT, QUANT_TYPE);
+        QuantStateJson.State st = h.state();
+        long n = h.elements();
+        byte[] q = SavedQuantState.uint8(w, SavedQuantState.required(tensors, w));
+        if (q.length != n) {
             throw new IllegalArgumentException(w + ": expected " + n + " bytes for shape "
                     + Arrays.toString(st.shape()) + ", got " + q.length);
         }
         String absKey = w + ".absmax";
-        NDArray absT = need(tensors, absKey);
+        NDArray absT = SavedQuantState.required(tensors, absKey);
         int nb = BlockwiseQuantization.blockCount(n, st.blocksize());
         if (absT.getDataType() != DataType.FLOAT32 || absT.size() != nb) {
             throw new IllegalArgumentException(absKey + ": expected float32 with ceil(" + n + " / " + st.blocksize()
                     + ") = " + nb + " values, got " + absT.getDataType() + " with " + absT.size());
         }
-        float[] code = Nf4Codes.DYNAMIC_8BIT;
-        NDArray mapT = tensors.get(w + ".quant_map");
-        if (mapT != null) {
-            float[] c = mapT.toType(DataType.FLOAT32, false).toFloatArray();
-            if (c.length != 256) {
-                throw new IllegalArgumentException(w + ".quant_map: expected 256 values, got " + c.length);
-            }
-            code = Arrays.equals(c, code) ? code : c;
-        }
+        float[] code = SavedQuantState.optionalCode(tensors, w + ".quant_map", Nf4Codes.DYNAMIC_8BIT);
         return new Int8Weight(tensors.get(w).getManager(), st.shape(), st.blocksize(), q, absT.toFloatArray(), code);
-    }
-
-    private static NDArray need(Map<String, NDArray> tensors, String key) {
-        NDArray t = tensors.get(key);
-        if (t == null) {
-            throw new IllegalArgumentException(key + ": missing");
-        }
-        return t;
-    }
-
-    private static byte[] bytes(String key, NDArray t) {
-        if (t.getDataType() != DataType.UINT8) {
-            throw new IllegalArgumentException(key + ": expected uint8, got " + t.getDataType());
-        }
-        return t.toByteArray();
     }
 }

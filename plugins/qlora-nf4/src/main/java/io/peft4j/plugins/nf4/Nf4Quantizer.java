@@ -96,9 +96,7 @@ public final class Nf4Quantizer implements Quantizer {
 
     @Override
     public boolean recognizes(String prefix, Map<String, NDArray> tensors) {
-        NDArray w = tensors.get(prefix + "weight");
-        return w != null && w.getDataType() == DataType.UINT8
-                && tensors.containsKey(prefix + "weight." + QUANT_STATE_SUFFIX);
+        return SavedQuantState.recognizes(prefix, tensors, QUANT_STATE_SUFFIX);
     }
 
     /**
@@ -120,102 +118,45 @@ public final class Nf4Quantizer implements Quantizer {
             }
             throw new IllegalArgumentException(stateKey + ": missing (not an NF4 weight in bitsandbytes layout)");
         }
-        QuantStateJson.State st;
-        try {
-            st = QuantStateJson.read(uint8(stateKey, stateT));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(stateKey + ": " + e.getMessage(), e);
-        }
-        if (!Nf4Options.QUANT_TYPE.equals(st.quantType())) {
-            throw new IllegalArgumentException(stateKey + ": quant_type \"" + st.quantType()
-                    + "\" is not supported; only \"nf4\"");
-        }
-        if (!BlockwiseQuantization.isValidBlocksize(st.blocksize())) {
-            throw new IllegalArgumentException(stateKey + ": blocksize " + st.blocksize() + " is not one of "
-                    + Arrays.toString(BlockwiseQuantization.VALID_BLOCKSIZES));
-        }
-        long n = 1;
-        for (long d : st.shape()) {
-            n *= d;
-        }
-        if (n <= 0 || n > Integer.MAX_VALUE - 1) {
-            throw new IllegalArgumentException(stateKey + ": shape " + Arrays.toString(st.shape())
-                    + " has " + n + " elements");
-        }
-        byte[] packed = uint8(w, required(tensors, w));
+        SavedQuantState.Header h = SavedQuantState.header(w, QUANT_STATE_SUFFIX, stateT, Nf4Options.QUANT_TYPE);
+        QuantStateJson.State st = h.state();
+        long n = h.elements();
+        byte[] packed = SavedQuantState.uint8(w, SavedQuantState.required(tensors, w));
         if (packed.length != (n + 1) / 2) {
             throw new IllegalArgumentException(w + ": expected " + (n + 1) / 2 + " packed bytes for shape "
                     + Arrays.toString(st.shape()) + ", got " + packed.length);
         }
         int nb = BlockwiseQuantization.blockCount(n, st.blocksize());
         String absKey = w + ".absmax";
-        NDArray absT = required(tensors, absKey);
+        NDArray absT = SavedQuantState.required(tensors, absKey);
         if (absT.size() != nb) {
             throw new IllegalArgumentException(absKey + ": expected ceil(" + n + " / " + st.blocksize() + ") = " + nb
                     + " values, got " + absT.size());
         }
-        float[] code4 = optionalCode(tensors, w + ".quant_map", Nf4Codes.NF4);
+        float[] code4 = SavedQuantState.optionalCode(tensors, w + ".quant_map", Nf4Codes.NF4);
         boolean nested = st.nestedBlocksize() != null;
         if (!nested) {
-            float[] absmax = floats(absKey, absT);
+            float[] absmax = SavedQuantState.floats(absKey, absT);
             return new Nf4Weight(tensors.get(w).getManager(), st.shape(), st.blocksize(), packed, absmax, null,
                     code4, Nf4Codes.DYNAMIC_8BIT, st.dtype(), false);
         }
-        if (!BlockwiseQuantization.isValidBlocksize(st.nestedBlocksize())) {
-            throw new IllegalArgumentException(stateKey + ": nested_blocksize " + st.nestedBlocksize()
-                    + " is not one of " + Arrays.toString(BlockwiseQuantization.VALID_BLOCKSIZES));
-        }
+        SavedQuantState.checkBlocksize(stateKey, "nested_blocksize", st.nestedBlocksize());
         if (absT.getDataType() != DataType.UINT8) {
             throw new IllegalArgumentException(absKey + ": expected uint8 (double-quantized statistics, "
                     + "nested_offset is set), got " + absT.getDataType());
         }
-        byte[] qabs = uint8(absKey, absT);
+        byte[] qabs = SavedQuantState.uint8(absKey, absT);
         String nestedKey = w + ".nested_absmax";
-        NDArray nestedT = required(tensors, nestedKey);
+        NDArray nestedT = SavedQuantState.required(tensors, nestedKey);
         int nnb = BlockwiseQuantization.blockCount(nb, st.nestedBlocksize());
         if (nestedT.size() != nnb) {
             throw new IllegalArgumentException(nestedKey + ": expected ceil(" + nb + " / " + st.nestedBlocksize()
                     + ") = " + nnb + " values, got " + nestedT.size());
         }
-        float[] code8 = optionalCode(tensors, w + ".nested_quant_map", Nf4Codes.DYNAMIC_8BIT);
+        float[] code8 = SavedQuantState.optionalCode(tensors, w + ".nested_quant_map", Nf4Codes.DYNAMIC_8BIT);
         DoubleQuantized dq = new DoubleQuantized(
-                new Blockwise8(qabs, floats(nestedKey, nestedT), st.nestedBlocksize()), st.nestedOffset());
+                new Blockwise8(qabs, SavedQuantState.floats(nestedKey, nestedT), st.nestedBlocksize()), st.nestedOffset());
         return new Nf4Weight(tensors.get(w).getManager(), st.shape(), st.blocksize(), packed, null, dq, code4, code8,
                 st.dtype(), false);
-    }
-
-    private static NDArray required(Map<String, NDArray> tensors, String key) {
-        NDArray t = tensors.get(key);
-        if (t == null) {
-            throw new IllegalArgumentException(key + ": missing");
-        }
-        return t;
-    }
-
-    private static byte[] uint8(String key, NDArray t) {
-        if (t.getDataType() != DataType.UINT8) {
-            throw new IllegalArgumentException(key + ": expected uint8, got " + t.getDataType());
-        }
-        return t.toByteArray();
-    }
-
-    private static float[] floats(String key, NDArray t) {
-        if (!t.getDataType().isFloating()) {
-            throw new IllegalArgumentException(key + ": expected float32, got " + t.getDataType());
-        }
-        return floats(t);
-    }
-
-    /** A stored code book; the shared constant when absent or bit-identical to it (no per-weight copy). */
-    private static float[] optionalCode(Map<String, NDArray> tensors, String key, float[] standard) {
-        NDArray t = tensors.get(key);
-        if (t == null) {
-            return standard;
-        }
-        float[] c = floats(key, t);
-        if (c.length != standard.length) {
-            throw new IllegalArgumentException(key + ": expected " + standard.length + " values, got " + c.length);
-        }
-        return Arrays.equals(c, standard) ? standard : c;
     }
 }

@@ -19,53 +19,19 @@ import java.util.Set;
  * {@code base_model.model.<module>.vera_lambda_b [out]}, {@code ...vera_lambda_d [r]} per layer and, with
  * {@code save_projection}, once {@code base_model.vera_A [r, max_in]} and {@code base_model.vera_B [max_out, r]}.
  * Without {@code save_projection} the projections regenerated from {@code projection_prng_key} are kept on load.
+ *
+ * @param veraA the shared projection {@code vera_A [r, max_in]}
+ * @param veraB the shared projection {@code vera_B [max_out, r]}
  */
-final class VeraInstance implements AdapterInstance {
+record VeraInstance(String name, VeraConfig config, Map<String, VeraLayer> modules, NDArray veraA, NDArray veraB)
+        implements AdapterInstance {
     static final String KEY_A = "base_model.vera_A";
     static final String KEY_B = "base_model.vera_B";
-    private final String name;
-    private final VeraConfig config;
-    private final Map<String, VeraLayer> layers;
-    private final NDArray veraA;
-    private final NDArray veraB;
-
-    VeraInstance(String name, VeraConfig config, Map<String, VeraLayer> layers, NDArray veraA, NDArray veraB) {
-        this.name = name;
-        this.config = config;
-        this.layers = layers;
-        this.veraA = veraA;
-        this.veraB = veraB;
-    }
-
-    @Override
-    public String name() {
-        return name;
-    }
-
-    @Override
-    public AdapterConfig config() {
-        return config;
-    }
-
-    @Override
-    public Map<String, VeraLayer> modules() {
-        return layers;
-    }
-
-    /** The shared projection {@code vera_A [r, max_in]}. */
-    NDArray veraA() {
-        return veraA;
-    }
-
-    /** The shared projection {@code vera_B [max_out, r]}. */
-    NDArray veraB() {
-        return veraB;
-    }
 
     @Override
     public List<Parameter> parameters() {
         List<Parameter> out = new ArrayList<>();
-        layers.forEach((path, l) -> {
+        modules.forEach((path, l) -> {
             out.add(new Parameter(PeftKeys.inMemory(path, "vera_lambda_b", name, null), l.lambdaB(),
                     ParamRole.VECTOR, true));
             out.add(new Parameter(PeftKeys.inMemory(path, "vera_lambda_d", name, null), l.lambdaD(),
@@ -79,7 +45,7 @@ final class VeraInstance implements AdapterInstance {
     @Override
     public Map<String, NDArray> stateDict() {
         Map<String, NDArray> out = new LinkedHashMap<>();
-        layers.forEach((path, l) -> {
+        modules.forEach((path, l) -> {
             out.put(PeftKeys.saved(path, "vera_lambda_b"), l.lambdaB());
             out.put(PeftKeys.saved(path, "vera_lambda_d"), l.lambdaD());
         });
@@ -123,9 +89,9 @@ final class VeraInstance implements AdapterInstance {
             return "the shared projection (r=" + config.r() + ", sized over the targeted modules: max_in=" + maxIn
                     + ", max_out=" + maxOut + ")";
         }
-        for (String path : layers.keySet()) {
+        for (String path : modules.keySet()) {
             if (key.startsWith(PeftKeys.MODEL_PREFIX + path + ".")) {
-                VeraLayer l = layers.get(path);
+                VeraLayer l = modules.get(path);
                 return "module " + path + " [out=" + l.site().outFeatures() + ", in=" + l.site().inFeatures()
                         + ", r=" + config.r() + "]";
             }
