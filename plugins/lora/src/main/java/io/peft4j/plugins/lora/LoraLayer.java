@@ -1,6 +1,7 @@
 package io.peft4j.plugins.lora;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.DataType;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.LinearBase;
@@ -45,8 +46,16 @@ public final class LoraLayer implements LowRankSite {
         // saves one full-size elementwise pass per layer; gradients reach B and b_B through the scaled copies.
         NDArray s = ctx.scalar(scaling);
         NDArray scaledB = loraB.mul(s);
-        NDArray scaledBias = loraBBias == null ? null : loraBBias.mul(s);
-        return result.add(down.getNDArrayInternal().linear(down, scaledB, scaledBias).singletonOrThrow());
+        if (loraBBias != null) {
+            return result.add(down.getNDArrayInternal().linear(down, scaledB, loraBBias.mul(s)).singletonOrThrow());
+        }
+        // result + down·(s·B)ᵀ as ONE addmm (torch's linear with a 2-D input and bias): the LoRA output is
+        // accumulated into a copy of the base output by the GEMM itself, instead of being written out and then
+        // added in a separate full-size pass.
+        Shape outShape = result.getShape();
+        NDArray down2d = down.reshape(-1, rank);
+        NDArray base2d = result.reshape(-1, outShape.get(outShape.dimension() - 1));
+        return down2d.getNDArrayInternal().linear(down2d, scaledB, base2d).singletonOrThrow().reshape(outShape);
     }
 
     @Override
