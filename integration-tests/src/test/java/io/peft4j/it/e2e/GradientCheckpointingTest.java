@@ -21,12 +21,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
+import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Activation checkpointing ({@code training.gradient_checkpointing}) must give the gradients of the ordinary
- * backward pass - for every kind of attachment site (LoRA on linears, a bottleneck after the MLP, prefix tuning with
+ * Activation checkpointing ({@code training.gradient_checkpointing}) and the fused lm_head + loss must give the
+ * gradients of the ordinary backward pass - for every kind of attachment site (LoRA on linears, a bottleneck after the MLP, prefix tuning with
  * its reparameterisation MLP, prompt tuning on the input embeddings), with padding in the batch, on a float32 and
  * on an NF4 base - and a run with it must train.
  */
@@ -122,25 +123,33 @@ class GradientCheckpointingTest {
                 plain.put(p.name(), p.value().getGradient().toFloatArray());
                 AdamW.zeroGradient(p.value());
             }
-            float checkpointedLoss;
-            try (NDManager sm = m.newSubManager(); GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                checkpointedLoss = s.model().checkpointedBackward(ids, mask, new PlatformForwardContext(true, sm),
-                        loss, gc);
-            }
-            assertThat(checkpointedLoss).isCloseTo(plainLoss, org.assertj.core.data.Offset.offset(1e-5f));
-            for (Parameter p : params) {
-                float[] want = plain.get(p.name());
-                float[] got = p.value().getGradient().toFloatArray();
-                double scale = 0;
-                for (float v : want) {
-                    scale = Math.max(scale, Math.abs(v));
+            // fused lm_head + loss with and without checkpointing, and checkpointing with the autograd loss
+            record Mode(boolean fused, boolean checkpointing) { }
+            for (Mode mode : List.of(new Mode(true, false), new Mode(true, true), new Mode(false, true))) {
+                s.model().setFusedCrossEntropy(mode.fused());
+                float modeLoss;
+                try (NDManager sm = m.newSubManager();
+                     GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                    modeLoss = s.model().causalLmBackward(ids, mask, ids, 1.0 / CausalLmLoss.countedTokens(ids),
+                            new PlatformForwardContext(true, sm), gc, mode.checkpointing());
                 }
-                assertThat(scale).as("gradient of %s is not zero", p.name()).isPositive();
-                for (int i = 0; i < want.length; i++) {
-                    assertThat((double) Math.abs(got[i] - want[i])).as("%s[%d]", p.name(), i)
-                            .isLessThanOrEqualTo(1e-5 * scale + 1e-7);
+                assertThat(modeLoss).as("%s loss", mode).isCloseTo(plainLoss, Offset.offset(1e-5f));
+                for (Parameter p : params) {
+                    float[] want = plain.get(p.name());
+                    float[] got = p.value().getGradient().toFloatArray();
+                    AdamW.zeroGradient(p.value());
+                    double scale = 0;
+                    for (float v : want) {
+                        scale = Math.max(scale, Math.abs(v));
+                    }
+                    assertThat(scale).as("gradient of %s is not zero", p.name()).isPositive();
+                    for (int i = 0; i < want.length; i++) {
+                        assertThat((double) Math.abs(got[i] - want[i])).as("%s %s[%d]", mode, p.name(), i)
+                                .isLessThanOrEqualTo(1e-5 * scale + 1e-7);
+                    }
                 }
             }
+            s.model().setFusedCrossEntropy(true);
         }
     }
 }

@@ -24,6 +24,7 @@ import java.util.Set;
  *   --rss-steps 1000 --rss-every 50  --no-fork  --no-env  --peak-1024 X --peak-2048 Y  --out FILE
  *   --quant nf4   (QLoRA: the frozen base linears, lm_head excepted, stored with that installed quantizer)
  *   --grad-checkpoint   (train steps recompute each layer's activations in backward: less memory)
+ *   --unfused-loss      (lm_head + loss through autograd at full size instead of fused row chunks)
  * </pre>
  * Cases are every size (or the model) × mode × targets; {@code full} ignores targets.
  */
@@ -77,6 +78,7 @@ public final class BenchMain {
                 case "--no-fork" -> b.fork(false);
                 case "--no-env" -> b.printEnv(false);
                 case "--grad-checkpoint" -> b.gradCheckpoint(true);
+                case "--unfused-loss" -> b.fusedLoss(false);
                 default -> {
                     if (!a.startsWith("--") || i + 1 >= args.length) {
                         throw new IllegalArgumentException("unknown or incomplete option '" + a + "'");
@@ -164,6 +166,9 @@ public final class BenchMain {
         }
         if (o.gradCheckpoint()) {
             a.add("--grad-checkpoint");
+        }
+        if (!o.fusedLoss()) {
+            a.add("--unfused-loss");
         }
         if (!o.fork()) {
             a.add("--no-fork");

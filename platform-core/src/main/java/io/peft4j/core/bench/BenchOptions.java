@@ -27,11 +27,12 @@ import java.util.List;
  * @param peak2048     known 2048³ matmul GFLOP/s (0 = measure)
  * @param baseQuant    quantizer id for the frozen base linears (e.g. {@code nf4}; QLoRA), or null for float32
  * @param gradCheckpoint train steps with activation checkpointing ({@code training.gradient_checkpointing})
+ * @param fusedLoss    lm_head and the loss fused in row chunks (the default); false: through autograd at full size
  */
 public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, double alpha, double lr, int batch,
                            int seq, int warmup, int steps, int threads, long seed, int rssSteps, int rssEvery,
                            boolean fork, boolean printEnv, double peak1024, double peak2048, String baseQuant,
-                           boolean gradCheckpoint) {
+                           boolean gradCheckpoint, boolean fusedLoss) {
 
     public BenchOptions {
         cases = List.copyOf(cases);
@@ -66,7 +67,7 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
     /** A copy measuring only {@code c}, without the env line, with known peaks (for a forked child). */
     public BenchOptions forChild(BenchCase c, double p1024, double p2048) {
         return new BenchOptions(List.of(c), pluginsDir, rank, alpha, lr, batch, seq, warmup, steps, threads, seed,
-                rssSteps, rssEvery, false, false, p1024, p2048, baseQuant, gradCheckpoint);
+                rssSteps, rssEvery, false, false, p1024, p2048, baseQuant, gradCheckpoint, fusedLoss);
     }
 
     public static Builder builder() {
@@ -90,6 +91,7 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
         private int rssEvery = 50;
         private String baseQuant;
         private boolean gradCheckpoint;
+        private boolean fusedLoss = true;
         private boolean fork = true;
         private boolean printEnv = true;
         private double peak1024;
@@ -164,6 +166,11 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
             return this;
         }
 
+        public Builder fusedLoss(boolean on) {
+            fusedLoss = on;
+            return this;
+        }
+
         public Builder gradCheckpoint(boolean on) {
             gradCheckpoint = on;
             return this;
@@ -192,7 +199,7 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
 
         public BenchOptions build() {
             return new BenchOptions(cases, pluginsDir, rank, alpha, lr, batch, seq, warmup, steps, threads, seed,
-                    rssSteps, rssEvery, fork, printEnv, peak1024, peak2048, baseQuant, gradCheckpoint);
+                    rssSteps, rssEvery, fork, printEnv, peak1024, peak2048, baseQuant, gradCheckpoint, fusedLoss);
         }
     }
 }

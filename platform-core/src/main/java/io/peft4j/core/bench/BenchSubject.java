@@ -103,6 +103,7 @@ final class BenchSubject implements AutoCloseable {
             batch = o.batch() > 0 ? o.batch() : 8;
             seq = o.seq() > 0 ? o.seq() : Math.min(256, model.config().maxPositionEmbeddings());
         }
+        model.setFusedCrossEntropy(o.fusedLoss());
         if (seq > model.config().maxPositionEmbeddings()) {
             model.close();
             throw new IllegalArgumentException("seq " + seq + " exceeds max_position_embeddings "

@@ -58,6 +58,7 @@ final class CaseMeasurement {
         rec.put("targets", c.targets());
         rec.put("base_quant", o.baseQuant() == null ? "fp32" : o.baseQuant());
         rec.put("grad_checkpoint", o.gradCheckpoint());
+        rec.put("fused_loss", o.fusedLoss());
         if (o.baseQuant() != null) {
             rec.put("base_bits_per_param", BaseQuantization.stats(s.model).bitsPerParameter());
         }
@@ -118,8 +119,8 @@ final class CaseMeasurement {
         double m = Stats.median(total);
         rec.put("train_step_s_median", Json.round(m, 5));
         rec.put("train_step_s_all", total.size() <= 50 ? Json.round(total, 5) : null);
-        rec.put("train_fwd_loss_s_median", Json.round(Stats.median(steps.stream().map(StepLoops.Step::fwdLoss).toList()), 5));
-        rec.put("train_bwd_s_median", Json.round(Stats.median(steps.stream().map(StepLoops.Step::bwd).toList()), 5));
+        rec.put("train_fwd_bwd_s_median",
+                Json.round(Stats.median(steps.stream().map(StepLoops.Step::forwardBackward).toList()), 5));
         rec.put("train_opt_s_median", Json.round(Stats.median(steps.stream().map(StepLoops.Step::opt).toList()), 5));
         rec.put("train_step_s_min", Json.round(Stats.min(total), 5));
         rec.put("train_tokens_per_s_best", Json.round(s.tokens() / Stats.min(total), 1));

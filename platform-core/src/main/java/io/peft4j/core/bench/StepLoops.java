@@ -8,7 +8,6 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import io.peft4j.api.ParamGroup;
 import io.peft4j.core.model.PlatformForwardContext;
-import io.peft4j.core.train.loss.CausalLmLoss;
 import io.peft4j.core.train.optim.AdamW;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,15 +15,14 @@ import java.util.function.IntConsumer;
 
 /**
  * The timed loops. Forward: logits only, torch grad mode off, in an {@link NDScope} per pass (the scope's closing
- * is not timed, as the peer's tensor frees fall outside its timer). Train step, timed in three phases:
+ * is not timed, as the peer's tensor frees fall outside its timer). Train step, timed in two phases:
  * <ol>
- *   <li>{@code fwd_loss}: forward in training mode plus the shifted causal-LM cross-entropy (mean over
- *       {@code B·(T-1)} tokens) inside a {@link GradientCollector};</li>
- *   <li>{@code bwd}: {@code backward}, reading the loss, and closing the pass's temporaries (the scope);</li>
+ *   <li>{@code fwd_bwd}: forward in training mode, the shifted causal-LM cross-entropy (mean over {@code B·(T-1)}
+ *       tokens) and backward inside a {@link GradientCollector}, reading the loss and closing the pass's
+ *       temporaries - one call ({@link io.peft4j.core.model.LlamaModel#causalLmBackward}), because the fused
+ *       lm_head + loss and activation checkpointing interleave forward and backward;</li>
  *   <li>{@code opt}: {@link AdamW#step} and {@link AdamW#zeroGrad} (outside the collector: in-place updates).</li>
  * </ol>
- * With activation checkpointing forward and backward interleave, so {@code fwd_loss} is 0 and {@code bwd} holds
- * both.
  */
 final class StepLoops {
     private final BenchSubject s;
@@ -78,9 +76,9 @@ final class StepLoops {
     }
 
     /** Phase times (seconds) and loss of one train step. */
-    record Step(double fwdLoss, double bwd, double opt, double loss) {
+    record Step(double forwardBackward, double opt, double loss) {
         double total() {
-            return fwdLoss + bwd + opt;
+            return forwardBackward + opt;
         }
     }
 
@@ -88,28 +86,18 @@ final class StepLoops {
     Step trainStep(int i) {
         NDArray ids = s.batches.get(i % s.batches.size());
         long t0 = System.nanoTime();
-        long t1;
         float loss;
         try (NDManager sm = s.model.manager().newSubManager();
              NDScope ignored = new NDScope();
              GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            if (checkpointing) {
-                t1 = t0;
-                loss = s.model.checkpointedBackward(ids, null, new PlatformForwardContext(true, sm),
-                        logits -> CausalLmLoss.nllSum(logits, ids).div((float) countedTokens), gc);
-            } else {
-                NDArray logits = s.model.forward(ids, null, null, new PlatformForwardContext(true, sm));
-                NDArray l = CausalLmLoss.nllSum(logits, ids).div((float) countedTokens);
-                t1 = System.nanoTime();
-                gc.backward(l);
-                loss = l.getFloat();
-            }
+            loss = s.model.causalLmBackward(ids, null, ids, 1.0 / countedTokens, new PlatformForwardContext(true, sm),
+                    gc, checkpointing);
         }
-        long t2 = System.nanoTime();
+        long t1 = System.nanoTime();
         optimizer.step(1.0);
         optimizer.zeroGrad();
-        long t3 = System.nanoTime();
-        return new Step((t1 - t0) / 1e9, (t2 - t1) / 1e9, (t3 - t2) / 1e9, loss);
+        long t2 = System.nanoTime();
+        return new Step((t1 - t0) / 1e9, (t2 - t1) / 1e9, loss);
     }
 
     /** {@code warmup + steps} train steps; the timed ones are returned, {@code each} sees every step index. */

@@ -1,12 +1,13 @@
 package io.peft4j.core.model;
 
-import ai.djl.training.GradientCollector;
-import java.util.function.Function;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.ModelShape;
+import io.peft4j.core.train.loss.CausalLmLoss;
+import io.peft4j.core.util.Scalars;
 
 /** A decoder-only language model as the trainer and generator see it. */
 public interface CausalLM {
@@ -22,15 +23,25 @@ public interface CausalLM {
     NDArray forward(NDArray inputIds, NDArray attentionMask, KvCache cache, ForwardContext ctx);
 
     /**
-     * Forward, loss and backward of one training micro-batch with activation checkpointing (recompute each layer's
-     * activations in the backward pass instead of keeping them). Gradients accumulate into the open collector.
+     * Forward, causal-LM cross-entropy ({@link CausalLmLoss}) times {@code lossScale}, and backward of one training
+     * micro-batch; gradients accumulate into the open collector. This default goes through {@link #forward} and
+     * autograd; a model may fuse the loss or checkpoint activations.
      *
-     * @return the value of the loss
-     * @throws UnsupportedOperationException if this model cannot checkpoint its activations
+     * @param labels        {@code [batch, seq]} int64, unshifted
+     * @param checkpointing recompute activations in the backward pass instead of keeping them
+     * @return the value of the scaled loss
+     * @throws UnsupportedOperationException if checkpointing is asked for and this model cannot do it
      */
-    default float checkpointedBackward(NDArray inputIds, NDArray attentionMask, ForwardContext ctx,
-                                       Function<NDArray, NDArray> lossOfLogits, GradientCollector collector) {
-        throw new UnsupportedOperationException(getClass().getSimpleName() + " has no activation checkpointing");
+    default float causalLmBackward(NDArray inputIds, NDArray attentionMask, NDArray labels, double lossScale,
+                                   ForwardContext ctx, GradientCollector collector, boolean checkpointing) {
+        if (checkpointing) {
+            throw new UnsupportedOperationException(getClass().getSimpleName() + " has no activation checkpointing");
+        }
+        NDArray nll = CausalLmLoss.nllSum(forward(inputIds, attentionMask, null, ctx), labels);
+        NDArray loss = nll.mul(Scalars.of(nll, lossScale));
+        float value = loss.getFloat();
+        collector.backward(loss);
+        return value;
     }
 
     ModelShape shape();

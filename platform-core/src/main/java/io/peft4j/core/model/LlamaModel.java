@@ -20,6 +20,8 @@ import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
 import io.peft4j.api.SiteModule;
 import io.peft4j.api.SublayerSiteModule;
+import io.peft4j.core.train.loss.CausalLmLoss;
+import io.peft4j.core.train.loss.FusedLinearCrossEntropy;
 import io.peft4j.core.util.Scalars;
 import io.peft4j.core.io.SafetensorsCheckpoint;
 import io.peft4j.core.io.SafetensorsException;
@@ -34,7 +36,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.function.Function;
 
 /**
  * A Llama-architecture decoder ({@code llama}, {@code mistral}, {@code qwen2}) loaded from a local Hugging Face
@@ -82,6 +83,7 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
     private final RotaryEmbedding rope;
     private final AttentionMasks masks;
     private final int nRep;
+    private boolean fusedCrossEntropy = true;
 
     /** The tensors of one decoder layer. */
     static final class DecoderLayer {
@@ -540,44 +542,66 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
     }
 
     /**
-     * One training micro-batch with activation checkpointing at decoder-layer boundaries (what transformers calls
-     * gradient checkpointing): forward and backward with the memory of one layer's activations instead of all.
+     * Use {@link FusedLinearCrossEntropy} for the loss of {@link #causalLmBackward} when lm_head allows it (frozen,
+     * no bias, no active adapter on it); on by default. Off: logits, log-softmax and their gradients go through
+     * autograd at full size (for comparison and benchmarks).
+     */
+    public void setFusedCrossEntropy(boolean on) {
+        this.fusedCrossEntropy = on;
+    }
+
+    /**
+     * One training micro-batch: forward, causal-LM cross-entropy ({@link CausalLmLoss}: logits at {@code t} predict
+     * the label at {@code t + 1}; labels {@code -100} are not counted) multiplied by {@code lossScale}, and backward;
+     * parameter gradients accumulate into the open collector.
      *
+     * <p>The lm_head and the loss run fused in row chunks when lm_head is a plain frozen projection (see
+     * {@link FusedLinearCrossEntropy}): no {@code [tokens, vocab]} tensor is kept for backward.
+     *
+     * <p>With {@code checkpointing}, activations are checkpointed at decoder-layer boundaries (what transformers
+     * calls gradient checkpointing): the memory of one layer's activations instead of all.
      * <pre>
      *   x_0 = embed(ids)                                  recorded (prompt tuning / a trainable embedding get grads)
      *   x_{l+1} = layer_l(x_l)                            l = 0..L-1 without autograd; only x_l is kept
-     *   loss = lossOfLogits(head(x_L)), backward          g_L = dloss/dx_L
+     *   loss = lossScale · CE(lm_head(norm(x_L))), backward   g_L = dloss/dx_L
      *   for l = L-1..0: recompute layer_l(x_l) with autograd, backward of sum(layer_l(x_l) * g_{l+1})
      *                                                     = vector-Jacobian product: adds the layer's parameter
      *                                                       gradients and gives g_l = dloss/dx_l
-     *   backward of sum(x_0 * g_0)                        only if x_0 requires a gradient
+     *   backward of sum(x_0 * g_0)                        only if prompt-tuning modules prepended virtual tokens
      * </pre>
-     * The gradients equal those of {@code backward(lossOfLogits(forward(...)))} up to float rounding; the cost is
-     * one extra forward of the decoder layers. Dropout draws the same masks in both passes of a layer because the
-     * engine's generator is re-seeded per layer from one number drawn at the start (so the run stays deterministic
-     * under the trainer's per-step seed). With a quantized base only one layer's dequantized weights are alive at
-     * a time - without checkpointing, autograd keeps every layer's dequantized weight until the backward pass,
-     * which is how bitsandbytes-based QLoRA saves memory too (it re-dequantizes in backward).
+     * The gradients equal those of the plain path up to float rounding; the cost is one extra forward of the decoder
+     * layers. Dropout draws the same masks in both passes of a layer because the engine's generator is re-seeded
+     * per layer from one number drawn at the start (so the run stays deterministic under the trainer's per-step
+     * seed). With a quantized base only one layer's dequantized weights are alive at a time - without
+     * checkpointing, autograd keeps every layer's dequantized weight until the backward pass, which is how
+     * bitsandbytes-based QLoRA saves memory too (it re-dequantizes in backward).
      *
-     * @param collector the open gradient collector of the step; parameter gradients accumulate into it
-     * @param lossOfLogits the scalar loss of the {@code [batch, seq, vocab]} logits
-     * @return the value of that loss
+     * @param labels    {@code [batch, seq]} int64, unshifted
+     * @param lossScale factor of the summed negative log-likelihood (e.g. 1 / counted tokens of the step)
+     * @return the value of the scaled loss
      */
     @Override
-    public float checkpointedBackward(NDArray inputIds, NDArray attentionMask, ForwardContext ctx,
-                                      Function<NDArray, NDArray> lossOfLogits, GradientCollector collector) {
+    public float causalLmBackward(NDArray inputIds, NDArray attentionMask, NDArray labels, double lossScale,
+                                  ForwardContext ctx, GradientCollector collector, boolean checkpointing) {
         Objects.requireNonNull(ctx, "ctx");
         if (inputIds.getShape().dimension() != 2) {
             throw new IllegalArgumentException("inputIds must be [batch, seq], got " + inputIds.getShape());
         }
         if (ctx instanceof PlatformForwardContext p && p.rowAdapters() != null) {
-            throw new IllegalArgumentException("a checkpointed training pass cannot be a mixed batch");
+            throw new IllegalArgumentException("a training pass cannot be a mixed batch");
+        }
+        Pass pass = new Pass(inputIds, attentionMask, null, ctx);
+        if (!checkpointing) {
+            try (NDScope scope = new NDScope()) {
+                return headLossBackward(pass, pass.layersOutput(), labels, lossScale, collector);
+            } finally {
+                pass.releaseMasks();
+            }
         }
         int n = layers.size();
         NDArray[] inputs = new NDArray[n + 1];
         int seedBase = ctx.training()
                 ? ctx.manager().randomInteger(0, Integer.MAX_VALUE / 2, new Shape(), DataType.INT32).getInt() : -1;
-        Pass pass = new Pass(inputIds, attentionMask, null, ctx);
         pass.keepMasks = true;
         try (NDScope outer = new NDScope()) {
             NDArray embedded = pass.embed();
@@ -596,9 +620,7 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
             try (NDScope head = new NDScope()) {
                 NDArray top = gradientLeaf(inputs[n]);
                 pass.ctx = ctx;
-                NDArray loss = lossOfLogits.apply(pass.head(top));
-                lossValue = loss.getFloat();
-                collector.backward(loss);
+                lossValue = headLossBackward(pass, top, labels, lossScale, collector);
                 grad = top.getGradient();
                 NDScope.unregister(grad);
             }
@@ -621,6 +643,37 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
         } finally {
             pass.releaseMasks();
         }
+    }
+
+    /** Norm, lm_head and the scaled loss over the last layer's output {@code top}, with backward; the loss value. */
+    private float headLossBackward(Pass pass, NDArray top, NDArray labels, double lossScale,
+                                   GradientCollector collector) {
+        NDArray h = pass.hidden(top);
+        if (fusedCrossEntropy && plainHead(pass.active)) {
+            FusedLinearCrossEntropy.Result r = FusedLinearCrossEntropy.compute(h, lmHead.weight(), labels, lossScale,
+                    FusedLinearCrossEntropy.defaultChunkRows(config.vocabSize()));
+            collector.backward(h.mul(r.gradHidden()).sum());
+            r.gradHidden().close();
+            return (float) (r.nllSum() * lossScale);
+        }
+        NDArray nll = CausalLmLoss.nllSum(lmHead.forward(h, pass.active, pass.ctx), labels);
+        NDArray loss = nll.mul(Scalars.of(nll, lossScale));
+        float value = loss.getFloat();
+        collector.backward(loss);
+        return value;
+    }
+
+    /** lm_head is a frozen float projection without bias and without an unmerged active adapter. */
+    private boolean plainHead(List<String> active) {
+        if (lmHead.quantized() || lmHead.bias().isPresent() || lmHead.rawWeight().hasGradient()) {
+            return false;   // the fused path writes no gradient for lm_head's own weight (full fine-tuning)
+        }
+        for (String name : active) {
+            if (lmHead.adapters().containsKey(name) && !lmHead.mergedAdapters().contains(name)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Layer {@code i} in its own scope and forward context, with dropout re-seeded for this layer. */
@@ -681,23 +734,28 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
         }
 
         NDArray run() {
-            keepMasks = true;
             try {
-                NDArray x = embed();
-                for (DecoderLayer layer : layers) {
-                    // Each layer's temporaries are closed when it returns: the DJL handles would otherwise keep
-                    // every intermediate of every layer alive until the pass ends (medium shape: +220 MB per layer
-                    // in an eval pass). Under autograd torch still keeps what backward needs.
-                    try (NDScope perLayer = new NDScope()) {
-                        x = layer(layer, x);
-                        NDScope.unregister(x);
-                    }
-                    NDScope.register(x);
-                }
-                return head(x);
+                return head(layersOutput());
             } finally {
                 releaseMasks();
             }
+        }
+
+        /** Embeddings and every decoder layer: the input of {@link #hidden}. Call {@link #releaseMasks} after. */
+        NDArray layersOutput() {
+            keepMasks = true;
+            NDArray x = embed();
+            for (DecoderLayer layer : layers) {
+                // Each layer's temporaries are closed when it returns: the DJL handles would otherwise keep every
+                // intermediate of every layer alive until the pass ends (medium shape: +220 MB per layer in an
+                // eval pass). Under autograd torch still keeps what backward needs.
+                try (NDScope perLayer = new NDScope()) {
+                    x = layer(layer, x);
+                    NDScope.unregister(x);
+                }
+                NDScope.register(x);
+            }
+            return x;
         }
 
         /** Input embeddings (with virtual tokens prepended); also prepares the positions and masks of the pass. */
@@ -746,6 +804,11 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
 
         /** Final norm and lm_head over the last layer's output, without the virtual tokens' positions. */
         NDArray head(NDArray x) {
+            return lmHead.forward(hidden(x), active, ctx);
+        }
+
+        /** Final norm over the last layer's output, without the virtual tokens' positions: lm_head's input. */
+        NDArray hidden(NDArray x) {
             int newVirtual = tokens - seq;
             if (cache != null) {
                 cache.advance(tokens, batch);
@@ -757,7 +820,7 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
             if (newVirtual > 0) {
                 x = x.get(new NDIndex(":, {}:", newVirtual));
             }
-            return lmHead.forward(x, active, ctx);
+            return x;
         }
 
         /** The 0/1 mask over all stored and new positions, or null when nothing is padded. */

@@ -48,9 +48,9 @@ import java.util.function.Supplier;
  *       sub-manager and a {@link GradientCollector}: forward in training mode,
  *       {@code loss = nll_sum(micro) / counted_tokens(all micro-batches of the step) + sum(aux) / microBatches},
  *       backward (gradients accumulate); the step's loss is the sum of these, i.e. the token mean over the step plus
- *       the auxiliary terms once. With {@code gradientCheckpointing} the language-model term goes through
- *       {@link CausalLM#checkpointedBackward} (same gradients, activations recomputed layer by layer) and the
- *       auxiliary terms get their own backward;</li>
+ *       the auxiliary terms once. The language-model term goes through {@link CausalLM#causalLmBackward} (the
+ *       Llama model fuses lm_head and the loss, and with {@code gradientCheckpointing} recomputes activations layer
+ *       by layer; same gradients) and the auxiliary terms get their own backward;</li>
  *   <li>outside the scope: global-norm clipping (pre-clip norm reported), AdamW step with
  *       {@code lr = group.lr * schedule.factor(step - 1)}, the {@link StepCallback}s (gradients still readable), then
  *       gradients are zeroed;</li>
@@ -278,18 +278,9 @@ public final class Trainer implements AutoCloseable {
              NDScope ignored = new NDScope();
              GradientCollector gc = Engine.getInstance().newGradientCollector()) {
             PlatformForwardContext ctx = new PlatformForwardContext(true, sm);
-            NDArray labels = b.labels(sm);
-            Function<NDArray, NDArray> lossOfLogits = logits -> {
-                NDArray nll = CausalLmLoss.nllSum(logits, labels);
-                return nll.div(Scalars.of(nll, Math.max(1, countedInStep)));
-            };
-            double value = 0;
+            double value = model.causalLmBackward(b.inputIds(sm), b.attentionMask(sm), b.labels(sm),
+                    1.0 / Math.max(1, countedInStep), ctx, gc, config.gradientCheckpointing());
             NDArray loss = null;
-            if (config.gradientCheckpointing()) {
-                value = model.checkpointedBackward(b.inputIds(sm), b.attentionMask(sm), ctx, lossOfLogits, gc);
-            } else {
-                loss = lossOfLogits.apply(model.forward(b.inputIds(sm), b.attentionMask(sm), null, ctx));
-            }
             for (Function<ForwardContext, Optional<NDArray>> aux : auxLosses) {
                 Optional<NDArray> term = aux.apply(ctx);
                 if (term.isPresent()) {
@@ -298,7 +289,7 @@ public final class Trainer implements AutoCloseable {
                 }
             }
             if (loss != null) {
-                gc.backward(loss);   // checkpointed: only the auxiliary terms are left
+                gc.backward(loss);   // the auxiliary terms: their own backward, gradients accumulate
                 value += loss.getFloat();
             }
             return value;

@@ -26,7 +26,7 @@ import java.util.Objects;
  *                                  one
  * @param gradientCheckpointing     recompute each decoder layer's activations during backward instead of keeping
  *                                  them (less memory, one more forward of the layers; see
- *                                  {@link io.peft4j.core.model.LlamaModel#checkpointedBackward})
+ *                                  {@link io.peft4j.core.model.LlamaModel#causalLmBackward})
  */
 public record TrainingConfig(int maxSteps, int epochs, int batchSize, int gradientAccumulationSteps,
                              double maxGradNorm, int evalEvery, int checkpointEvery, int keepCheckpoints, long seed,
