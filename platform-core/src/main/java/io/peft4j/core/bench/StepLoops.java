@@ -103,8 +103,17 @@ final class StepLoops {
     /** {@code warmup + steps} train steps; the timed ones are returned, {@code each} sees every step index. */
     List<Step> train(int warmup, int steps, List<Double> allLosses, IntConsumer each) {
         List<Step> out = new ArrayList<>();
+        // -Dpeft4j.bench.profile=FILE writes a torch profiler trace (chrome://tracing JSON) of the first timed step.
+        String profile = System.getProperty("peft4j.bench.profile");
         for (int i = 0; i < warmup + steps; i++) {
+            boolean profiled = profile != null && i == warmup;
+            if (profiled) {
+                JniUtils.startProfile(false, true, false);
+            }
             Step st = trainStep(i);
+            if (profiled) {
+                JniUtils.stopProfile(profile);
+            }
             allLosses.add(st.loss());
             if (i >= warmup) {
                 out.add(st);
