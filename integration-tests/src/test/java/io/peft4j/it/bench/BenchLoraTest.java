@@ -69,6 +69,33 @@ class BenchLoraTest {
         assertThat(recs.stream().filter(r -> "rss_sample".equals(r.get("kind")))).isNotEmpty();
     }
 
+    /**
+     * {@code --quant nf4 --quant-eval N}: after the NF4 case, the demo task's LoRA run trains on the float32 and on
+     * the NF4 base and the record carries both eval losses and their relative difference.
+     */
+    @Test
+    void quantEvalRecordComparesFp32AndNf4EvalLoss() throws Exception {
+        BenchOptions o = BenchOptions.builder().add(BenchShape.TINY, BenchMode.LORA, "qv").baseQuant("nf4")
+                .quantEvalSteps(3).pluginsDir(Dist.pluginsDir()).warmup(1).steps(1).batch(2).seq(32).fork(false)
+                .build();
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        BenchRunner.run(o, new PrintStream(buf, true, StandardCharsets.UTF_8));
+        List<Map<String, Object>> recs = buf.toString(StandardCharsets.UTF_8).lines().map(BenchLoraTest::parse)
+                .toList();
+        Map<String, Object> q = recs.get(recs.size() - 1);
+        assertThat(q.get("kind")).isEqualTo("quant_eval_loss");
+        assertThat(q).doesNotContainKey("error");
+        assertThat(q.get("quant")).isEqualTo("nf4");
+        assertFinitePositive(q, "eval_loss_fp32", "eval_loss_quant", "eval_loss_before_fp32", "eval_loss_before_quant");
+        // NF4 rounding moves the untrained model's loss: the two runs really used different bases
+        assertThat(((Number) q.get("eval_loss_before_quant")).doubleValue())
+                .isNotEqualTo(((Number) q.get("eval_loss_before_fp32")).doubleValue());
+        double rel = ((Number) q.get("rel_diff")).doubleValue();
+        assertThat(rel).isCloseTo(((Number) q.get("eval_loss_quant")).doubleValue()
+                / ((Number) q.get("eval_loss_fp32")).doubleValue() - 1, org.assertj.core.data.Offset.offset(1e-3));
+        assertThat(q.get("within_target")).isEqualTo(Math.abs(rel) <= 0.02);
+    }
+
     @SuppressWarnings("unchecked")
     private static Map<String, Object> parse(String line) {
         try {

@@ -25,6 +25,7 @@ import java.util.Set;
  *   --quant nf4   (QLoRA: the frozen base linears, lm_head excepted, stored with that installed quantizer)
  *   --grad-checkpoint   (train steps recompute each layer's activations in backward: less memory)
  *   --unfused-loss      (lm_head + loss through autograd at full size instead of fused row chunks)
+ *   --quant-eval STEPS  (with --quant: train the bundled demo LoRA run on fp32 and quantized bases, report eval loss)
  * </pre>
  * Cases are every size (or the model) × mode × targets; {@code full} ignores targets.
  */
@@ -105,6 +106,7 @@ public final class BenchMain {
                         case "--peak-2048" -> p2048 = doubleArg(a, v);
                         case "--out" -> out = Path.of(v);
                         case "--quant" -> b.baseQuant(v);
+                        case "--quant-eval" -> b.quantEvalSteps(intArg(a, v));
                         default -> throw new IllegalArgumentException("unknown option '" + a + "'");
                     }
                 }

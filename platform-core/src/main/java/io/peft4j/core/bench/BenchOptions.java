@@ -28,11 +28,13 @@ import java.util.List;
  * @param baseQuant    quantizer id for the frozen base linears (e.g. {@code nf4}; QLoRA), or null for float32
  * @param gradCheckpoint train steps with activation checkpointing ({@code training.gradient_checkpointing})
  * @param fusedLoss    lm_head and the loss fused in row chunks (the default); false: through autograd at full size
+ * @param quantEvalSteps with {@code baseQuant}: also train the bundled demo task's LoRA run this many steps on the
+ *                     float32 and on the quantized base and report the eval-loss difference (0 = off)
  */
 public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, double alpha, double lr, int batch,
                            int seq, int warmup, int steps, int threads, long seed, int rssSteps, int rssEvery,
                            boolean fork, boolean printEnv, double peak1024, double peak2048, String baseQuant,
-                           boolean gradCheckpoint, boolean fusedLoss) {
+                           boolean gradCheckpoint, boolean fusedLoss, int quantEvalSteps) {
 
     public BenchOptions {
         cases = List.copyOf(cases);
@@ -44,6 +46,10 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
         positive("threads", threads);
         positive("rss-steps", rssSteps);
         positive("rss-every", rssEvery);
+        if (quantEvalSteps < 0 || (quantEvalSteps > 0 && baseQuant == null)) {
+            throw new IllegalArgumentException("quant-eval needs --quant (the quantizer to compare with float32) and "
+                    + "a step count >= 0, got " + quantEvalSteps + (baseQuant == null ? " without --quant" : ""));
+        }
         if (warmup < 0 || batch < 0 || seq < 0) {
             throw new IllegalArgumentException("warmup, batch and seq must be >= 0, got " + warmup + ", " + batch
                     + ", " + seq);
@@ -67,7 +73,7 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
     /** A copy measuring only {@code c}, without the env line, with known peaks (for a forked child). */
     public BenchOptions forChild(BenchCase c, double p1024, double p2048) {
         return new BenchOptions(List.of(c), pluginsDir, rank, alpha, lr, batch, seq, warmup, steps, threads, seed,
-                rssSteps, rssEvery, false, false, p1024, p2048, baseQuant, gradCheckpoint, fusedLoss);
+                rssSteps, rssEvery, false, false, p1024, p2048, baseQuant, gradCheckpoint, fusedLoss, 0);
     }
 
     public static Builder builder() {
@@ -92,6 +98,7 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
         private String baseQuant;
         private boolean gradCheckpoint;
         private boolean fusedLoss = true;
+        private int quantEvalSteps;
         private boolean fork = true;
         private boolean printEnv = true;
         private double peak1024;
@@ -166,6 +173,11 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
             return this;
         }
 
+        public Builder quantEvalSteps(int steps) {
+            quantEvalSteps = steps;
+            return this;
+        }
+
         public Builder fusedLoss(boolean on) {
             fusedLoss = on;
             return this;
@@ -199,7 +211,8 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
 
         public BenchOptions build() {
             return new BenchOptions(cases, pluginsDir, rank, alpha, lr, batch, seq, warmup, steps, threads, seed,
-                    rssSteps, rssEvery, fork, printEnv, peak1024, peak2048, baseQuant, gradCheckpoint, fusedLoss);
+                    rssSteps, rssEvery, fork, printEnv, peak1024, peak2048, baseQuant, gradCheckpoint, fusedLoss,
+                    quantEvalSteps);
         }
     }
 }

@@ -52,6 +52,7 @@ public final class BenchRunner {
                 for (BenchCase c : options.cases()) {
                     runChild(options.forChild(c, p1024, p2048), c, jsonOut);
                 }
+                quantEval(options, jsonOut);
                 return;
             }
             boolean needsPlugins = options.cases().stream().anyMatch(c -> c.mode() != BenchMode.FULL);
@@ -70,6 +71,22 @@ public final class BenchRunner {
                     runtime.close();
                 }
             }
+            quantEval(options, jsonOut);
+        }
+    }
+
+    /** The {@code quant_eval_loss} record when asked for (in this JVM, after the measured cases). */
+    private static void quantEval(BenchOptions options, PrintStream jsonOut) {
+        if (options.quantEvalSteps() <= 0) {
+            return;
+        }
+        try (PluginRuntime rt = PluginRuntime.start(options.pluginsDir())) {
+            emit(jsonOut, QuantEvalLoss.run(options.baseQuant(), options.quantEvalSteps(), rt));
+        } catch (java.io.IOException | RuntimeException e) {
+            Map<String, Object> err = new LinkedHashMap<>();
+            err.put("kind", "quant_eval_loss");
+            err.put("error", e.toString());
+            emit(jsonOut, err);
         }
     }
 
