@@ -21,6 +21,14 @@ public interface AdapterContext {
      */
     Optional<Initializer> initializer(String initName);
 
+    /**
+     * The quantization the base linears will get after the adapters are initialised (the run's {@code quantization}
+     * section), or empty for a full-precision base. Initializers see the full-precision weight either way.
+     */
+    default Optional<PlannedQuantization> plannedQuantization() {
+        return Optional.empty();
+    }
+
     /** The run's seed. The platform has already seeded the engine's generator before calling the adapter. */
     long seed();
 

@@ -16,13 +16,15 @@ import java.util.Map;
 /**
  * The eval-loss half of "quantized vs float32 base" (issue #4): the bundled demo task's LoRA run
  * ({@code bundled:compare/lora.yaml}: stories260K, all-linear r=8) trained once on the float32 base and once on the
- * base quantized by the given quantizer, with the same data, steps, seed and learning rate, in this process. One
- * JSON record: both eval losses after training, {@code rel_diff = quant / fp32 - 1} and whether it is within the 2 %
- * target, plus the task scores.
+ * base quantized by the given quantizer, with the same data, steps, seed and learning rate, in this process; and, when
+ * the loftq plugin is installed, once more on the quantized base with LoftQ initialisation ({@code loftq_iter_5}).
+ * One JSON record: the eval losses after training, {@code rel_diff = quant / fp32 - 1} and whether it is within the
+ * 2 % target (for LoftQ: or below the float32 run), plus the task scores.
  */
 final class QuantEvalLoss {
     static final String CONFIG = "bundled:compare/lora.yaml";
     static final double TARGET_REL_DIFF = 0.02;
+    static final String LOFTQ = "loftq_iter_5";
 
     private QuantEvalLoss() {
     }
@@ -36,6 +38,14 @@ final class QuantEvalLoss {
                 base.adapters(), base.optimizer(), base.training(), base.data(), base.output(), base.pruning())
                 .withOutputDir(work.resolve(quantizer).toString());
         CompareRun.Result q = train(quantizer, quant, runtime);
+        // The same quantized run with LoftQ initialisation (5 alternations), when the loftq plugin is installed.
+        CompareRun.Result loftq = null;
+        if (runtime.extensions().initializerFor(LOFTQ).isPresent()) {
+            RunConfig.AdapterSection a = quant.adapters().get(0);
+            loftq = train(quantizer + "+loftq", quant.withAdapters(java.util.List.of(
+                    new RunConfig.AdapterSection(a.name(), a.method(), LOFTQ, a.rankAllocator(), a.settings())))
+                    .withOutputDir(work.resolve(quantizer + "-loftq").toString()), runtime);
+        }
         Map<String, Object> rec = new LinkedHashMap<>();
         rec.put("kind", "quant_eval_loss");
         rec.put("config", CONFIG);
@@ -49,6 +59,13 @@ final class QuantEvalLoss {
         rec.put("rel_diff", Json.round(rel, 4));
         rec.put("target_rel_diff", TARGET_REL_DIFF);
         rec.put("within_target", Math.abs(rel) <= TARGET_REL_DIFF);
+        if (loftq != null) {
+            rec.put("eval_loss_before_quant_loftq", Json.round(loftq.evalLossBefore(), 4));
+            rec.put("eval_loss_quant_loftq", Json.round(loftq.evalLossAfter(), 4));
+            double relLoftq = loftq.evalLossAfter() / fp32.evalLossAfter() - 1;
+            rec.put("rel_diff_loftq", Json.round(relLoftq, 4));
+            rec.put("within_target_loftq", Math.abs(relLoftq) <= TARGET_REL_DIFF || relLoftq < 0);
+        }
         rec.put("task_score_fp32", fp32.taskScoreAfter());
         rec.put("task_score_quant", q.taskScoreAfter());
         rec.put("train_tokens_per_s_fp32", Json.round(fp32.trainTokensPerSecond(), 1));

@@ -14,6 +14,7 @@ import io.peft4j.api.LowRankSite;
 import io.peft4j.api.LowRankUpdate;
 import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
+import io.peft4j.api.PlannedQuantization;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
 import io.peft4j.api.SiteModule;
@@ -43,6 +44,7 @@ public final class PeftModel {
     private final Map<String, Map<String, LowRankUpdate>> initialFactors = new LinkedHashMap<>();
     private List<String> active = List.of();
     private boolean captureInitialFactors;
+    private PlannedQuantization plannedQuantization;
 
     public PeftModel(AdapterHost host, Function<String, Optional<Initializer>> initializers) {
         this.host = host;
@@ -91,7 +93,8 @@ public final class PeftModel {
         NDManager m = host.manager().newSubManager();
         AdapterInstance instance;
         try {
-            instance = method.create(name, config, sites, new PlatformAdapterContext(host, m, initializers, seed));
+            instance = method.create(name, config, sites, new PlatformAdapterContext(host, m, initializers, seed,
+                    plannedQuantization));
         } catch (RuntimeException e) {
             m.close();
             throw e;
@@ -126,6 +129,14 @@ public final class PeftModel {
      */
     public void captureInitialFactors(boolean on) {
         this.captureInitialFactors = on;
+    }
+
+    /**
+     * The quantization the base will get after adapters are added (null: none); offered to initializers through
+     * {@link io.peft4j.api.AdapterContext#plannedQuantization()} (LoftQ). Affects adapters added afterwards.
+     */
+    public void setPlannedQuantization(PlannedQuantization planned) {
+        this.plannedQuantization = planned;
     }
 
     /**

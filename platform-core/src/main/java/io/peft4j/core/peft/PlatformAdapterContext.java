@@ -6,6 +6,7 @@ import io.peft4j.api.AdapterContext;
 import io.peft4j.api.Initializer;
 import io.peft4j.api.LinearBase;
 import io.peft4j.api.ModelShape;
+import io.peft4j.api.PlannedQuantization;
 import java.util.Optional;
 import java.util.function.Function;
 
@@ -15,13 +16,20 @@ final class PlatformAdapterContext implements AdapterContext {
     private final NDManager manager;
     private final Function<String, Optional<Initializer>> initializers;
     private final long seed;
+    private final PlannedQuantization quantization;
 
     PlatformAdapterContext(AdapterHost host, NDManager manager, Function<String, Optional<Initializer>> initializers,
-                           long seed) {
+                           long seed, PlannedQuantization quantization) {
         this.host = host;
         this.manager = manager;
         this.initializers = initializers;
         this.seed = seed;
+        this.quantization = quantization;
+    }
+
+    @Override
+    public Optional<PlannedQuantization> plannedQuantization() {
+        return Optional.ofNullable(quantization);
     }
 
     @Override

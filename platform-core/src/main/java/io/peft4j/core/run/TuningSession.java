@@ -5,6 +5,7 @@ import io.peft4j.api.ConfigException;
 import io.peft4j.api.OptimizerSettings;
 import io.peft4j.api.ParamGroup;
 import io.peft4j.api.Parameter;
+import io.peft4j.api.PlannedQuantization;
 import io.peft4j.api.RankAllocator;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
@@ -87,6 +88,10 @@ public final class TuningSession implements AutoCloseable {
                     : Pruner.prune(model, plan.config().pruning());
             // The PiSSA -> LoRA conversion at save time needs the factors as they were right after initialisation.
             peft.captureInitialFactors(plan.config().output().convertToLora());
+            if (plan.quantizer() != null) {
+                peft.setPlannedQuantization(new PlannedQuantization(plan.quantizer(),
+                        plan.config().quantization().options()));
+            }
             long seed = plan.config().training().seed();
             List<String> names = new ArrayList<>();
             for (RunPlan.PlannedAdapter a : plan.adapters()) {

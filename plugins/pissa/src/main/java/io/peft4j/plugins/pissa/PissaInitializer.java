@@ -104,9 +104,10 @@ public final class PissaInitializer implements Initializer {
     }
 
     /**
-     * Sets {@code A = diag(√(S/s)) Rt}, {@code B = L diag(√(S/s))} and writes {@code W_res = W - s·B A} to the base.
+     * Sets {@code A = diag(√(S/s)) Rt} and {@code B = L diag(√(S/s))}, so that {@code s·B A = L diag(S) Rt} for the
+     * site's scaling {@code s} (used by LoftQ too).
      */
-    static void applyTriplets(SvdTriplets t, LowRankSite site, LinearBase base, NDManager manager) {
+    public static void setScaledFactors(SvdTriplets t, LowRankSite site, NDManager tmp) {
         double s = site.scaling();
         int r = t.rank();
         DMatrixRMaj a = t.rightT().copy();
@@ -120,8 +121,16 @@ public final class PissaInitializer implements Initializer {
                 b.set(j, i, b.get(j, i) * root);
             }
         }
+        site.setFactors(SvdTriplets.toNd(a, tmp), SvdTriplets.toNd(b, tmp));
+    }
+
+    /**
+     * Sets the factors as {@link #setScaledFactors} does and writes {@code W_res = W - s·B A} to the base.
+     */
+    static void applyTriplets(SvdTriplets t, LowRankSite site, LinearBase base, NDManager manager) {
+        double s = site.scaling();
         try (NDManager tmp = manager.newSubManager()) {
-            site.setFactors(SvdTriplets.toNd(a, tmp), SvdTriplets.toNd(b, tmp));
+            setScaledFactors(t, site, tmp);
             NDArray w = base.weight();
             // w is the first operand, so the residual lives in the base layer's manager, not in tmp.
             try (NDArray delta = site.loraB().matMul(site.loraA()).muli((float) s)) {

@@ -19,14 +19,14 @@ import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
  * {@code svd_lowrank(W, q = r, niter)} (Halko et al. 2009, alg. 4.4 + 5.1, no oversampling) with the products in
  * DJL and the QR / small SVD in EJML. Singular vectors are defined up to a common sign per triplet.
  */
-record SvdTriplets(DMatrixRMaj left, double[] values, DMatrixRMaj rightT) {
+public record SvdTriplets(DMatrixRMaj left, double[] values, DMatrixRMaj rightT) {
 
-    int rank() {
+    public int rank() {
         return values.length;
     }
 
     /** The reduced SVD of {@code w}, singular values in descending order. */
-    static SvdTriplets exact(NDArray w) {
+    public static SvdTriplets exact(NDArray w) {
         return exact(toEjml(w));
     }
 
@@ -86,13 +86,13 @@ record SvdTriplets(DMatrixRMaj left, double[] values, DMatrixRMaj rightT) {
     }
 
     /** Rows {@code [from, to)} of the triplets (e.g. the top r or the last r). */
-    SvdTriplets slice(int from, int to) {
+    public SvdTriplets slice(int from, int to) {
         DMatrixRMaj l = CommonOps_DDRM.extract(left, 0, left.numRows, from, to);
         DMatrixRMaj rt = CommonOps_DDRM.extract(rightT, from, to, 0, rightT.numCols);
         return new SvdTriplets(l, java.util.Arrays.copyOfRange(values, from, to), rt);
     }
 
-    static DMatrixRMaj toEjml(NDArray x) {
+    public static DMatrixRMaj toEjml(NDArray x) {
         long[] s = x.getShape().getShape();
         float[] f = x.toType(DataType.FLOAT32, false).toFloatArray();
         double[] d = new double[f.length];
@@ -102,7 +102,7 @@ record SvdTriplets(DMatrixRMaj left, double[] values, DMatrixRMaj rightT) {
         return new DMatrixRMaj((int) s[0], (int) s[1], true, d);
     }
 
-    static NDArray toNd(DMatrixRMaj m, NDManager manager) {
+    public static NDArray toNd(DMatrixRMaj m, NDManager manager) {
         float[] f = new float[m.numRows * m.numCols];
         for (int i = 0; i < f.length; i++) {
             f[i] = (float) m.data[i];

@@ -1,0 +1,133 @@
+package io.peft4j.plugins.loftq;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import io.peft4j.api.AdapterContext;
+import io.peft4j.api.ConfigException;
+import io.peft4j.api.Initializer;
+import io.peft4j.api.LinearBase;
+import io.peft4j.api.LowRankSite;
+import io.peft4j.api.PlannedQuantization;
+import io.peft4j.api.QuantizedWeight;
+import io.peft4j.api.SiteInfo;
+import io.peft4j.plugins.pissa.PissaInitializer;
+import io.peft4j.plugins.pissa.SvdTriplets;
+import org.pf4j.Extension;
+
+/**
+ * LoftQ initialisation ({@code init_lora_weights: "loftq"}, or {@code "loftq_iter_<N>"} for N alternations;
+ * PEFT's {@code loftq_config.loftq_iter}, default 1), as Hugging Face PEFT's {@code loftq_init}:
+ * <pre>
+ *   res = W
+ *   repeat N times:
+ *     X   = res                           the matrix that will be quantized
+ *     Qd  = dequantize(quantize(X))       with the run's quantizer and options (e.g. NF4, blocksize 64)
+ *     L R = best rank-r approximation of W - Qd    (SVD: L = U·√S, R = √S·Vh)
+ *     res = W - L R
+ *   base ← X                              the platform quantizes it next: Q(X) = Qd
+ *   A, B such that s·B A = L R            (A = √(S/s)·Vh[:r], B = U[:, :r]·√(S/s))
+ * </pre>
+ * so the quantized model starts at {@code Qd + s·B A}, which is closer to {@code W} than {@code Qd} alone (the rank-r
+ * part of the quantization error is put back). Difference from PEFT: PEFT assigns {@code A = R, B = L} and ignores
+ * the LoRA scaling, so its start equals {@code Qd + L R} only when {@code lora_alpha = r}; here {@code s·B A = L R}
+ * for any alpha (as PEFT's PiSSA does). The SVD runs in float64 (EJML).
+ *
+ * <p>Needs a quantized run ({@code quantization:} in the configuration): without one there is no quantization error
+ * to compensate and the initialisation is refused with a clear error. The simulation uses the same deterministic
+ * quantizer and options as the platform, so the quantization the platform then applies to {@code X} reproduces
+ * {@code Qd}.
+ *
+ * <p>Saved adapters record {@code init_lora_weights} as given ({@code "loftq"} or {@code "loftq_iter_N"}; PEFT spells
+ * the count as {@code loftq_config.loftq_iter} and requires that map). As with PiSSA, the trained factors belong to
+ * the rewritten base: ship the quantized base model ({@code peft4j merge ... --quantize} or the saved checkpoint)
+ * with the adapter.
+ */
+@Extension
+public final class LoftqInitializer implements Initializer {
+    public static final String ID = "loftq";
+    static final String ITER_PREFIX = "loftq_iter_";
+
+    @Override
+    public String id() {
+        return ID;
+    }
+
+    @Override
+    public String description() {
+        return "LoftQ: base = what gets quantized, adapter = rank-r part of the quantization error (loftq, "
+                + "loftq_iter_<N>); needs quantization:";
+    }
+
+    /** The base is replaced by the matrix the platform will quantize. */
+    @Override
+    public boolean rewritesBase() {
+        return true;
+    }
+
+    @Override
+    public boolean handles(String initName) {
+        return ID.equals(initName) || (initName != null && initName.startsWith(ITER_PREFIX));
+    }
+
+    /**
+     * Alternations of {@code loftq_iter_<N>} (1 for {@code loftq}).
+     *
+     * @throws ConfigException on {@code init_lora_weights} unless N is an integer from 1 to 100
+     */
+    static int iterations(String initName) {
+        if (ID.equals(initName)) {
+            return 1;
+        }
+        String suffix = initName.startsWith(ITER_PREFIX) ? initName.substring(ITER_PREFIX.length()) : "";
+        if (!suffix.matches("\\d{1,3}") || Integer.parseInt(suffix) < 1 || Integer.parseInt(suffix) > 100) {
+            throw new ConfigException("init_lora_weights", "\"" + initName + "\": expected \"loftq\" or "
+                    + "\"loftq_iter_<N>\" with N from 1 to 100 alternations (e.g. loftq_iter_5)");
+        }
+        return Integer.parseInt(suffix);
+    }
+
+    @Override
+    public void validate(String initName, SiteInfo site, int rank) {
+        iterations(initName);
+        int max = Math.min(site.inFeatures(), site.outFeatures());
+        if (rank > max) {
+            throw new ConfigException("r", "LoftQ needs r <= min(in, out), but module " + site.path() + " [out="
+                    + site.outFeatures() + ", in=" + site.inFeatures() + "] has min(in, out) = " + max
+                    + " and r = " + rank);
+        }
+    }
+
+    @Override
+    public void initialize(String initName, LowRankSite site, LinearBase base, AdapterContext ctx) {
+        validate(initName, base.site(), site.rank());
+        PlannedQuantization q = ctx.plannedQuantization().orElseThrow(() -> new ConfigException("init_lora_weights",
+                "\"" + initName + "\" compensates quantization error, but the run has no quantization section; "
+                        + "add e.g. quantization: {method: nf4}, or use pissa for a full-precision base"));
+        int iterations = iterations(initName);
+        int r = site.rank();
+        try (NDManager tmp = ctx.manager().newSubManager()) {
+            NDArray w = base.weight().duplicate();
+            w.attach(tmp);
+            NDArray toQuantize = w;
+            SvdTriplets top = null;
+            for (int i = 0; i < iterations; i++) {
+                NDArray dequantized;
+                try (QuantizedWeight qw = q.quantizer().quantize(toQuantize, q.options())) {
+                    dequantized = qw.dequantize(tmp);
+                }
+                NDArray error = w.sub(dequantized);
+                top = SvdTriplets.exact(error).slice(0, r);
+                if (i + 1 < iterations) {
+                    PissaInitializer.setScaledFactors(top, site, tmp);
+                    NDArray lowRank = site.loraB().matMul(site.loraA()).muli((float) site.scaling());
+                    lowRank.attach(tmp);
+                    toQuantize = w.sub(lowRank);
+                }
+            }
+            PissaInitializer.setScaledFactors(top, site, tmp);
+            NDArray newBase = toQuantize.duplicate();
+            newBase.attach(base.weight().getManager());
+            base.setWeight(newBase);
+        }
+    }
+}
