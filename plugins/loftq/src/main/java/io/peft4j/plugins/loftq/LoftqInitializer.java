@@ -38,9 +38,11 @@ import org.pf4j.Extension;
  * {@code Qd}.
  *
  * <p>Saved adapters record {@code init_lora_weights} as given ({@code "loftq"} or {@code "loftq_iter_N"}; PEFT spells
- * the count as {@code loftq_config.loftq_iter} and requires that map). As with PiSSA, the trained factors belong to
- * the rewritten base: ship the quantized base model ({@code peft4j merge ... --quantize} or the saved checkpoint)
- * with the adapter.
+ * the count as {@code loftq_config.loftq_iter} and requires that map). The trained factors belong to the rewritten
+ * base {@code Q(X)}, as in PEFT's LoftQ workflow (which saves the modified base beside the adapter): loading the
+ * adapter onto a session whose base is already quantized re-runs LoftQ on the dequantized {@code Q(W)} and does not
+ * give back the trained model. Ship the model instead: {@code peft4j merge} exports it merged, at full precision or
+ * re-quantized.
  */
 @Extension
 public final class LoftqInitializer implements Initializer {
