@@ -22,9 +22,22 @@ class FusedLinearCrossEntropyTest {
 
     @Test
     void valueAndGradientEqualAutogradForEveryChunking() {
+        compareWithAutograd(1.0);
+    }
+
+    /**
+     * Logits so spread that some labels' softmax probabilities underflow float32 (log-probabilities in the hundreds):
+     * the exact log-softmax path takes over and the loss is still the autograd one.
+     */
+    @Test
+    void labelsWithUnderflowingProbabilityKeepTheExactLoss() {
+        compareWithAutograd(60.0);
+    }
+
+    private static void compareWithAutograd(double spread) {
         try (NDManager m = NDManager.newBaseManager()) {
             Engine.getInstance().setRandomSeed(5);
-            NDArray hidden = m.randomNormal(new Shape(3, 6, 8));
+            NDArray hidden = m.randomNormal(new Shape(3, 6, 8)).mul((float) spread);
             NDArray weight = m.randomNormal(new Shape(11, 8));
             long[] ids = {1, 4, -100, 6, 0, 3, 3, 2, -100, 5, 10, 7, 9, 9, 9, -100, -100, 1};
             NDArray labels = m.create(ids, new Shape(3, 6));
@@ -43,17 +56,25 @@ class FusedLinearCrossEntropyTest {
 
             for (int chunk : new int[] {1, 4, 7, 18, 1000}) {
                 FusedLinearCrossEntropy.Result r = FusedLinearCrossEntropy.compute(hidden, weight, labels, scale, chunk);
-                assertThat(r.nllSum()).as("nll, chunk %d", chunk).isCloseTo(wantLoss, within(1e-4));
+                assertThat(r.nllSum()).as("nll, chunk %d", chunk).isCloseTo(wantLoss, within(1e-4 * spread * spread));
                 float[] got = r.gradHidden().toFloatArray();
                 assertThat(r.gradHidden().getShape()).isEqualTo(hidden.getShape());
                 for (int i = 0; i < want.length; i++) {
                     assertThat((double) got[i]).as("chunk %d, d/dhidden[%d]", chunk, i).isCloseTo(want[i],
-                            within(1e-6));
+                            within(1e-6 * spread));
                 }
             }
-            assertThat(FusedLinearCrossEntropy.defaultChunkRows(32000)).isEqualTo(262);   // 32 MiB of logits
-            assertThat(FusedLinearCrossEntropy.defaultChunkRows(512)).isEqualTo(16384);
+            if (spread > 10) {
+                assertThat(wantLoss / 14).as("mean nll per counted token: far beyond float32 softmax")
+                        .isGreaterThan(69);   // -log(1e-30)
+            }
         }
+    }
+
+    @Test
+    void chunkSizeFollowsTheVocabulary() {
+        assertThat(FusedLinearCrossEntropy.defaultChunkRows(32000)).isEqualTo(262);   // 32 MiB of logits
+        assertThat(FusedLinearCrossEntropy.defaultChunkRows(512)).isEqualTo(16384);
     }
 
     @Test
