@@ -95,6 +95,12 @@ class LoftqEndToEndTest {
         try (TuningSession s = open("{name: default, method: lora, initializer: loftq_iter_5, r: 8, lora_alpha: 16, "
                 + "target_modules: all-linear}", nf4)) {
             five = startError(s, original);
+            // saved in PEFT's spelling: init_lora_weights "loftq" plus loftq_config
+            var attached = s.peft().adapter("default");
+            java.util.Map<String, Object> json = io.peft4j.core.peft.AdapterConfigCodec.toPeftJson(attached.method(),
+                    attached.instance().config(), null);
+            assertThat(json.get("init_lora_weights")).isEqualTo("loftq");
+            assertThat(json.get("loftq_config").toString()).contains("loftq_iter=5").contains("loftq_bits=4");
         }
         System.out.printf("LoftQ start error at %s: NF4 %.5f, loftq %.5f, loftq_iter_5 %.5f%n", MODULE, plain, one,
                 five);
@@ -110,6 +116,7 @@ class LoftqEndToEndTest {
                 .hasMessageContaining("quantization: {method: nf4}");
         assertThatThrownBy(() -> open("{name: default, method: lora, initializer: loftq_iter_0, r: 4}",
                 "quantization: {method: nf4}").close())
-                .isInstanceOf(ConfigException.class).hasMessageContaining("loftq_iter_<N>");
+                .isInstanceOf(ConfigException.class).hasMessageContaining("loftq_config.loftq_iter")
+                .hasMessageContaining("expected an integer >= 1");
     }
 }

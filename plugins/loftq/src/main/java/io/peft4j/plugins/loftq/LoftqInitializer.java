@@ -37,8 +37,8 @@ import org.pf4j.Extension;
  * quantizer and options as the platform, so the quantization the platform then applies to {@code X} reproduces
  * {@code Qd}.
  *
- * <p>Saved adapters record {@code init_lora_weights} as given ({@code "loftq"} or {@code "loftq_iter_N"}; PEFT spells
- * the count as {@code loftq_config.loftq_iter} and requires that map). The trained factors belong to the rewritten
+ * <p>LoRA configs store it in PEFT's spelling ({@code init_lora_weights: "loftq"} plus {@code loftq_config:
+ * {loftq_bits: 4, loftq_iter: N}}; {@code "loftq_iter_N"} is accepted as input). The trained factors belong to the rewritten
  * base {@code Q(X)}, as in PEFT's LoftQ workflow (which saves the modified base beside the adapter): loading the
  * adapter onto a session whose base is already quantized re-runs LoftQ on the dequantized {@code Q(W)} and does not
  * give back the trained model. Ship the model instead: {@code peft4j merge} exports it merged, at full precision or

@@ -31,6 +31,9 @@ import java.util.Map;
  * @param layersPattern     the path component that precedes the layer index (e.g. {@code layers})
  * @param modulesToSave     extra modules trained fully (not supported yet by the platform)
  * @param fanInFanOut       GPT-2 Conv1D layout; not applicable to Llama, must be false
+ * @param loftqConfig       PEFT's {@code loftq_config}: {@code {loftq_bits, loftq_iter}} with {@code init_lora_weights:
+ *                          "loftq"} ({@code {}} otherwise). The spelling {@code "loftq_iter_N"} is accepted and stored
+ *                          as {@code "loftq"} with {@code loftq_iter: N}, so saved configs are PEFT's
  * @param taskType          informational, e.g. {@code CAUSAL_LM}
  * @param baseModelNameOrPath informational
  */
@@ -51,6 +54,7 @@ public record LoraConfig(
         @JsonProperty("layers_pattern") String layersPattern,
         @JsonProperty("modules_to_save") List<String> modulesToSave,
         @JsonProperty("fan_in_fan_out") Boolean fanInFanOut,
+        @JsonProperty("loftq_config") Map<String, Object> loftqConfig,
         @JsonProperty("task_type") String taskType,
         @JsonProperty("base_model_name_or_path") String baseModelNameOrPath) implements AdapterConfig {
 
@@ -67,12 +71,24 @@ public record LoraConfig(
         useDora = useDora != null && useDora;
         fanInFanOut = fanInFanOut != null && fanInFanOut;
         modulesToSave = modulesToSave == null ? List.of() : List.copyOf(modulesToSave);
+        loftqConfig = loftqConfig == null ? Map.of() : new LinkedHashMap<>(loftqConfig);
+        String init = LoraRules.initName(initLoraWeights);
+        if (init.startsWith(LOFTQ_ITER_PREFIX) && init.substring(LOFTQ_ITER_PREFIX.length()).matches("\\d{1,9}")) {
+            loftqConfig = new LinkedHashMap<>(Map.of("loftq_bits", 4,
+                    "loftq_iter", Integer.parseInt(init.substring(LOFTQ_ITER_PREFIX.length()))));
+            initLoraWeights = LOFTQ;
+        } else if (LOFTQ.equals(init) && loftqConfig.isEmpty()) {
+            loftqConfig = new LinkedHashMap<>(Map.of("loftq_bits", 4, "loftq_iter", 1));
+        }
     }
+
+    static final String LOFTQ = "loftq";
+    static final String LOFTQ_ITER_PREFIX = "loftq_iter_";
 
     /** A config with PEFT defaults and the given rank, alpha and targets. */
     public static LoraConfig of(int r, double alpha, Object targetModules) {
         return new LoraConfig(r, alpha, null, null, null, null, targetModules, null, null, null, null, null, null,
-                null, null, null, null, null);
+                null, null, null, null, null, null);
     }
 
     @Override
@@ -90,15 +106,38 @@ public record LoraConfig(
         }
         LoraRules.checkLayoutAndPatterns(fanInFanOut, initLoraWeights, rankPattern, alphaPattern, layersToTransform,
                 targetSpec());
+        if (!loftqConfig.isEmpty()) {
+            if (!LOFTQ.equals(LoraRules.initName(initLoraWeights))) {
+                throw new ConfigException("loftq_config", "is only used with init_lora_weights: \"loftq\", not with \""
+                        + initLoraWeights + "\"");
+            }
+            Object bits = loftqConfig.getOrDefault("loftq_bits", 4);
+            Object iter = loftqConfig.getOrDefault("loftq_iter", 1);
+            if (!(bits instanceof Number b) || b.intValue() != 4) {
+                throw new ConfigException("loftq_config.loftq_bits", "only 4 is supported (the run's quantizer, e.g. "
+                        + "nf4, decides the format), got " + bits);
+            }
+            if (!(iter instanceof Number n) || n.intValue() < 1) {
+                throw new ConfigException("loftq_config.loftq_iter", "expected an integer >= 1, got " + iter);
+            }
+        }
         if (loraBias && !(initLoraWeights instanceof Boolean)) {
             throw new ConfigException("lora_bias", "is only allowed with init_lora_weights true or false (PEFT rule), "
                     + "not with \"" + initLoraWeights + "\"");
         }
     }
 
-    /** The {@code init_lora_weights} value as text: {@code "true"}, {@code "false"} or the string given. */
+    /**
+     * The {@code init_lora_weights} value as text: {@code "true"}, {@code "false"} or the string given; for LoftQ the
+     * initializer's spelling of {@code loftq_config.loftq_iter} ({@code "loftq_iter_N"}, or {@code "loftq"} for 1).
+     */
     public String initName() {
-        return LoraRules.initName(initLoraWeights);
+        String init = LoraRules.initName(initLoraWeights);
+        Object iter = loftqConfig.get("loftq_iter");
+        if (LOFTQ.equals(init) && iter instanceof Number n && n.intValue() != 1) {
+            return LOFTQ_ITER_PREFIX + n.intValue();
+        }
+        return init;
     }
 
     /** Rank at a module: the first matching {@code rank_pattern} key (PEFT's get_pattern_key), else {@code r}. */

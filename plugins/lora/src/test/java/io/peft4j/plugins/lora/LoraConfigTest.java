@@ -16,7 +16,7 @@ class LoraConfigTest {
 
     private static LoraConfig withPatterns(Map<String, Integer> ranks, Map<String, Double> alphas, boolean rs) {
         return new LoraConfig(8, 16.0, null, rs, null, null, List.of("q_proj"), null, null, ranks, alphas, null,
-                null, null, null, null, null, null);
+                null, null, null, null, null, null, null);
     }
 
     @Test
@@ -54,20 +54,41 @@ class LoraConfigTest {
     @Test
     void invalidValuesNameTheField() {
         assertThatThrownBy(() -> new LoraConfig(0, null, null, null, null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null).validate())
+                null, null, null, null, null, null, null).validate())
                 .isInstanceOf(ConfigException.class).hasMessageStartingWith("r:");
         assertThatThrownBy(() -> new LoraConfig(4, null, 1.0, null, null, null, null, null, null, null, null, null,
-                null, null, null, null, null, null).validate())
+                null, null, null, null, null, null, null).validate())
                 .hasMessageStartingWith("lora_dropout:");
         assertThatThrownBy(() -> new LoraConfig(4, null, null, null, "some", null, null, null, null, null, null, null,
-                null, null, null, null, null, null).validate())
+                null, null, null, null, null, null, null).validate())
                 .hasMessageStartingWith("bias:");
         assertThatThrownBy(() -> new LoraConfig(4, null, null, null, null, true, null, null, "gaussian", null, null,
-                null, null, null, null, null, null, null).validate())
+                null, null, null, null, null, null, null, null).validate())
                 .hasMessageStartingWith("lora_bias:");
         assertThatThrownBy(() -> new LoraConfig(4, null, null, null, null, null, null, null, null, null, null, true,
-                null, null, null, null, null, null).validate())
+                null, null, null, null, null, null, null).validate())
                 .hasMessageContaining("dora");
+    }
+
+    /** PEFT spells LoftQ as init "loftq" + loftq_config; our initializer spelling loftq_iter_N maps onto it. */
+    @Test
+    void loftqIterationCountIsStoredInPeftsLoftqConfig() throws Exception {
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        LoraConfig ours = json.convertValue(Map.of("r", 4, "init_lora_weights", "loftq_iter_5"), LoraConfig.class);
+        assertThat(ours.initLoraWeights()).isEqualTo("loftq");
+        assertThat(ours.loftqConfig()).containsEntry("loftq_iter", 5).containsEntry("loftq_bits", 4);
+        assertThat(ours.initName()).isEqualTo("loftq_iter_5");
+        ours.validate();
+        LoraConfig peft = json.convertValue(Map.of("r", 4, "init_lora_weights", "loftq",
+                "loftq_config", Map.of("loftq_bits", 4, "loftq_iter", 1)), LoraConfig.class);
+        assertThat(peft.initName()).isEqualTo("loftq");
+        assertThat(LoraConfig.of(8, 8, null).loftqConfig()).isEmpty();
+        assertThatThrownBy(() -> json.convertValue(Map.of("init_lora_weights", "pissa",
+                "loftq_config", Map.of("loftq_iter", 2)), LoraConfig.class).validate())
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("loftq_config:");
+        assertThatThrownBy(() -> json.convertValue(Map.of("init_lora_weights", "loftq",
+                "loftq_config", Map.of("loftq_bits", 2)), LoraConfig.class).validate())
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("loftq_config.loftq_bits:");
     }
 
     @Test
