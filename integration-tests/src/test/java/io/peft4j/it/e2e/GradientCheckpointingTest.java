@@ -59,6 +59,13 @@ class GradientCheckpointingTest {
                 """, "quantization: {method: nf4}");
     }
 
+    /** LoRA on lm_head itself: the loss cannot be fused (lm_head trains), the autograd head path is used. */
+    @Test
+    void gradientsEqualThoseOfTheOrdinaryBackwardWithAnAdapterOnLmHead() throws Exception {
+        compareGradients("- {name: attn, method: lora, r: 4, lora_alpha: 8, target_modules: [q_proj, lm_head]}\n",
+                "");
+    }
+
     @Test
     void aCheckpointedRunTrainsAndIsDeterministic() throws Exception {
         double[] first = trainLosses(true, "a");
