@@ -25,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import io.peft4j.plugins.testkit.TestForwardContext;
 
 /**
  * Golden cases of AdaLoRA ({@code adalora_*}), through the SPI: the installed "adalora" method parses the case
@@ -57,13 +58,13 @@ final class AdaloraCases {
         AdaptableLinear linear = host.add(PATH, c.input(m, "weight"), c.input(m, "bias"));
         AttachedAdapter a = LoraFamilyCases.attach(c, adalora, m, host, Map.of("total_step", 10, "target_r", 2),
                 saved(PATH, c.input(m, "lora_A"), c.input(m, "lora_E"), c.input(m, "lora_B")));
-        NDArray y = linear.forward(c.input(m, "x"), host.active(), new GoldenForwardContext(false, m, null));
+        NDArray y = linear.forward(c.input(m, "x"), host.active(), new TestForwardContext(false, m, null));
         c.assertClose("y", y, c.expectedTensor(m, "y"));
         LinearSiteModule site = (LinearSiteModule) a.instance().modules().get(PATH);
         c.assertClose("delta_weight", site.deltaWeight(linear).orElseThrow(), c.expectedTensor(m, "delta_weight"));
         NDArray w0 = linear.weight().duplicate();
         linear.merge("default");
-        NDArray yMerged = linear.forward(c.input(m, "x"), host.active(), new GoldenForwardContext(false, m, null));
+        NDArray yMerged = linear.forward(c.input(m, "x"), host.active(), new TestForwardContext(false, m, null));
         c.assertClose("y after merge", yMerged, c.expectedTensor(m, "y"));
         linear.unmergeAll();
         c.assertClose("unmerged weight", linear.weight(), w0);
@@ -94,11 +95,11 @@ final class AdaloraCases {
         AttachedAdapter a = pm.addAdapter("default", adalora, AdapterConfigCodec.parseLenient(adalora, cfg, c.name), 0);
         a.instance().loadStateDict(tensors);
         pm.setActive(List.of("default"));
-        NDArray loss = pm.auxiliaryLoss(new GoldenForwardContext(true, m, null)).orElseThrow();
+        NDArray loss = pm.auxiliaryLoss(new TestForwardContext(true, m, null)).orElseThrow();
         c.assertClose("added_loss", loss.getFloat(), c.expected.get("added_loss").asDouble());
         c.assertClose("regu_loss", loss.getFloat() / c.config.get("orth_reg_weight").asDouble(),
                 c.expected.get("regu_loss").asDouble());
-        assertThat(pm.auxiliaryLoss(new GoldenForwardContext(false, m, null))).as("no regulariser in eval").isEmpty();
+        assertThat(pm.auxiliaryLoss(new TestForwardContext(false, m, null))).as("no regulariser in eval").isEmpty();
     }
 
     /**

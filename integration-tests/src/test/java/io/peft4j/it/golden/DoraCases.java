@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import static org.assertj.core.api.Assertions.assertThat;
+import io.peft4j.plugins.testkit.TestForwardContext;
 
 /**
  * Golden cases of DoRA ({@code dora_*}), run through the SPI like {@link LoraFamilyCases}: the installed "dora"
@@ -79,7 +80,7 @@ final class DoraCases {
         LoraFamilyCases.attach(c, dora, m, host, Map.of(), savedTensors(c, m));
         boolean training = c.config.path("training").asBoolean(false);
         NDArray mask = c.hasInput("dropout_keep_mask") ? c.input(m, "dropout_keep_mask") : null;
-        NDArray y = linear.forward(c.input(m, "x"), host.active(), new GoldenForwardContext(training, m, mask));
+        NDArray y = linear.forward(c.input(m, "x"), host.active(), new TestForwardContext(training, m, mask));
         c.assertClose("y", y, c.expectedTensor(m, "y"));
     }
 

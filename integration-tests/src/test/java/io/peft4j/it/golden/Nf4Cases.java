@@ -17,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import static org.assertj.core.api.Assertions.assertThat;
+import io.peft4j.plugins.testkit.TestForwardContext;
 
 /**
  * Golden cases of NF4 / QLoRA, run through the {@link Quantizer} SPI only: quantize, then read the
@@ -165,7 +166,7 @@ final class Nf4Cases {
                 c.input(m, "weight_fp32_before_quant"), c.input(m, "bias"));
         linear.setQuantizedWeight(w);   // the linear owns and closes w from here on
         NDArray x = c.input(m, "x");
-        NDArray base = linear.forward(x, List.of(), new GoldenForwardContext(false, m, null));
+        NDArray base = linear.forward(x, List.of(), new TestForwardContext(false, m, null));
         float s = (float) c.config.get("scaling").asDouble();
         NDArray lora = x.matMul(c.input(m, "lora_A").transpose()).matMul(c.input(m, "lora_B").transpose()).mul(s);
         c.assertClose("y", base.add(lora), c.expectedTensor(m, "y"));

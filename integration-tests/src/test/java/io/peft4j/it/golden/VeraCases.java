@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import io.peft4j.plugins.testkit.TestForwardContext;
 
 /**
  * Golden cases of VeRA ({@code vera_*}), through the SPI. The case's layer is adapted together with a second,
@@ -59,13 +60,13 @@ final class VeraCases {
         a.instance().loadStateDict(saved);
 
         NDArray x = c.input(m, "x");
-        NDArray y = linear.forward(x, host.active(), new GoldenForwardContext(false, m, null));
+        NDArray y = linear.forward(x, host.active(), new TestForwardContext(false, m, null));
         c.assertClose("y", y, c.expectedTensor(m, "y"));
         LinearSiteModule site = (LinearSiteModule) a.instance().modules().get(PATH);
         c.assertClose("delta_weight", site.deltaWeight(linear).orElseThrow(), c.expectedTensor(m, "delta_weight"));
         NDArray w0 = linear.weight().duplicate();
         linear.merge("default");
-        c.assertClose("merged forward", linear.forward(x, host.active(), new GoldenForwardContext(false, m, null)),
+        c.assertClose("merged forward", linear.forward(x, host.active(), new TestForwardContext(false, m, null)),
                 c.expectedTensor(m, "y"));
         linear.unmergeAll();
         c.assertClose("unmerged weight", linear.weight(), w0);

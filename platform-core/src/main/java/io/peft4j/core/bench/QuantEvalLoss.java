@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -42,7 +43,7 @@ final class QuantEvalLoss {
         CompareRun.Result loftq = null;
         if (runtime.extensions().initializerFor(LOFTQ).isPresent()) {
             RunConfig.AdapterSection a = quant.adapters().get(0);
-            loftq = train(quantizer + "+loftq", quant.withAdapters(java.util.List.of(
+            loftq = train(quantizer + "+loftq", quant.withAdapters(List.of(
                     new RunConfig.AdapterSection(a.name(), a.method(), LOFTQ, a.rankAllocator(), a.settings())))
                     .withOutputDir(work.resolve(quantizer + "-loftq").toString()), runtime);
         }

@@ -7,7 +7,6 @@ import ai.djl.training.GradientCollector;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.ModelShape;
 import io.peft4j.core.train.loss.CausalLmLoss;
-import io.peft4j.core.util.Scalars;
 
 /** A decoder-only language model as the trainer and generator see it. */
 public interface CausalLM {
@@ -37,11 +36,7 @@ public interface CausalLM {
         if (checkpointing) {
             throw new UnsupportedOperationException(getClass().getSimpleName() + " has no activation checkpointing");
         }
-        NDArray nll = CausalLmLoss.nllSum(forward(inputIds, attentionMask, null, ctx), labels);
-        NDArray loss = nll.mul(Scalars.of(nll, lossScale));
-        float value = loss.getFloat();
-        collector.backward(loss);
-        return value;
+        return CausalLmLoss.backward(forward(inputIds, attentionMask, null, ctx), labels, lossScale, collector);
     }
 
     ModelShape shape();

@@ -656,11 +656,7 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
             r.gradHidden().close();
             return (float) (r.nllSum() * lossScale);
         }
-        NDArray nll = CausalLmLoss.nllSum(lmHead.forward(h, pass.active, pass.ctx), labels);
-        NDArray loss = nll.mul(Scalars.of(nll, lossScale));
-        float value = loss.getFloat();
-        collector.backward(loss);
-        return value;
+        return CausalLmLoss.backward(lmHead.forward(h, pass.active, pass.ctx), labels, lossScale, collector);
     }
 
     /** lm_head is a frozen float projection without bias and without an unmerged active adapter. */

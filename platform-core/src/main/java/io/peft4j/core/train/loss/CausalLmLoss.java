@@ -1,11 +1,12 @@
 package io.peft4j.core.train.loss;
 
-import io.peft4j.core.util.Scalars;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
 import io.peft4j.core.train.data.Example;
+import io.peft4j.core.util.Scalars;
 
 /**
  * Causal language-model cross-entropy with Hugging Face's shift: the logits at position {@code t} predict the label
@@ -55,6 +56,17 @@ public final class CausalLmLoss {
         NDArray logp = logits.toType(DataType.FLOAT32, false).logSoftmax(-1)
                 .gather(next.expandDims(-1), -1).squeeze(-1);
         return logp.mul(weight).sum().neg();
+    }
+
+    /**
+     * {@code backward(scale · nllSum(logits, labels))} into the open collector; returns that scaled loss.
+     */
+    public static float backward(NDArray logits, NDArray labels, double scale, GradientCollector collector) {
+        NDArray nll = nllSum(logits, labels);
+        NDArray loss = nll.mul(Scalars.of(nll, scale));
+        float value = loss.getFloat();
+        collector.backward(loss);
+        return value;
     }
 
     /** The mean over counted tokens (0 with no counted token, as a connected scalar). */

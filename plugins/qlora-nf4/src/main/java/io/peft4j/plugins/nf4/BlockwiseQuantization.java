@@ -1,5 +1,7 @@
 package io.peft4j.plugins.nf4;
 
+import ai.djl.ndarray.NDArray;
+
 /**
  * Blockwise absmax quantization as bitsandbytes does it, in plain float32 Java arithmetic (bit-exact with the
  * golden vectors; Java {@code float} operations are IEEE binary32 with round-to-nearest-even).
@@ -30,6 +32,35 @@ public final class BlockwiseQuantization {
     private static final float[] DYNAMIC_MIDPOINTS = midpoints(Nf4Codes.DYNAMIC_8BIT);
 
     private BlockwiseQuantization() {
+    }
+
+    /**
+     * The values of a weight to quantize, as float32, after the checks both formats need: at least one and at most
+     * {@code Integer.MAX_VALUE - 1} elements, a floating dtype, no NaN or infinity (which would poison a block's
+     * absmax). Messages start with {@code format} ({@code nf4:}, {@code int8:}).
+     */
+    static float[] checkedValues(String format, NDArray weight) {
+        long size = weight.size();
+        if (size == 0) {
+            throw new IllegalArgumentException(format + ": cannot quantize a tensor with 0 elements (shape "
+                    + weight.getShape() + ")");
+        }
+        if (size > Integer.MAX_VALUE - 1) {
+            throw new IllegalArgumentException(format + ": tensor of " + size + " elements is too large (at most "
+                    + (Integer.MAX_VALUE - 1) + " per weight)");
+        }
+        if (!weight.getDataType().isFloating()) {
+            throw new IllegalArgumentException(format + ": expected a floating-point weight, got "
+                    + weight.getDataType());
+        }
+        float[] x = SavedQuantState.floats(format + " weight", weight);
+        for (int i = 0; i < x.length; i++) {
+            if (!Float.isFinite(x[i])) {
+                throw new IllegalArgumentException(format + ": weight " + weight.getShape()
+                        + " holds a non-finite value (" + x[i] + ") at flat index " + i);
+            }
+        }
+        return x;
     }
 
     /** Result of 8-bit blockwise quantization: one code index per value and one absmax per block. */

@@ -47,31 +47,7 @@ public final class Int8Quantizer implements Quantizer {
     @Override
     public Int8Weight quantize(NDArray weight, Map<String, Object> options) {
         Int8Options o = Int8Options.parse(options);
-        long size = weight.size();
-        if (size == 0) {
-            throw new IllegalArgumentException("int8: cannot quantize a tensor with 0 elements (shape "
-                    + weight.getShape() + ")");
-        }
-        if (size > Integer.MAX_VALUE - 1) {
-            throw new IllegalArgumentException("int8: tensor of " + size + " elements is too large");
-        }
-        if (!weight.getDataType().isFloating()) {
-            throw new IllegalArgumentException("int8: expected a floating-point weight, got " + weight.getDataType());
-        }
-        float[] x;
-        if (weight.getDataType() == DataType.FLOAT32) {
-            x = weight.toFloatArray();
-        } else {
-            try (NDArray f = weight.toType(DataType.FLOAT32, true)) {
-                x = f.toFloatArray();
-            }
-        }
-        for (int i = 0; i < x.length; i++) {
-            if (!Float.isFinite(x[i])) {
-                throw new IllegalArgumentException("int8: weight " + weight.getShape() + " holds a non-finite value ("
-                        + x[i] + ") at flat index " + i);
-            }
-        }
+        float[] x = BlockwiseQuantization.checkedValues("int8", weight);
         Blockwise8 b = BlockwiseQuantization.quantize8(x, o.blocksize());
         return new Int8Weight(weight.getManager(), weight.getShape().getShape(), o.blocksize(), b.quantized(),
                 b.absmax(), Nf4Codes.DYNAMIC_8BIT);

@@ -56,26 +56,8 @@ public final class Nf4Quantizer implements Quantizer {
     @Override
     public Nf4Weight quantize(NDArray weight, Map<String, Object> options) {
         Nf4Options o = Nf4Options.parse(options);
-        long size = weight.size();
-        if (size == 0) {
-            throw new IllegalArgumentException("nf4: cannot quantize a tensor with 0 elements (shape "
-                    + weight.getShape() + ")");
-        }
-        if (size > Integer.MAX_VALUE - 1) {
-            throw new IllegalArgumentException("nf4: tensor of " + size + " elements is too large (at most "
-                    + (Integer.MAX_VALUE - 1) + " per weight)");
-        }
+        float[] x = BlockwiseQuantization.checkedValues("nf4", weight);
         DataType dt = weight.getDataType();
-        if (!dt.isFloating()) {
-            throw new IllegalArgumentException("nf4: expected a floating-point weight, got " + dt);
-        }
-        float[] x = floats(weight);
-        for (int i = 0; i < x.length; i++) {
-            if (!Float.isFinite(x[i])) {
-                throw new IllegalArgumentException("nf4: weight " + weight.getShape() + " holds a non-finite value ("
-                        + x[i] + ") at flat index " + i);
-            }
-        }
         float[] absmax = BlockwiseQuantization.absmax(x, o.blocksize());
         byte[] packed = BlockwiseQuantization.quantizeNf4(x, absmax, o.blocksize());
         DoubleQuantized dq = o.doubleQuant()
@@ -83,15 +65,6 @@ public final class Nf4Quantizer implements Quantizer {
         String dtype = dt == DataType.FLOAT16 ? "float16" : "float32";
         return new Nf4Weight(weight.getManager(), weight.getShape().getShape(), o.blocksize(), packed,
                 dq == null ? absmax : null, dq, Nf4Codes.NF4, Nf4Codes.DYNAMIC_8BIT, dtype, o.cacheDequantized());
-    }
-
-    private static float[] floats(NDArray a) {
-        if (a.getDataType() == DataType.FLOAT32) {
-            return a.toFloatArray();
-        }
-        try (NDArray f = a.toType(DataType.FLOAT32, true)) {
-            return f.toFloatArray();
-        }
     }
 
     @Override

@@ -44,7 +44,7 @@ public final class TestForwardContext implements ForwardContext {
         if (keepMask == null) {
             throw new IllegalStateException("dropout requested in training but the test supplied no keep mask");
         }
-        return x.mul(keepMask).mul(1f / (1f - p));
+        return x.mul(keepMask).mul(scalar(1.0 / (1.0 - p)));   // torch-owned scalar: see ForwardContext.scalar
     }
 
     @Override
