@@ -32,9 +32,9 @@ final class Ia3Layer implements LinearSiteModule {
         NDArray lm1 = l.sub(1f);
         if (feedforward) {
             NDArray xs = x.mul(lm1);
-            return result.add(xs.getNDArrayInternal().linear(xs, base.weight(), null).singletonOrThrow());
+            return result.add(ctx.linearAlgebra().linear(xs, base.weight(), null));
         }
-        NDArray baseOut = x.getNDArrayInternal().linear(x, base.weight(), base.bias().orElse(null)).singletonOrThrow();
+        NDArray baseOut = ctx.linearAlgebra().linear(x, base.weight(), base.bias().orElse(null));
         return result.add(baseOut.mul(lm1));
     }
 

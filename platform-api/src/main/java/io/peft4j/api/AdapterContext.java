@@ -9,6 +9,9 @@ public interface AdapterContext {
     /** Long-lived manager that owns the adapter's tensors. */
     NDManager manager();
 
+    /** The platform's linear algebra (SVD, QR, {@code linear}) for initialisations. */
+    LinearAlgebra linearAlgebra();
+
     /** Architecture numbers of the base model. */
     ModelShape modelShape();
 

@@ -19,6 +19,9 @@ public interface ForwardContext {
     /** Manager for temporaries of this pass (closed by the platform after the step). */
     NDManager manager();
 
+    /** The platform's linear algebra ({@code linear}, decompositions). */
+    LinearAlgebra linearAlgebra();
+
     /**
      * A 0-dim float32 constant whose memory torch owns. In differentiable code multiply, divide and raise to powers
      * with this instead of {@code NDArray.mul(Number)}, {@code div(Number)} or {@code pow(Number)}: on CPU, DJL

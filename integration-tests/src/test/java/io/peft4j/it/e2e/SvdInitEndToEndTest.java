@@ -97,18 +97,6 @@ class SvdInitEndToEndTest {
         assertThat(o.evalAfter().loss()).isLessThan(o.evalBefore().loss());
     }
 
-    /** EJML is not bundled in the plugin jars: PF4J's plugin class loader falls back to the platform's copy. */
-    @Test
-    void pluginsTakeEjmlFromThePlatform() throws Exception {
-        Initializer pissa = rt.extensions().initializerFor("pissa").orElseThrow();
-        ClassLoader pluginLoader = pissa.getClass().getClassLoader();
-        assertThat(pluginLoader).isSameAs(rt.pluginManager().getPluginClassLoader("pissa"));
-        assertThat(pluginLoader.loadClass("org.ejml.data.DMatrixRMaj")).isSameAs(org.ejml.data.DMatrixRMaj.class);
-        ClassLoader miloraLoader = rt.pluginManager().getPluginClassLoader("milora");
-        assertThat(miloraLoader.loadClass("org.ejml.data.DMatrixRMaj")).isSameAs(org.ejml.data.DMatrixRMaj.class);
-        assertThat(rt.extensions().optimizerPolicy("loraplus")).isPresent();
-    }
-
     /**
      * Initialisation leaves the model's function unchanged; training lowers the loss; the saved adapter keeps
      * init_lora_weights, and loading it onto the ORIGINAL base re-runs the (deterministic) decomposition and then

@@ -3,6 +3,8 @@ package io.peft4j.core.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.peft4j.api.ForwardContext;
+import io.peft4j.api.LinearAlgebra;
+import io.peft4j.core.linalg.EjmlLinearAlgebra;
 
 /**
  * The platform's {@link ForwardContext}. Dropout masks come from the engine's seeded generator
@@ -54,6 +56,11 @@ public class PlatformForwardContext implements ForwardContext {
         }
         NDArray keep = x.getManager().randomUniform(0f, 1f, x.getShape()).gte(p).toType(x.getDataType(), false);
         return x.mul(keep).mul(scalar(1.0 / (1.0 - p)));
+    }
+
+    @Override
+    public LinearAlgebra linearAlgebra() {
+        return EjmlLinearAlgebra.INSTANCE;
     }
 
     @Override

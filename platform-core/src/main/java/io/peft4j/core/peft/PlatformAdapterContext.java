@@ -4,9 +4,11 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.peft4j.api.AdapterContext;
 import io.peft4j.api.Initializer;
+import io.peft4j.api.LinearAlgebra;
 import io.peft4j.api.LinearBase;
 import io.peft4j.api.ModelShape;
 import io.peft4j.api.PlannedQuantization;
+import io.peft4j.core.linalg.EjmlLinearAlgebra;
 import java.util.Optional;
 import java.util.function.Function;
 
@@ -30,6 +32,11 @@ final class PlatformAdapterContext implements AdapterContext {
     @Override
     public Optional<PlannedQuantization> plannedQuantization() {
         return Optional.ofNullable(quantization);
+    }
+
+    @Override
+    public LinearAlgebra linearAlgebra() {
+        return EjmlLinearAlgebra.INSTANCE;
     }
 
     @Override

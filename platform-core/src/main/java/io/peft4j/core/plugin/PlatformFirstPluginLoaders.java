@@ -13,7 +13,7 @@ import org.pf4j.RuntimeMode;
 
 /**
  * PF4J's three plugin loaders (development directories, plain jars, unpacked zips/directories), each creating a
- * {@link PlatformFirstClassLoader} whose parent is the platform's class loader.
+ * {@link PlatformFirstClassLoader} whose parent is the platform's API-only view ({@link PlatformApiClassLoader}).
  */
 final class PlatformFirstPluginLoaders {
 
@@ -28,8 +28,11 @@ final class PlatformFirstPluginLoaders {
                 .add(new Default(pm), () -> pm.getRuntimeMode() != RuntimeMode.DEVELOPMENT);
     }
 
+    /** One API-only view of the platform, shared by every plugin class loader as its parent. */
+    private static final ClassLoader API = new PlatformApiClassLoader(PlatformFirstPluginLoaders.class.getClassLoader());
+
     private static PluginClassLoader newLoader(PluginManager pm, PluginDescriptor descriptor) {
-        return new PlatformFirstClassLoader(pm, descriptor, PlatformFirstPluginLoaders.class.getClassLoader());
+        return new PlatformFirstClassLoader(pm, descriptor, API);
     }
 
     static final class Jar extends JarPluginLoader {

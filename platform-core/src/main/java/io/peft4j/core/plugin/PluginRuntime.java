@@ -3,6 +3,9 @@ package io.peft4j.core.plugin;
 import ai.djl.engine.Engine;
 import com.google.inject.Guice;
 import com.google.inject.Injector;
+import com.google.inject.Key;
+import io.peft4j.api.LinearAlgebra;
+import io.peft4j.core.linalg.PlatformServicesModule;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,9 +62,12 @@ public final class PluginRuntime implements AutoCloseable {
         this.report = report;
     }
 
-    /** Starts the runtime on {@code pluginsDir} with an empty root injector. */
+    /**
+     * Starts the runtime on {@code pluginsDir} with the platform services ({@link PlatformServicesModule}: e.g.
+     * {@link io.peft4j.api.LinearAlgebra}) bound in the root injector for extensions to inject.
+     */
     public static PluginRuntime start(Path pluginsDir) {
-        return start(pluginsDir, Guice.createInjector());
+        return start(pluginsDir, Guice.createInjector(new PlatformServicesModule()));
     }
 
     /**
@@ -72,6 +78,9 @@ public final class PluginRuntime implements AutoCloseable {
     public static PluginRuntime start(Path pluginsDir, Injector root) {
         Objects.requireNonNull(pluginsDir, "pluginsDir");
         Objects.requireNonNull(root, "root");
+        if (root.getExistingBinding(Key.get(LinearAlgebra.class)) == null) {
+            root = root.createChildInjector(new PlatformServicesModule());   // a caller's root without the services
+        }
         Path dir = pluginsDir.toAbsolutePath().normalize();
         String apiVersion = PlatformVersion.apiVersion();
 

@@ -56,8 +56,8 @@ public final class AdaLoraLayer implements LinearSiteModule {
         NDArray h = ctx.dropout(x, dropout);
         NDArray scaled = loraA.mul(loraE);
         scaled.attach(ctx.manager());   // a temporary of this pass, not of the adapter's long-lived manager
-        NDArray down = h.getNDArrayInternal().linear(h, scaled, null).singletonOrThrow();
-        NDArray up = down.getNDArrayInternal().linear(down, loraB, null).singletonOrThrow();
+        NDArray down = ctx.linearAlgebra().linear(h, scaled, null);
+        NDArray up = ctx.linearAlgebra().linear(down, loraB, null);
         return result.add(up.mul(ctx.scalar(scaling)).div(ctx.scalar(denominator())));
     }
 

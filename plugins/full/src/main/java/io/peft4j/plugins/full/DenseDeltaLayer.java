@@ -24,7 +24,7 @@ final class DenseDeltaLayer implements LinearSiteModule {
 
     @Override
     public NDArray forward(NDArray x, NDArray result, LinearBase base, ForwardContext ctx) {
-        return result.add(x.getNDArrayInternal().linear(x, delta, null).singletonOrThrow());
+        return result.add(ctx.linearAlgebra().linear(x, delta, null));
     }
 
     @Override

@@ -11,7 +11,7 @@ import io.peft4j.api.PlannedQuantization;
 import io.peft4j.api.QuantizedWeight;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.plugins.pissa.PissaInitializer;
-import io.peft4j.plugins.pissa.SvdTriplets;
+import io.peft4j.api.LinearAlgebra.Svd;
 import org.pf4j.Extension;
 
 /**
@@ -30,7 +30,7 @@ import org.pf4j.Extension;
  * so the quantized model starts at {@code Qd + s·B A}, which is closer to {@code W} than {@code Qd} alone (the rank-r
  * part of the quantization error is put back). Difference from PEFT: PEFT assigns {@code A = R, B = L} and ignores
  * the LoRA scaling, so its start equals {@code Qd + L R} only when {@code lora_alpha = r}; here {@code s·B A = L R}
- * for any alpha (as PEFT's PiSSA does). The SVD runs in float64 (EJML).
+ * for any alpha (as PEFT's PiSSA does). The SVD runs in float64 (the platform's LinearAlgebra).
  *
  * <p>Needs a quantized run ({@code quantization:} in the configuration): without one there is no quantization error
  * to compensate and the initialisation is refused with a clear error. The simulation uses the same deterministic
@@ -111,14 +111,14 @@ public final class LoftqInitializer implements Initializer {
             NDArray w = base.weight().duplicate();
             w.attach(tmp);
             NDArray toQuantize = w;
-            SvdTriplets top = null;
+            Svd top = null;
             for (int i = 0; i < iterations; i++) {
                 NDArray dequantized;
                 try (QuantizedWeight qw = q.quantizer().quantize(toQuantize, q.options())) {
                     dequantized = qw.dequantize(tmp);
                 }
                 NDArray error = w.sub(dequantized);
-                top = SvdTriplets.exact(error).slice(0, r);
+                top = ctx.linearAlgebra().svd(error).slice(0, r);
                 if (i + 1 < iterations) {
                     PissaInitializer.setScaledFactors(top, site, tmp);
                     NDArray lowRank = site.loraB().matMul(site.loraA()).muli((float) site.scaling());

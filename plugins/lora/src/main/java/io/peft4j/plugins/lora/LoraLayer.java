@@ -41,13 +41,13 @@ public final class LoraLayer implements LowRankSite {
     @Override
     public NDArray forward(NDArray x, NDArray result, LinearBase base, ForwardContext ctx) {
         NDArray h = ctx.dropout(x, dropout);
-        NDArray down = h.getNDArrayInternal().linear(h, loraA, null).singletonOrThrow();
+        NDArray down = ctx.linearAlgebra().linear(h, loraA, null);
         // s·(B h + b_B) computed as (s·B) h + s·b_B: scaling the [out, r] factor instead of the [..., out] output
         // saves one full-size elementwise pass per layer; gradients reach B and b_B through the scaled copies.
         NDArray s = ctx.scalar(scaling);
         NDArray scaledB = loraB.mul(s);
         if (loraBBias != null) {
-            return result.add(down.getNDArrayInternal().linear(down, scaledB, loraBBias.mul(s)).singletonOrThrow());
+            return result.add(ctx.linearAlgebra().linear(down, scaledB, loraBBias.mul(s)));
         }
         // result + down·(s·B)ᵀ as ONE addmm (torch's linear with a 2-D input and bias): the LoRA output is
         // accumulated into a copy of the base output by the GEMM itself, instead of being written out and then
@@ -55,7 +55,7 @@ public final class LoraLayer implements LowRankSite {
         Shape outShape = result.getShape();
         NDArray down2d = down.reshape(-1, rank);
         NDArray base2d = result.reshape(-1, outShape.get(outShape.dimension() - 1));
-        return down2d.getNDArrayInternal().linear(down2d, scaledB, base2d).singletonOrThrow().reshape(outShape);
+        return ctx.linearAlgebra().linear(down2d, scaledB, base2d).reshape(outShape);
     }
 
     @Override

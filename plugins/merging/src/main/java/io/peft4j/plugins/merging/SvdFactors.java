@@ -1,16 +1,13 @@
 package io.peft4j.plugins.merging;
 
+import io.peft4j.api.LinearAlgebra;
 import java.util.Arrays;
-import org.ejml.data.DMatrixRMaj;
-import org.ejml.dense.row.SingularOps_DDRM;
-import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
-import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
 
 /**
  * Re-factorises a combined update {@code ΔW [out, in]} to rank k (spec section 9.4):
  * {@code U, S, Vh = svd(ΔW)}, {@code B = U[:, :k] diag(S[:k])}, {@code A = Vh[:k]}; optionally both factors are
  * clamped to {@code [-h, h]} with {@code h} the {@code clamp}-quantile (linear interpolation, as
- * {@code torch.quantile}) of all entries of B and A together. Uses EJML's dense SVD in double precision.
+ * {@code torch.quantile}) of all entries of B and A together. Uses the platform's dense SVD ({@link LinearAlgebra}) in double precision.
  *
  * @param a              {@code [k, in]} row-major
  * @param b              {@code [out, k]} row-major
@@ -18,32 +15,27 @@ import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
  */
 record SvdFactors(double[] a, double[] b, int rank, double[] singularValues) {
 
-    static SvdFactors of(double[] delta, int out, int in, int k, Double clamp) {
+    static SvdFactors of(LinearAlgebra la, double[] delta, int out, int in, int k, Double clamp) {
         int full = Math.min(out, in);
         if (k > full) {
             k = full;   // no more singular directions exist; the caller pads with zeros
         }
-        DMatrixRMaj m = new DMatrixRMaj(out, in, true, delta.clone());
-        SingularValueDecomposition_F64<DMatrixRMaj> svd = DecompositionFactory_DDRM.svd(out, in, true, true, true);
-        if (!svd.decompose(m)) {
-            throw new IllegalStateException("SVD of the combined update [" + out + ", " + in + "] did not converge");
+        LinearAlgebra.Svd svd;
+        try {
+            svd = la.svd(delta, out, in);       // u [out, full], s [full] descending, vh [full, in]
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            throw new IllegalStateException("SVD of the combined update [" + out + ", " + in + "] failed: "
+                    + e.getMessage(), e);
         }
-        DMatrixRMaj u = svd.getU(null, false);   // [out, full]
-        DMatrixRMaj v = svd.getV(null, false);   // [in, full]
-        double[] s = svd.getSingularValues().clone();
-        SingularOps_DDRM.descendingOrder(u, false, s, svd.numberOfSingularValues(), v, false);
+        double[] s = svd.s();
         double[] b = new double[out * k];
         double[] a = new double[k * in];
         for (int i = 0; i < out; i++) {
             for (int j = 0; j < k; j++) {
-                b[i * k + j] = u.get(i, j) * s[j];
+                b[i * k + j] = svd.u()[i * full + j] * s[j];
             }
         }
-        for (int j = 0; j < k; j++) {
-            for (int c = 0; c < in; c++) {
-                a[j * in + c] = v.get(c, j);
-            }
-        }
+        System.arraycopy(svd.vh(), 0, a, 0, k * in);
         if (clamp != null) {
             double hi = quantile(concat(b, a), clamp);
             clampInPlace(b, -hi, hi);

@@ -6,12 +6,14 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.LowRankUpdate;
+import io.peft4j.api.LinearAlgebra;
 import io.peft4j.api.Merger;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import jakarta.inject.Inject;
 import org.pf4j.Extension;
 
 /**
@@ -36,6 +38,14 @@ import org.pf4j.Extension;
  */
 @Extension
 public final class WeightedMerger implements Merger {
+
+    private final LinearAlgebra linearAlgebra;
+
+    /** The platform injects its {@link LinearAlgebra} (bound in the root injector). */
+    @Inject
+    public WeightedMerger(LinearAlgebra linearAlgebra) {
+        this.linearAlgebra = linearAlgebra;
+    }
     public static final String ID = "weighted";
 
     @Override
@@ -101,7 +111,7 @@ public final class WeightedMerger implements Merger {
             return cat(in, weights, m);
         }
         if (type.svd) {
-            return svd(type, in, weights, o, random, m);
+            return svd(linearAlgebra, type, in, weights, o, random, m);
         }
         List<Integer> ranks = in.stream().map(f -> f.rank).toList();
         if (ranks.stream().distinct().count() > 1) {
@@ -144,7 +154,7 @@ public final class WeightedMerger implements Merger {
         return update(m, a, b, rank, cols, out);
     }
 
-    private static LowRankUpdate svd(CombinationType type, List<Factors> in, List<Double> weights, MergeOptions o,
+    private static LowRankUpdate svd(LinearAlgebra la, CombinationType type, List<Factors> in, List<Double> weights, MergeOptions o,
                                      Random random, NDManager m) {
         int out = in.get(0).out;
         int cols = in.get(0).in;
@@ -154,7 +164,7 @@ public final class WeightedMerger implements Merger {
         double[] delta = TaskArithmetic.combine(type.rule, deltas, w, d, o.frequencySign(),
                 masks(o, "delta_weight", new long[] {out, cols}, in.size(), d, random));
         int k = o.svdRank() != null ? o.svdRank() : in.stream().mapToInt(f -> f.rank).max().orElseThrow();
-        SvdFactors s = SvdFactors.of(delta, out, cols, k, o.svdClamp());
+        SvdFactors s = SvdFactors.of(la, delta, out, cols, k, o.svdClamp());
         return update(m, s.a(), s.b(), s.rank(), cols, out);
     }
 

@@ -1,5 +1,6 @@
 package io.peft4j.plugins.merging;
 
+import io.peft4j.core.linalg.EjmlLinearAlgebra;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -21,7 +22,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** The weighted merger against the golden vectors (shared/golden/add_weighted_*) and its validation. */
 class WeightedMergerTest extends ManagedTensorTest {
-    private final WeightedMerger merger = new WeightedMerger();
+    private final WeightedMerger merger = new WeightedMerger(EjmlLinearAlgebra.INSTANCE);
 
     @ParameterizedTest
     @ValueSource(strings = {"add_weighted_linear", "add_weighted_cat", "add_weighted_svd", "add_weighted_svd_scaled",

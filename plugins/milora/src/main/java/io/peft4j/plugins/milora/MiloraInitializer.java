@@ -2,18 +2,14 @@ package io.peft4j.plugins.milora;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.AdapterContext;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.Initializer;
+import io.peft4j.api.LinearAlgebra.Svd;
 import io.peft4j.api.LinearBase;
 import io.peft4j.api.LowRankSite;
 import io.peft4j.api.SiteInfo;
-import org.ejml.data.DMatrixRMaj;
-import org.ejml.dense.row.SingularOps_DDRM;
-import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
-import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
 import org.pf4j.Extension;
 
 /**
@@ -27,7 +23,7 @@ import org.pf4j.Extension;
  *   W_res = W - s · B A             written back to the base layer
  * </pre>
  * For a rectangular W the "minor" components are the last of the {@code min(out, in)} values; the null space is not
- * used. The decomposition runs in float64 (EJML); the factors are rounded to float32 and the residual is computed in
+ * used. The decomposition runs in float64 (the platform's LinearAlgebra); the factors are rounded to float32 and the residual is computed in
  * float32 from them, so {@code W_res + s·B A} reproduces W to float32 rounding and the output is unchanged at
  * initialisation. Factors are set through the {@link LowRankSite} view (LoRA and DoRA alike).
  *
@@ -77,35 +73,22 @@ public final class MiloraInitializer implements Initializer {
     public void initialize(String initName, LowRankSite site, LinearBase base, AdapterContext ctx) {
         validate(initName, base.site(), site.rank());
         NDArray w = base.weight();
-        long[] shape = w.getShape().getShape();
-        int out = (int) shape[0];
-        int in = (int) shape[1];
-        float[] wf = w.toType(DataType.FLOAT32, false).toFloatArray();
-        DMatrixRMaj wd = new DMatrixRMaj(out, in);
-        for (int i = 0; i < wf.length; i++) {
-            wd.data[i] = wf[i];
-        }
-        SingularValueDecomposition_F64<DMatrixRMaj> svd = DecompositionFactory_DDRM.svd(out, in, true, true, true);
-        if (!svd.decompose(wd)) {
-            throw new IllegalStateException(base.site().path() + ": SVD did not converge (NaN or infinite weights?)");
-        }
-        DMatrixRMaj u = svd.getU(null, false);   // [out, k]
-        DMatrixRMaj s = svd.getW(null);          // [k, k]
-        DMatrixRMaj vh = svd.getV(null, true);   // [k, in]
-        SingularOps_DDRM.descendingOrder(u, false, s, vh, true);
+        Svd svd = ctx.linearAlgebra().svd(w);     // u [out, k], s [k] descending, vh [k, in]
+        int out = svd.rows();
+        int in = svd.cols();
+        int k = svd.rank();
         int r = site.rank();
-        int k = Math.min(out, in);
         double scaling = site.scaling();
         float[] a = new float[r * in];
         float[] b = new float[out * r];
         for (int i = 0; i < r; i++) {
             int t = k - r + i;                   // the i-th of the last r triplets, in descending order
-            double root = Math.sqrt(s.get(t, t) / scaling);
+            double root = Math.sqrt(svd.s()[t] / scaling);
             for (int j = 0; j < in; j++) {
-                a[i * in + j] = (float) (root * vh.get(t, j));
+                a[i * in + j] = (float) (root * svd.vh()[t * in + j]);
             }
             for (int j = 0; j < out; j++) {
-                b[j * r + i] = (float) (root * u.get(j, t));
+                b[j * r + i] = (float) (root * svd.u()[j * k + t]);
             }
         }
         try (NDManager tmp = ctx.manager().newSubManager()) {

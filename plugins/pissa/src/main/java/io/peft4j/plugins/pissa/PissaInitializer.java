@@ -2,13 +2,15 @@ package io.peft4j.plugins.pissa;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.AdapterContext;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.Initializer;
+import io.peft4j.api.LinearAlgebra;
+import io.peft4j.api.LinearAlgebra.Svd;
 import io.peft4j.api.LinearBase;
 import io.peft4j.api.LowRankSite;
 import io.peft4j.api.SiteInfo;
-import org.ejml.data.DMatrixRMaj;
 import org.pf4j.Extension;
 
 /**
@@ -24,7 +26,7 @@ import org.pf4j.Extension;
  * so {@code s·B A} is the best rank-r approximation of W (exactly, for the full SVD) and the layer output is
  * unchanged at initialisation. The factors are set through the {@link LowRankSite} view, so LoRA and DoRA (whose
  * magnitude is computed afterwards from {@code W_res + s·B A = W}) both work. Arithmetic: the decomposition runs in
- * float64 (EJML), the factors are rounded to float32 and the residual is computed in float32 from those rounded
+ * float64 (the platform's {@link LinearAlgebra}), the factors are rounded to float32 and the residual is computed in float32 from those rounded
  * factors, as PEFT does, so {@code W_res + s·B A} reproduces W to float32 rounding.
  *
  * <p><b>Quantized bases.</b> The platform quantizes base layers <i>after</i> adapters are initialised, so PiSSA sees
@@ -98,8 +100,8 @@ public final class PissaInitializer implements Initializer {
         int niter = niter(initName);
         NDArray w = base.weight();
         int r = site.rank();
-        SvdTriplets top = niter < 0 ? SvdTriplets.exact(w).slice(0, r)
-                : SvdTriplets.randomized(w, r, niter, ctx.manager());
+        LinearAlgebra la = ctx.linearAlgebra();
+        Svd top = niter < 0 ? la.svd(w).slice(0, r) : la.svdLowRank(w, r, niter);
         applyTriplets(top, site, base, ctx.manager());
     }
 
@@ -107,27 +109,30 @@ public final class PissaInitializer implements Initializer {
      * Sets {@code A = diag(√(S/s)) Rt} and {@code B = L diag(√(S/s))}, so that {@code s·B A = L diag(S) Rt} for the
      * site's scaling {@code s} (used by LoftQ too).
      */
-    public static void setScaledFactors(SvdTriplets t, LowRankSite site, NDManager tmp) {
+    public static void setScaledFactors(Svd t, LowRankSite site, NDManager tmp) {
         double s = site.scaling();
         int r = t.rank();
-        DMatrixRMaj a = t.rightT().copy();
-        DMatrixRMaj b = t.left().copy();
+        int in = t.cols();
+        int out = t.rows();
+        float[] a = new float[r * in];
+        float[] b = new float[out * r];
         for (int i = 0; i < r; i++) {
-            double root = Math.sqrt(t.values()[i] / s);
-            for (int j = 0; j < a.numCols; j++) {
-                a.set(i, j, a.get(i, j) * root);
+            double root = Math.sqrt(t.s()[i] / s);
+            for (int j = 0; j < in; j++) {
+                a[i * in + j] = (float) (t.vh()[i * in + j] * root);
             }
-            for (int j = 0; j < b.numRows; j++) {
-                b.set(j, i, b.get(j, i) * root);
+            for (int j = 0; j < out; j++) {
+                b[j * r + i] = (float) (t.u()[j * r + i] * root);
             }
         }
-        site.setFactors(SvdTriplets.toNd(a, tmp), SvdTriplets.toNd(b, tmp));
+        site.setFactors(tmp.create(a, new Shape(r, in)),
+                tmp.create(b, new Shape(out, r)));
     }
 
     /**
      * Sets the factors as {@link #setScaledFactors} does and writes {@code W_res = W - s·B A} to the base.
      */
-    static void applyTriplets(SvdTriplets t, LowRankSite site, LinearBase base, NDManager manager) {
+    static void applyTriplets(Svd t, LowRankSite site, LinearBase base, NDManager manager) {
         double s = site.scaling();
         try (NDManager tmp = manager.newSubManager()) {
             setScaledFactors(t, site, tmp);

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.ForwardContext;
+import io.peft4j.api.LinearAlgebra;
 
 /**
  * PEFT's {@code PrefixEncoder}: produces the prefix table {@code T [P, L·2·d]} ({@code d = token_dim}, the
@@ -24,13 +25,15 @@ final class PrefixEncoder {
     final NDArray b1;
     final NDArray w2;
     final NDArray b2;
+    private final LinearAlgebra linearAlgebra;
     private NDArray folded;       // last table handed out by fold(), owned here
     // The projected table is computed once per forward pass, by the first layer, and reused by the others.
     private NDArray passTable;
     private ForwardContext passCtx;
 
-    private PrefixEncoder(int p, int layers, int kvHeads, int headDim, NDArray embedding, NDArray w1, NDArray b1,
-                          NDArray w2, NDArray b2) {
+    private PrefixEncoder(LinearAlgebra la, int p, int layers, int kvHeads, int headDim, NDArray embedding,
+                          NDArray w1, NDArray b1, NDArray w2, NDArray b2) {
+        this.linearAlgebra = la;
         this.numVirtualTokens = p;
         this.numLayers = layers;
         this.kvHeads = kvHeads;
@@ -43,19 +46,20 @@ final class PrefixEncoder {
     }
 
     /** A plain table, {@code N(0, 1)} like {@code nn.Embedding}. */
-    static PrefixEncoder plain(NDManager m, int p, int layers, int kvHeads, int headDim) {
+    static PrefixEncoder plain(LinearAlgebra la, NDManager m, int p, int layers, int kvHeads, int headDim) {
         int width = layers * 2 * kvHeads * headDim;
-        return new PrefixEncoder(p, layers, kvHeads, headDim,
+        return new PrefixEncoder(la, p, layers, kvHeads, headDim,
                 m.randomNormal(0f, 1f, new Shape(p, width), DataType.FLOAT32), null, null, null, null);
     }
 
     /** The reparameterised encoder; linears start as torch's {@code nn.Linear} default, {@code U(±1/sqrt(fan_in))}. */
-    static PrefixEncoder projected(NDManager m, int p, int layers, int kvHeads, int headDim, int enc) {
+    static PrefixEncoder projected(LinearAlgebra la, NDManager m, int p, int layers, int kvHeads, int headDim,
+                                   int enc) {
         int d = kvHeads * headDim;
         int width = layers * 2 * d;
         float a1 = (float) (1 / Math.sqrt(d));
         float a2 = (float) (1 / Math.sqrt(enc));
-        return new PrefixEncoder(p, layers, kvHeads, headDim,
+        return new PrefixEncoder(la, p, layers, kvHeads, headDim,
                 m.randomNormal(0f, 1f, new Shape(p, d), DataType.FLOAT32),
                 m.randomUniform(-a1, a1, new Shape(enc, d), DataType.FLOAT32),
                 m.randomUniform(-a1, a1, new Shape(enc), DataType.FLOAT32),
@@ -89,8 +93,8 @@ final class PrefixEncoder {
     }
 
     private NDArray project(NDArray e) {
-        NDArray h = e.getNDArrayInternal().linear(e, w1, b1).singletonOrThrow().tanh();
-        return h.getNDArrayInternal().linear(h, w2, b2).singletonOrThrow();
+        NDArray h = linearAlgebra.linear(e, w1, b1).tanh();
+        return linearAlgebra.linear(h, w2, b2);
     }
 
     /** Keys and values of one layer, each {@code [batch, kv_heads, P, head_dim]}. */

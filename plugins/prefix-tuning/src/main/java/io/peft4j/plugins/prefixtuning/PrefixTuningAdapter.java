@@ -79,9 +79,9 @@ public final class PrefixTuningAdapter implements Adapter {
         NDManager m = ctx.manager();
         int p = c.numVirtualTokens();
         PrefixEncoder encoder = c.projected()
-                ? PrefixEncoder.projected(m, p, c.numLayers(), shape.numKeyValueHeads(), shape.headDim(),
+                ? PrefixEncoder.projected(ctx.linearAlgebra(), m, p, c.numLayers(), shape.numKeyValueHeads(), shape.headDim(),
                         c.encoderHiddenSize())
-                : PrefixEncoder.plain(m, p, c.numLayers(), shape.numKeyValueHeads(), shape.headDim());
+                : PrefixEncoder.plain(ctx.linearAlgebra(), m, p, c.numLayers(), shape.numKeyValueHeads(), shape.headDim());
         int first = sites.stream().mapToInt(SiteInfo::layerIndex).min().orElse(0);
         Map<String, PrefixLayerModule> modules = new LinkedHashMap<>();
         for (SiteInfo s : sites) {

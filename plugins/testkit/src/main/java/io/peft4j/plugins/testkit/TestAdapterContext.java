@@ -5,9 +5,11 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import io.peft4j.api.AdapterContext;
 import io.peft4j.api.Initializer;
+import io.peft4j.api.LinearAlgebra;
 import io.peft4j.api.LinearBase;
 import io.peft4j.api.ModelShape;
 import io.peft4j.api.SiteInfo;
+import io.peft4j.core.linalg.EjmlLinearAlgebra;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -78,6 +80,11 @@ public final class TestAdapterContext implements AdapterContext {
     /** The sites of the layers given to {@link #withLayers}, in order. */
     public List<SiteInfo> sites() {
         return layers.values().stream().map(TestLinearBase::site).toList();
+    }
+
+    @Override
+    public LinearAlgebra linearAlgebra() {
+        return EjmlLinearAlgebra.INSTANCE;
     }
 
     @Override

@@ -3,6 +3,8 @@ package io.peft4j.plugins.testkit;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.peft4j.api.ForwardContext;
+import io.peft4j.api.LinearAlgebra;
+import io.peft4j.core.linalg.EjmlLinearAlgebra;
 
 /**
  * A forward context for plugin tests. In eval mode, or for {@code p <= 0}, dropout is the identity; in training
@@ -45,6 +47,11 @@ public final class TestForwardContext implements ForwardContext {
             throw new IllegalStateException("dropout requested in training but the test supplied no keep mask");
         }
         return x.mul(keepMask).mul(scalar(1.0 / (1.0 - p)));   // torch-owned scalar: see ForwardContext.scalar
+    }
+
+    @Override
+    public LinearAlgebra linearAlgebra() {
+        return EjmlLinearAlgebra.INSTANCE;
     }
 
     @Override
