@@ -46,11 +46,10 @@ final class PissaCases {
         if (init.isEmpty() || lora.isEmpty()) {
             return Optional.empty();
         }
-        return switch (c.name) {
-            case "pissa_init", "pissa_init_rslora", "pissa_niter_init", "milora_init" ->
-                    Optional.of((cc, m) -> init(cc, lora.get(), ext, m));
-            case "pissa_to_lora_conversion", "pissa_to_lora_conversion_rslora" ->
-                    Optional.of((cc, m) -> conversion(cc, lora.get(), m));
+        return switch (GoldenHandlers.kind(c.name, "pissa_init", "pissa_niter_init", "milora_init",
+                "pissa_to_lora_conversion")) {
+            case "pissa_init", "pissa_niter_init", "milora_init" -> Optional.of((cc, m) -> init(cc, lora.get(), ext, m));
+            case "pissa_to_lora_conversion" -> Optional.of((cc, m) -> conversion(cc, lora.get(), m));
             default -> throw new AssertionError("initializer for '" + c.method + "' is installed but the golden runner"
                     + " has no handler for case " + c.name);
         };
