@@ -29,10 +29,21 @@ public interface Initializer extends ExtensionPoint {
     boolean handles(String initName);
 
     /**
-     * Checks, before tensors exist, that the initializer can run on a site (e.g. {@code r <= min(in, out)}).
-     * Throw {@link ConfigException} naming the module and shapes.
+     * Checks, before tensors exist, that the initializer can run on a site (e.g. {@code pissa_niter_N} needs
+     * {@code r <= min(in, out)}). Throw {@link ConfigException} naming the module and shapes.
      */
     default void validate(String initName, SiteInfo site, int rank) {
+    }
+
+    /**
+     * How many rank-1 components (rows of {@code lora_A}, columns of {@code lora_B}) this initializer gives a site of
+     * rank {@code rank}; the method creates its factors with that many. Default {@code rank}. SVD initializers
+     * return {@code min(rank, min(in, out))}: PEFT's PiSSA and LoftQ slice the decomposition there, so with
+     * {@code r > min(in, out)} the factors are {@code [min(in, out), in]} / {@code [out, min(in, out)]} while
+     * {@code r} and the scaling {@code alpha / r} stay as configured.
+     */
+    default int factorRank(String initName, SiteInfo site, int rank) {
+        return rank;
     }
 
     /** Sets {@code site}'s factors and (optionally) rewrites {@code base}'s weight. */

@@ -8,13 +8,16 @@ import ai.djl.ndarray.NDArray;
  */
 public interface LowRankSite extends LinearSiteModule {
 
-    /** {@code lora_A}, shape {@code [r, in]}. */
+    /**
+     * {@code lora_A}, shape {@code [k, in]}: {@code k = r}, except that an SVD initializer (PiSSA with
+     * {@code r > min(in, out)}) may give fewer rows, as PEFT does ({@link Initializer#factorRank}).
+     */
     NDArray loraA();
 
-    /** {@code lora_B}, shape {@code [out, r]}. */
+    /** {@code lora_B}, shape {@code [out, k]} (see {@link #loraA()}). */
     NDArray loraB();
 
-    /** The rank {@code r} of this site (after rank_pattern). */
+    /** The rank {@code r} of this site (after rank_pattern), the one its scaling and config use. */
     int rank();
 
     /** The scaling {@code s} applied to {@code B A} ({@code alpha/r}, or {@code alpha/sqrt(r)} with rsLoRA). */

@@ -33,8 +33,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * AdaLoRA end to end on the real stories260K, with the platform started from the distribution's plugins directory:
  * the "adalora" allocator is attached automatically, prunes from init_r 6 to an average of 2 (final allocation at
- * step total_step - tfinal = 16, pattern re-applied until step 20), the saved adapter carries the rank pattern and
- * resized tensors, and a fresh platform reloading it reproduces the trained model's logits.
+ * PEFT's global_step total_step - tfinal = 16, i.e. optimizer step 17; pattern re-applied until step 20), the saved
+ * adapter carries the rank pattern and resized tensors, and a fresh platform reloading it reproduces the trained
+ * model's logits.
  */
 class AdaloraEndToEndTest {
     private static final long[] PROBE = {1, 403, 407, 261, 378, 432, 383, 286, 261};

@@ -63,9 +63,12 @@ class ConfigErrorsTest {
     }
 
     @Test
-    void rankLargerThanTheModuleIsRejected() {
-        reject("- {method: lora, r: 40, target_modules: [k_proj]}", "min(in, out) = 32",
-                "model.layers.0.self_attn.k_proj");
+    void baseTrainingOptionsPeftHasAreRefusedWhereTheyWouldTrainSomething() {
+        reject("- {method: lora, modules_to_save: [lm_head]}", "adapters[0].modules_to_save", "not supported");
+        reject("- {method: dora, modules_to_save: [embed_tokens]}", "adapters[0].modules_to_save");
+        // stories260K has no linear biases, so bias: all / lora_only select nothing (in PEFT too) and are accepted.
+        RunConfigValidator.validate(Runs.yaml("- {method: lora, bias: all}", 1, tmp), rt.extensions());
+        RunConfigValidator.validate(Runs.yaml("- {method: lora, bias: lora_only}", 1, tmp), rt.extensions());
     }
 
     @Test

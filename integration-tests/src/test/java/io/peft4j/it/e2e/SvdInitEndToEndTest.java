@@ -156,10 +156,27 @@ class SvdInitEndToEndTest {
      */
     @Test
     void convertToLoraAppliesToTheOriginalBase() throws Exception {
-        Path run = tmp.resolve("convert");
+        convertTrainAndReload("convert", "r: 4, lora_alpha: 8, " + TARGETS, 8, 16.0);
+    }
+
+    /**
+     * Ranks above min(in, out) = 32 of k_proj [32 x 64], accepted as in PEFT: r 20 converts to rank 40 (PEFT's
+     * conversion works there too); exact PiSSA with r 40 has factors sliced at 32 rows (PEFT's shapes), and its
+     * conversion pads them to the rank 80 its config states (PEFT 0.14 cannot convert that one: loading its initial
+     * adapter fails on the shapes).
+     */
+    @Test
+    void convertToLoraWithRanksAboveMinInOut() throws Exception {
+        convertTrainAndReload("convert_2r", "r: 20, lora_alpha: 20, target_modules: [k_proj]", 40, 40.0);
+        convertTrainAndReload("convert_r", "r: 40, lora_alpha: 40, target_modules: [k_proj]", 80, 80.0);
+    }
+
+    private void convertTrainAndReload(String name, String options, int convertedR, double convertedAlpha)
+            throws Exception {
+        Path run = tmp.resolve(name);
         int steps = 8;
-        RunConfig cfg = config("- {name: default, method: lora, initializer: pissa, r: 4, lora_alpha: 8, " + TARGETS
-                + "}", steps, "{lr: 0.005}", out(run, true));
+        RunConfig cfg = config("- {name: default, method: lora, initializer: pissa, " + options + "}", steps,
+                "{lr: 0.005}", out(run, true));
         float[] trained;
         try (TuningSession s = open(cfg)) {
             TuningSession.Outcome o = s.train();
@@ -169,15 +186,15 @@ class SvdInitEndToEndTest {
         }
         JsonNode saved = new ObjectMapper().readTree(run.resolve("adapter/adapter_config.json").toFile());
         assertThat(saved.get("init_lora_weights").asBoolean()).isTrue();
-        assertThat(saved.get("r").asInt()).isEqualTo(8);
-        assertThat(saved.get("lora_alpha").asDouble()).isEqualTo(16.0);
-        try (TuningSession s = open(config("[]", 1, "{}", out(tmp.resolve("bare"), false)))) {
+        assertThat(saved.get("r").asInt()).isEqualTo(convertedR);
+        assertThat(saved.get("lora_alpha").asDouble()).isEqualTo(convertedAlpha);
+        try (TuningSession s = open(config("[]", 1, "{}", out(tmp.resolve(name + "_bare"), false)))) {
             AdapterFiles.load(s.peft(), rt.extensions(), run.resolve("adapter"), "default", 0);
             s.peft().setActive(List.of("default"));
             float[] converted = logits(s);
-            System.out.println("convert_to_lora: max |logit difference| = " + maxAbsDiff(converted, trained));
-            assertThat(maxAbsDiff(converted, trained)).as("converted LoRA on the original base vs PiSSA-trained")
-                    .isLessThan(1e-4);
+            System.out.println(name + ": max |logit difference| = " + maxAbsDiff(converted, trained));
+            assertThat(maxAbsDiff(converted, trained)).as(name + ": converted LoRA on the original base vs "
+                    + "PiSSA-trained").isLessThan(1e-4);
         }
     }
 
@@ -208,16 +225,21 @@ class SvdInitEndToEndTest {
 
     @Test
     void configurationErrors() {
-        // r larger than min(in, out) of k_proj [32 x 64]: rejected before any tensor exists.
-        assertThatThrownBy(() -> RunConfigValidator.validate(config("- {method: lora, initializer: pissa, r: 40, "
-                + "target_modules: [k_proj]}", 1, "{}", out(tmp, false)), rt.extensions()))
+        // pissa_niter_N with r larger than min(in, out) of k_proj [32 x 64]: rejected when the adapter is created,
+        // before any training (PEFT's torch.svd_lowrank fails there); exact PiSSA accepts it and slices its factors
+        // at 32, as PEFT does.
+        assertThatThrownBy(() -> open(config("- {method: lora, initializer: pissa_niter_2, r: 40, "
+                + "target_modules: [k_proj]}", 1, "{}", out(tmp, false))).close())
                 .isInstanceOf(ConfigException.class).hasMessageContaining("min(in, out) = 32")
                 .hasMessageContaining("model.layers.0.self_attn.k_proj");
+        RunConfigValidator.validate(config("- {method: lora, initializer: pissa, r: 40, target_modules: [k_proj]}", 1,
+                "{}", out(tmp, false)), rt.extensions());
         // ... and the initializer's own check names the module and its shape.
         Initializer pissa = rt.extensions().initializerFor("pissa").orElseThrow();
         SiteInfo kProj = new SiteInfo("model.layers.0.self_attn.k_proj", SiteKind.LINEAR, 64, 32, 0, false);
-        assertThatThrownBy(() -> pissa.validate("pissa", kProj, 40)).isInstanceOf(ConfigException.class)
+        assertThatThrownBy(() -> pissa.validate("pissa_niter_2", kProj, 40)).isInstanceOf(ConfigException.class)
                 .hasMessageContaining("model.layers.0.self_attn.k_proj").hasMessageContaining("out=32, in=64");
+        assertThat(pissa.factorRank("pissa", kProj, 40)).isEqualTo(32);
         // A malformed niter suffix names init_lora_weights.
         assertThatThrownBy(() -> open(config("- {method: lora, initializer: pissa_niter_x}", 1, "{}",
                 out(tmp, false))).close()).isInstanceOf(ConfigException.class)

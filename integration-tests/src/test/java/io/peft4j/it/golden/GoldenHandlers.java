@@ -27,19 +27,19 @@ final class GoldenHandlers {
 
     static Optional<Handler> find(GoldenCase c, InstalledExtensions ext) {
         return switch (c.method) {
-            case "lora" -> adapterCase(c, ext, "lora", switch (c.name) {
+            case "lora" -> adapterCase(c, ext, "lora", switch (kind(c.name, "lora_merge", "lora_forward")) {
                 case "lora_merge" -> LoraFamilyCases::loraMerge;
-                case "lora_forward", "lora_forward_rslora", "lora_forward_dropout_train", "lora_forward_lora_bias" ->
-                        LoraFamilyCases::loraForward;
+                case "lora_forward" -> LoraFamilyCases::loraForward;
                 default -> null;
             });
-            case "dora" -> adapterCase(c, ext, "dora", switch (c.name) {
+            case "dora" -> adapterCase(c, ext, "dora", switch (kind(c.name, "dora_init_magnitude", "dora_forward",
+                    "dora_merge")) {
                 case "dora_init_magnitude" -> DoraCases::initMagnitude;
-                case "dora_forward_eval", "dora_forward_train_dropout" -> DoraCases::forward;
+                case "dora_forward" -> DoraCases::forward;
                 case "dora_merge" -> DoraCases::merge;
                 default -> null;
             });
-            case "vera" -> adapterCase(c, ext, "vera", switch (c.name) {
+            case "vera" -> adapterCase(c, ext, "vera", switch (kind(c.name, "vera_forward", "vera_projection_prng")) {
                 case "vera_forward" -> VeraCases::forward;
                 case "vera_projection_prng" -> VeraCases::projectionPrng;
                 default -> null;
@@ -48,7 +48,8 @@ final class GoldenHandlers {
             case "pissa", "milora" -> PissaCases.find(c, ext);
             case "loraplus" -> LoraPlusCases.find(c, ext);
             case "add_weighted_adapter" -> ext.merger("weighted").map(mg -> (cc, m) -> MergingCases.run(cc, mg, m));
-            case "adalora" -> adapterCase(c, ext, "adalora", switch (c.name) {
+            case "adalora" -> adapterCase(c, ext, "adalora", switch (kind(c.name, "adalora_forward", "adalora_orth_reg",
+                    "adalora_budget_schedule", "adalora_rank_allocation")) {
                 case "adalora_forward" -> AdaloraCases::forward;
                 case "adalora_orth_reg" -> AdaloraCases::orthReg;
                 case "adalora_budget_schedule" -> AdaloraCases::budgetSchedule;
@@ -58,6 +59,21 @@ final class GoldenHandlers {
             case "format" -> formatCase(ext);
             default -> Optional.empty();
         };
+    }
+
+    /**
+     * The case family a name belongs to: the longest of {@code families} that the name equals or extends with
+     * {@code _suffix} ({@code adalora_rank_allocation_r6_bgt7} is an {@code adalora_rank_allocation} case), so other
+     * vector sets can add cases of a known family under their own names; null when none matches.
+     */
+    static String kind(String name, String... families) {
+        String best = null;
+        for (String f : families) {
+            if ((name.equals(f) || name.startsWith(f + "_")) && (best == null || f.length() > best.length())) {
+                best = f;
+            }
+        }
+        return best == null ? "" : best;
     }
 
     private static Optional<Handler> adapterCase(GoldenCase c, InstalledExtensions ext, String method,

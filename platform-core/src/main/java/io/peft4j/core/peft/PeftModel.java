@@ -88,6 +88,7 @@ public final class PeftModel {
         }
         String field = "adapters." + name;
         List<SiteInfo> sites = resolveSites(method, config, field);
+        BaseTrainingOptions.check(config, host.sites(), sites);
         method.validate(config, sites, host.shape());
         Engine.getInstance().setRandomSeed((int) seed);
         NDManager m = host.manager().newSubManager();

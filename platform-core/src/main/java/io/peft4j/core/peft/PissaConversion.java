@@ -1,7 +1,10 @@
 package io.peft4j.core.peft;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.LowRankSite;
 import io.peft4j.api.LowRankUpdate;
@@ -71,16 +74,38 @@ public final class PissaConversion {
             if (!state.containsKey(keyA) || !state.containsKey(keyB)) {
                 throw new IllegalStateException("adapter '" + adapter.name() + "' saves no " + keyA + " / " + keyB);
             }
-            NDArray a = site.loraA().concat(init.loraA(), 0);
-            NDArray negB0 = init.loraB().neg();
-            NDArray b = site.loraB().concat(negB0, 1);
-            negB0.close();
-            a.attach(manager);
-            b.attach(manager);
+            NDArray a;
+            NDArray b;
+            try (NDManager tmp = manager.newSubManager()) {
+                int r = site.rank();
+                NDArray negB0 = init.loraB().neg();
+                negB0.attach(tmp);
+                a = NDArrays.concat(new NDList(padded(site.loraA(), 0, r, tmp)).addAll(padded(init.loraA(), 0, r, tmp)),
+                        0);
+                b = NDArrays.concat(new NDList(padded(site.loraB(), 1, r, tmp)).addAll(padded(negB0, 1, r, tmp)), 1);
+                a.attach(manager);
+                b.attach(manager);
+            }
             state.put(keyA, a);
             state.put(keyB, b);
         }
         return new Converted(cfg, state);
+    }
+
+    /**
+     * {@code x} and, if it has fewer than {@code size} rows ({@code axis} 0) or columns (1), the zeros that fill it up. PiSSA with {@code r > min(in, out)} has factors of
+     * {@code min(in, out)} rows (PEFT slices the SVD there); padding them gives the converted adapter exactly the
+     * rank 2r its config states, with the same {@code B A}. (PEFT 0.14 itself fails to convert such an adapter: it
+     * cannot load its initial adapter, whose tensors are smaller than r.)
+     */
+    private static NDList padded(NDArray x, int axis, int size, NDManager tmp) {
+        long have = x.getShape().get(axis);
+        if (have >= size) {
+            return new NDList(x);
+        }
+        long[] shape = x.getShape().getShape().clone();   // getShape() hands out the array's own cached dims
+        shape[axis] = size - have;
+        return new NDList(x, tmp.zeros(new Shape(shape), x.getDataType()));
     }
 
     /** The config changes of the conversion, on a PEFT {@code adapter_config.json} map. */

@@ -12,6 +12,7 @@ import io.peft4j.core.config.RunConfig;
 import io.peft4j.core.model.LlamaConfig;
 import io.peft4j.core.model.LlamaSiteLayout;
 import io.peft4j.core.peft.AdapterConfigCodec;
+import io.peft4j.core.peft.BaseTrainingOptions;
 import io.peft4j.core.peft.PeftModel;
 import io.peft4j.core.plugin.InstalledExtensions;
 import io.peft4j.core.util.Suggestions;
@@ -127,6 +128,7 @@ public final class RunConfigValidator {
         AdapterConfig config = AdapterConfigCodec.parseStrict(method, settings, field);
         List<SiteInfo> matched = PeftModel.resolveSites(method, config, sites, field);
         try {
+            BaseTrainingOptions.check(config, sites, matched);
             method.validate(config, matched, mc.shape());
         } catch (ConfigException e) {
             throw new ConfigException(field + "." + e.field(), e.reason());

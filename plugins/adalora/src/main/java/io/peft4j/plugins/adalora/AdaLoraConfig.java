@@ -36,10 +36,11 @@ import java.util.regex.Pattern;
  * @param initLoraWeights   {@code true} (E = 0, A and B ~ N(0, 0.02²)) or {@code false} (all ~ N(0, 1), debug only)
  * @param layersToTransform keep only these decoder layer indices (int or list)
  * @param layersPattern     the path component that precedes the layer index
- * @param bias              must be {@code "none"} (trained base biases are not supported for AdaLoRA)
+ * @param bias              {@code none | all | lora_only}; the platform accepts all / lora_only only where they
+ *                          select no bias (peft4j does not train base biases)
  * @param useDora           must be false: PEFT rejects DoRA for AdaLoRA
  * @param fanInFanOut       GPT-2 Conv1D layout; must be false
- * @param modulesToSave     must be empty (not supported by the platform)
+ * @param modulesToSave     not supported: refused by the platform
  * @param taskType          informational, e.g. {@code CAUSAL_LM}
  * @param baseModelNameOrPath informational
  */
@@ -170,11 +171,9 @@ public record AdaLoraConfig(
         if (fanInFanOut) {
             throw new ConfigException("fan_in_fan_out", "only applies to GPT-2 style Conv1D layers; must be false");
         }
-        if (!"none".equals(bias)) {
-            throw new ConfigException("bias", "only \"none\" is supported for AdaLoRA, got \"" + bias + "\"");
-        }
-        if (!modulesToSave.isEmpty()) {
-            throw new ConfigException("modules_to_save", "is not supported for AdaLoRA");
+        // all / lora_only and modules_to_save are refused by the platform wherever they would train base tensors.
+        if (!List.of("none", "all", "lora_only").contains(bias)) {
+            throw new ConfigException("bias", "expected one of none, all, lora_only; got \"" + bias + "\"");
         }
         if (rankPattern != null) {
             rankPattern.forEach((k, v) -> {

@@ -29,8 +29,14 @@ import java.util.Map;
  * wherever {@code S_i <= threshold} (ties can prune more than k); the module's pattern is {@code S_i > threshold}.
  * With {@code k <= 0} (budget not below the initial one) nothing is pruned (torch's kthvalue would raise).
  *
- * <p>The step passed to {@link #afterStep} is used as PEFT's {@code global_step}; the platform passes its 1-based
- * optimizer step, so with {@code total_step} equal to the run's steps the final allocation happens at the last step.
+ * <p>Step numbering: the platform passes its 1-based optimizer step; PEFT's {@code global_step} is the number of
+ * optimizer steps completed before the current one (PEFT's own AdaLoRA training loops call
+ * {@code update_and_allocate(global_step)} after {@code optimizer.step()} with {@code global_step = 0} at the first
+ * step and increment it afterwards). The schedule is therefore evaluated at {@code step - 1}. Using the 1-based step
+ * directly ran the schedule one step ahead of PEFT, so at a given optimizer step the budget was already the next
+ * step's (e.g. 6 triplets kept instead of PEFT's 7 for init_r 6 on two 24 -> 10 modules, total_step 20). As in PEFT,
+ * the forced final allocation happens at optimizer step {@code total_step - tfinal + 1}: with {@code tfinal = 0} and
+ * {@code total_step} equal to the run's steps it never happens, and the last budget comes from the cubic schedule.
  * State lives in its own manager (a child of the adapter's), and per-step temporaries in a sub-manager closed at the
  * end of the step.
  */
@@ -71,9 +77,10 @@ public final class AdaLoraSchedule implements RankAllocator.Schedule {
         return schedule;
     }
 
+    /** @param step the platform's 1-based optimizer step; PEFT's {@code global_step} is {@code step - 1} */
     @Override
     public void afterStep(int step) {
-        BudgetSchedule.Decision d = schedule.at(step);
+        BudgetSchedule.Decision d = schedule.at(step - 1);
         last = d;
         switch (d.action()) {
             case UPDATE_IPT -> updateImportance();
@@ -107,7 +114,8 @@ public final class AdaLoraSchedule implements RankAllocator.Schedule {
 
     /**
      * Read-only view of the allocator's internals after the last {@link #afterStep}, for tests and reports (found
-     * reflectively by the golden runner, which cannot see plugin classes): {@code step}, {@code budget},
+     * reflectively by the golden runner, which cannot see plugin classes): {@code step} (PEFT's global_step),
+     * {@code budget},
      * {@code mask_ind}, {@code action} (the golden label), {@code threshold} and {@code k} of the last allocation
      * (absent before one), and per module {@code <path>.triplet_score [r]} and
      * {@code <path>.lora_A|lora_E|lora_B.exp_avg_ipt|exp_avg_unc}. Arrays stay valid until the next step.

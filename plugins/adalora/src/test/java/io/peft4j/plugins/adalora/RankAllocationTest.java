@@ -54,8 +54,8 @@ class RankAllocationTest extends ManagedTensorTest {
 
     /**
      * The golden case's budget (5 of 8 after the third step) arises from the schedule: init_r 4, target_r 2 on two
-     * modules (target budget 4), total_step 10, deltaT 3; platform steps 1, 2 only update the importance and step 3
-     * allocates int(4 · 0.7³ + 4) = 5.
+     * modules (target budget 4), total_step 10, deltaT 3; PEFT global steps 1, 2 (optimizer steps 2, 3) only update
+     * the importance and global step 3 allocates int(4 · 0.7³ + 4) = 5.
      */
     static AdaLoraConfig allocationConfig(GoldenCase g, List<String> targets) {
         return new AdaLoraConfig(g.config().get("init_r").asInt(), 2, 0, 0, 3, g.config().get("beta1").asDouble(),
@@ -91,7 +91,7 @@ class RankAllocationTest extends ManagedTensorTest {
             }
             inst.loadStateDict(saved);
             setGradients(grads);
-            s.afterStep(t + 1);
+            s.afterStep(t + 2);   // optimizer step t + 2 = PEFT global_step t + 1, the step the case was made at
         }
 
         Map<String, Object> diag = ((AdaLoraSchedule) s).diagnostics();

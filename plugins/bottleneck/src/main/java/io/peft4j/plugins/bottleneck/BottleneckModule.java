@@ -1,6 +1,7 @@
 package io.peft4j.plugins.bottleneck;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.nn.Activation;
 import ai.djl.ndarray.index.NDIndex;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.SiteInfo;
@@ -47,17 +48,17 @@ public final class BottleneckModule implements SublayerSiteModule {
     @Override
     public NDArray forward(NDArray sublayerOutput, NDArray sublayerInput, ForwardContext ctx) {
         NDArray x = ctx.dropout(sublayerOutput, dropout);
-        NDArray down = x.getNDArrayInternal().linear(x, downWeight, downBias).singletonOrThrow();
+        NDArray down = ctx.linearAlgebra().linear(x, downWeight, downBias);
         NDArray act = activate(down);
-        NDArray up = act.getNDArrayInternal().linear(act, upWeight, upBias).singletonOrThrow();
+        NDArray up = ctx.linearAlgebra().linear(act, upWeight, upBias);
         return sublayerOutput.add(scaling == 1f ? up : up.mul(ctx.scalar(scaling)));
     }
 
     private NDArray activate(NDArray x) {
         return switch (nonLinearity) {
-            case "relu" -> x.getNDArrayInternal().relu();
-            case "gelu" -> x.getNDArrayInternal().gelu();
-            case "silu" -> x.mul(x.getNDArrayInternal().sigmoid());
+            case "relu" -> Activation.relu(x);
+            case "gelu" -> Activation.gelu(x);
+            case "silu" -> x.mul(Activation.sigmoid(x));
             default -> throw new IllegalStateException("unknown non_linearity " + nonLinearity);
         };
     }

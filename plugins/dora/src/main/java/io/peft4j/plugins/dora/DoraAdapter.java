@@ -72,7 +72,7 @@ public final class DoraAdapter implements Adapter {
     @Override
     public void validate(AdapterConfig config, List<SiteInfo> sites, ModelShape shape) {
         DoraConfig c = (DoraConfig) config;
-        LoraFactors.checkRanks(sites, c::rankFor, !c.rankPattern().isEmpty());
+        LoraFactors.warnLargeRanks(sites, c::rankFor);
     }
 
     @Override
@@ -84,8 +84,9 @@ public final class DoraAdapter implements Adapter {
         Map<String, DoraLayer> layers = new LinkedHashMap<>();
         for (SiteInfo s : sites) {
             int r = c.rankFor(s.path());
-            NDArray a = LoraFactors.initA(m, init, r, s.inFeatures());
-            NDArray b = LoraFactors.initB(m, init, s.outFeatures(), r);
+            int k = external == null ? r : external.factorRank(init, s, r);   // rows of A (PiSSA: <= min(in, out))
+            NDArray a = LoraFactors.initA(m, init, k, s.inFeatures());
+            NDArray b = LoraFactors.initB(m, init, s.outFeatures(), k);
             NDArray magnitude = m.zeros(new Shape(s.outFeatures()));
             DoraLayer layer = new DoraLayer(s, r, c.scalingFor(s.path()), c.loraDropout().floatValue(), a, b,
                     magnitude);

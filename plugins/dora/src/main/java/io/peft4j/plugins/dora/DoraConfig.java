@@ -20,7 +20,8 @@ import java.util.Map;
  * @param loraDropout       dropout on the adapter input (default 0); with p &gt; 0 in training the DoRA correction
  *                          uses the dropped-out input too (see {@link DoraLayer})
  * @param useRslora         rank-stabilised scaling
- * @param bias              {@code none | all | lora_only}: which base biases are trained and saved
+ * @param bias              {@code none | all | lora_only}: PEFT trains and saves those base biases; peft4j does not,
+ *                          so the platform accepts all / lora_only only where they select no bias (BaseTrainingOptions)
  * @param loraBias          must be false: PEFT does not allow {@code lora_bias} with DoRA
  * @param targetModules     list of names (exact or {@code .}-suffix), one regex (full match), or {@code "all-linear"}
  * @param excludeModules    same forms; wins over targets
@@ -31,7 +32,7 @@ import java.util.Map;
  * @param useDora           always true for this method (written back so PEFT reads the adapter as DoRA)
  * @param layersToTransform keep only these decoder layer indices (int or list)
  * @param layersPattern     the path component that precedes the layer index (e.g. {@code layers})
- * @param modulesToSave     extra modules trained fully
+ * @param modulesToSave     extra modules PEFT trains fully; not supported, rejected by the platform
  * @param fanInFanOut       GPT-2 Conv1D layout; not applicable to Llama, must be false
  * @param taskType          informational, e.g. {@code CAUSAL_LM}
  * @param baseModelNameOrPath informational

@@ -86,10 +86,10 @@ public final class DoraLayer implements LowRankSite {
             baseResult = b.isPresent() ? result.sub(b.get()) : result;
         } else {
             xBranch = ctx.dropout(x, dropout);
-            baseResult = xBranch.getNDArrayInternal().linear(xBranch, w, null).singletonOrThrow();
+            baseResult = ctx.linearAlgebra().linear(xBranch, w, null);
         }
-        NDArray down = xBranch.getNDArrayInternal().linear(xBranch, loraA, null).singletonOrThrow();
-        NDArray lora = down.getNDArrayInternal().linear(down, loraB, null).singletonOrThrow();
+        NDArray down = ctx.linearAlgebra().linear(xBranch, loraA, null);
+        NDArray lora = ctx.linearAlgebra().linear(down, loraB, null);
         NDArray correction = baseResult.mul(g.sub(1f)).add(lora.mul(g).mul(ctx.scalar(scaling)));
         return result.add(correction);
     }

@@ -91,12 +91,15 @@ public final class LoftqInitializer implements Initializer {
     @Override
     public void validate(String initName, SiteInfo site, int rank) {
         iterations(initName);
-        int max = Math.min(site.inFeatures(), site.outFeatures());
-        if (rank > max) {
-            throw new ConfigException("r", "LoftQ needs r <= min(in, out), but module " + site.path() + " [out="
-                    + site.outFeatures() + ", in=" + site.inFeatures() + "] has min(in, out) = " + max
-                    + " and r = " + rank);
-        }
+    }
+
+    /**
+     * {@code min(r, min(in, out))}: PEFT's {@code _low_rank_decomposition} slices {@code diag(S)[:, :r]}, which stops
+     * at the SVD's size.
+     */
+    @Override
+    public int factorRank(String initName, SiteInfo site, int rank) {
+        return Math.min(rank, Math.min(site.inFeatures(), site.outFeatures()));
     }
 
     @Override
@@ -106,7 +109,7 @@ public final class LoftqInitializer implements Initializer {
                 "\"" + initName + "\" compensates quantization error, but the run has no quantization section; "
                         + "add e.g. quantization: {method: nf4}, or use pissa for a full-precision base"));
         int iterations = iterations(initName);
-        int r = site.rank();
+        int r = (int) site.loraA().getShape().get(0);   // factorRank: r, or min(in, out) below it
         try (NDManager tmp = ctx.manager().newSubManager()) {
             NDArray w = base.weight().duplicate();
             w.attach(tmp);

@@ -28,10 +28,10 @@ class LoftqInitializerTest {
     }
 
     @Test
-    void rankAboveMinInOutIsRejectedNamingTheModule() {
+    void rankAboveMinInOutIsAcceptedWithFactorsSlicedAtTheSvdSizeAsPeftDoes() {
         SiteInfo k = new SiteInfo("model.layers.0.self_attn.k_proj", SiteKind.LINEAR, 64, 32, 0, false);
-        loftq.validate("loftq", k, 32);
-        assertThatThrownBy(() -> loftq.validate("loftq", k, 33)).isInstanceOf(ConfigException.class)
-                .hasMessageContaining("model.layers.0.self_attn.k_proj").hasMessageContaining("min(in, out) = 32");
+        loftq.validate("loftq", k, 33);
+        assertThat(loftq.factorRank("loftq", k, 40)).isEqualTo(32);
+        assertThat(loftq.factorRank("loftq", k, 8)).isEqualTo(8);
     }
 }

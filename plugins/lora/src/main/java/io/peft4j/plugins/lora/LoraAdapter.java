@@ -59,7 +59,7 @@ public final class LoraAdapter implements Adapter {
     @Override
     public void validate(AdapterConfig config, List<SiteInfo> sites, ModelShape shape) {
         LoraConfig c = (LoraConfig) config;
-        LoraFactors.checkRanks(sites, c::rankFor, !c.rankPattern().isEmpty());
+        LoraFactors.warnLargeRanks(sites, c::rankFor);
     }
 
     @Override
@@ -71,8 +71,9 @@ public final class LoraAdapter implements Adapter {
         Map<String, LoraLayer> layers = new LinkedHashMap<>();
         for (SiteInfo s : sites) {
             int r = c.rankFor(s.path());
-            NDArray a = LoraFactors.initA(m, init, r, s.inFeatures());
-            NDArray b = LoraFactors.initB(m, init, s.outFeatures(), r);
+            int k = external == null ? r : external.factorRank(init, s, r);   // rows of A (PiSSA: <= min(in, out))
+            NDArray a = LoraFactors.initA(m, init, k, s.inFeatures());
+            NDArray b = LoraFactors.initB(m, init, s.outFeatures(), k);
             NDArray bias = c.loraBias() ? initBias(m, init, s.outFeatures(), r) : null;
             LoraLayer layer = new LoraLayer(s, r, c.scalingFor(s.path()), c.loraDropout().floatValue(), a, b, bias);
             if (external != null) {

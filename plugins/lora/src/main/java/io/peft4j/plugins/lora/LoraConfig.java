@@ -17,7 +17,8 @@ import java.util.Map;
  * @param loraAlpha         alpha (default 8); scaling {@code s = alpha / r}, or {@code alpha / sqrt(r)} with rsLoRA
  * @param loraDropout       dropout on the LoRA branch input (default 0)
  * @param useRslora         rank-stabilised scaling
- * @param bias              {@code none | all | lora_only}: which base biases are trained and saved
+ * @param bias              {@code none | all | lora_only}: PEFT trains and saves those base biases; peft4j does not,
+ *                          so the platform accepts all / lora_only only where they select no bias (BaseTrainingOptions)
  * @param loraBias          gives {@code lora_B} its own bias (scaled by {@code s} like the rest of the branch)
  * @param targetModules     list of names (exact or {@code .}-suffix), one regex (full match), or {@code "all-linear"}
  * @param excludeModules    same forms; wins over targets
@@ -29,7 +30,7 @@ import java.util.Map;
  * @param useDora           must be false here: DoRA is its own plugin
  * @param layersToTransform keep only these decoder layer indices (int or list)
  * @param layersPattern     the path component that precedes the layer index (e.g. {@code layers})
- * @param modulesToSave     extra modules trained fully (not supported yet by the platform)
+ * @param modulesToSave     extra modules PEFT trains fully; not supported, rejected by the platform
  * @param fanInFanOut       GPT-2 Conv1D layout; not applicable to Llama, must be false
  * @param loftqConfig       PEFT's {@code loftq_config}: {@code {loftq_bits, loftq_iter}} with {@code init_lora_weights:
  *                          "loftq"} ({@code {}} otherwise). The spelling {@code "loftq_iter_N"} is accepted and stored

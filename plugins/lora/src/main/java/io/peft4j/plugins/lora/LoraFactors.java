@@ -16,27 +16,36 @@ import io.peft4j.api.SiteInfo;
 import java.util.List;
 import java.util.Map;
 import java.util.function.ToIntFunction;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The {@code lora_A} / {@code lora_B} factors as LoRA and its variants create, initialise and name them. Public
  * because the dora plugin uses it through its PF4J plugin dependency on lora.
  */
 public final class LoraFactors {
+    private static final Logger LOG = LoggerFactory.getLogger(LoraFactors.class);
     /** The {@code init_lora_weights} values LoRA implements itself; any other names an {@link Initializer}. */
     public static final List<String> BUILT_IN_INITS = List.of("true", "false", "gaussian");
 
     private LoraFactors() {
     }
 
-    /** Rejects a rank larger than {@code min(in, out)} at any site, naming the module and its shape. */
-    public static void checkRanks(List<SiteInfo> sites, ToIntFunction<String> rankFor, boolean hasRankPattern) {
+    /**
+     * Warns (once per adapter) about ranks larger than {@code min(in, out)}. Hugging Face PEFT creates, trains and
+     * saves such adapters ({@code lora_A [r, in]}, {@code lora_B [out, r]}), and so does this method: the update
+     * {@code s·B A} then has rank at most {@code min(in, out)}, so the extra parameters buy nothing. A PiSSA/MiLoRA
+     * adapter converted to plain LoRA has rank 2r, which exceeds {@code min(in, out)} whenever r is above half of it.
+     */
+    public static void warnLargeRanks(List<SiteInfo> sites, ToIntFunction<String> rankFor) {
         for (SiteInfo s : sites) {
             int r = rankFor.applyAsInt(s.path());
             int max = Math.min(s.inFeatures(), s.outFeatures());
             if (r > max) {
-                throw new ConfigException(hasRankPattern ? "r / rank_pattern" : "r",
-                        "rank " + r + " is larger than min(in, out) = " + max + " of module " + s.path()
-                                + " [out=" + s.outFeatures() + ", in=" + s.inFeatures() + "]");
+                LOG.warn("rank {} is larger than min(in, out) = {} of module {} [out={}, in={}]: accepted as in "
+                        + "PEFT, but the update has rank at most {}", r, max, s.path(), s.outFeatures(),
+                        s.inFeatures(), max);
+                return;
             }
         }
     }

@@ -16,6 +16,8 @@ import java.util.Optional;
  *   s = lora_alpha / r            (rsLoRA: lora_alpha / sqrt(r))
  *   merge:   W ← W + s·B A,  b ← b + s·b_B          unmerge: subtract
  * </pre>
+ * {@code r} is the configured rank; the factors have {@code k <= r} rows/columns ({@code k < r} only when PiSSA
+ * truncated them at {@code min(in, out)}, see {@link io.peft4j.api.Initializer#factorRank}).
  * Dropout applies only to the LoRA branch input; {@code b_B} sits inside {@code lora_B(...)} and is therefore
  * scaled by {@code s} too (PEFT behaviour).
  */
@@ -53,7 +55,7 @@ public final class LoraLayer implements LowRankSite {
         // accumulated into a copy of the base output by the GEMM itself, instead of being written out and then
         // added in a separate full-size pass.
         Shape outShape = result.getShape();
-        NDArray down2d = down.reshape(-1, rank);
+        NDArray down2d = down.reshape(-1, loraA.getShape().get(0));
         NDArray base2d = result.reshape(-1, outShape.get(outShape.dimension() - 1));
         return ctx.linearAlgebra().linear(down2d, scaledB, base2d).reshape(outShape);
     }

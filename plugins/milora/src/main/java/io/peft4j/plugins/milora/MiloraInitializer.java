@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.AdapterContext;
-import io.peft4j.api.ConfigException;
 import io.peft4j.api.Initializer;
 import io.peft4j.api.LinearAlgebra.Svd;
 import io.peft4j.api.LinearBase;
@@ -59,25 +58,23 @@ public final class MiloraInitializer implements Initializer {
         return ID.equals(initName);
     }
 
+    /**
+     * MiLoRA is not part of PEFT; like PEFT's PiSSA, a rank above {@code min(in, out)} takes all
+     * {@code min(in, out)} singular triplets (the factors have that many rows/columns, the scaling keeps r).
+     */
     @Override
-    public void validate(String initName, SiteInfo site, int rank) {
-        int max = Math.min(site.inFeatures(), site.outFeatures());
-        if (rank > max) {
-            throw new ConfigException("r", "MiLoRA needs r <= min(in, out), but module " + site.path() + " [out="
-                    + site.outFeatures() + ", in=" + site.inFeatures() + "] has min(in, out) = " + max
-                    + " and r = " + rank);
-        }
+    public int factorRank(String initName, SiteInfo site, int rank) {
+        return Math.min(rank, Math.min(site.inFeatures(), site.outFeatures()));
     }
 
     @Override
     public void initialize(String initName, LowRankSite site, LinearBase base, AdapterContext ctx) {
-        validate(initName, base.site(), site.rank());
         NDArray w = base.weight();
         Svd svd = ctx.linearAlgebra().svd(w);     // u [out, k], s [k] descending, vh [k, in]
         int out = svd.rows();
         int in = svd.cols();
         int k = svd.rank();
-        int r = site.rank();
+        int r = (int) site.loraA().getShape().get(0);   // factorRank: r, or min(in, out) below it
         double scaling = site.scaling();
         float[] a = new float[r * in];
         float[] b = new float[out * r];

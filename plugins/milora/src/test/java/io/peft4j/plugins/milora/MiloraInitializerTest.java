@@ -1,13 +1,11 @@
 package io.peft4j.plugins.milora;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import io.peft4j.api.ConfigException;
 import io.peft4j.plugins.testkit.TestAdapterContext;
 import io.peft4j.plugins.testkit.TestLinearBase;
 import io.peft4j.plugins.testkit.TestLowRankSite;
@@ -24,12 +22,14 @@ class MiloraInitializerTest {
         assertThat(milora.handles("mica")).isFalse();
     }
 
+    /** Like PEFT's PiSSA, a rank above min(in, out) takes all min(in, out) triplets. */
     @Test
-    void rankLargerThanTheModuleIsRejected() {
+    void rankLargerThanTheModuleTakesAllTriplets() {
         try (NDManager m = NDManager.newBaseManager()) {
             TestLinearBase base = TestLinearBase.of(m.randomNormal(new Shape(12, 16)));
-            assertThatThrownBy(() -> milora.validate("milora", base.site(), 13)).isInstanceOf(ConfigException.class)
-                    .hasMessageContaining("model.layers.0.self_attn.q_proj").hasMessageContaining("out=12, in=16");
+            milora.validate("milora", base.site(), 13);
+            assertThat(milora.factorRank("milora", base.site(), 13)).isEqualTo(12);
+            assertThat(milora.factorRank("milora", base.site(), 4)).isEqualTo(4);
         }
     }
 

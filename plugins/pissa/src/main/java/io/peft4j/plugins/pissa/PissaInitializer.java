@@ -23,11 +23,13 @@ import org.pf4j.Extension;
  *   B = V[:, :r] · diag(√Sr)        [out, r]
  *   W_res = W - s · B A             written back to the base layer
  * </pre>
- * so {@code s·B A} is the best rank-r approximation of W (exactly, for the full SVD) and the layer output is
+ * With {@code r > min(in, out)} the slices stop at {@code min(in, out)} (PEFT's behaviour): the factors have
+ * {@code min(in, out)} rows/columns, {@code s = alpha / r} is unchanged and the residual is ~0.
+ * So {@code s·B A} is the best rank-r approximation of W (exactly, for the full SVD) and the layer output is
  * unchanged at initialisation. The factors are set through the {@link LowRankSite} view, so LoRA and DoRA (whose
  * magnitude is computed afterwards from {@code W_res + s·B A = W}) both work. Arithmetic: the decomposition runs in
- * float64 (the platform's {@link LinearAlgebra}), the factors are rounded to float32 and the residual is computed in float32 from those rounded
- * factors, as PEFT does, so {@code W_res + s·B A} reproduces W to float32 rounding.
+ * float64 (the platform's {@link LinearAlgebra}), the factors are rounded to float32 and the residual is computed in
+ * float32 from those rounded factors, as PEFT does, so {@code W_res + s·B A} reproduces W to float32 rounding.
  *
  * <p><b>Quantized bases.</b> The platform quantizes base layers <i>after</i> adapters are initialised, so PiSSA sees
  * and rewrites the full-precision weight, and the residual is what gets quantized - the order PEFT recommends. If an
@@ -83,15 +85,26 @@ public final class PissaInitializer implements Initializer {
         return Integer.parseInt(suffix);
     }
 
+    /**
+     * {@code pissa} accepts any rank (PEFT slices the SVD at {@code min(in, out)}, see {@link #factorRank});
+     * {@code pissa_niter_N} with {@code r > min(in, out)} is rejected: PEFT's randomized SVD
+     * ({@code torch.svd_lowrank}) fails there with an assertion error.
+     */
     @Override
     public void validate(String initName, SiteInfo site, int rank) {
-        niter(initName);
         int max = Math.min(site.inFeatures(), site.outFeatures());
-        if (rank > max) {
-            throw new ConfigException("r", "PiSSA needs r <= min(in, out), but module " + site.path() + " [out="
-                    + site.outFeatures() + ", in=" + site.inFeatures() + "] has min(in, out) = " + max
-                    + " and r = " + rank);
+        if (niter(initName) >= 0 && rank > max) {
+            throw new ConfigException("r", initName + " needs r <= min(in, out), but module " + site.path()
+                    + " [out=" + site.outFeatures() + ", in=" + site.inFeatures() + "] has min(in, out) = " + max
+                    + " and r = " + rank + " (PEFT's randomized SVD fails there too); use init_lora_weights: pissa "
+                    + "(exact SVD) or a smaller r");
         }
+    }
+
+    /** {@code min(r, min(in, out))}: PEFT's {@code V[:, :r]}, {@code S[:r]}, {@code Uh[:r]} stop at the SVD's size. */
+    @Override
+    public int factorRank(String initName, SiteInfo site, int rank) {
+        return Math.min(rank, Math.min(site.inFeatures(), site.outFeatures()));
     }
 
     @Override
@@ -99,7 +112,7 @@ public final class PissaInitializer implements Initializer {
         validate(initName, base.site(), site.rank());
         int niter = niter(initName);
         NDArray w = base.weight();
-        int r = site.rank();
+        int r = (int) site.loraA().getShape().get(0);   // factorRank: r, or min(in, out) below it
         LinearAlgebra la = ctx.linearAlgebra();
         Svd top = niter < 0 ? la.svd(w).slice(0, r) : la.svdLowRank(w, r, niter);
         applyTriplets(top, site, base, ctx.manager());

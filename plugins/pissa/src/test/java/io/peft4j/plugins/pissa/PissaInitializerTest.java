@@ -33,14 +33,22 @@ class PissaInitializerTest {
         }
     }
 
+    /**
+     * As in PEFT: exact PiSSA takes any rank and slices its factors at min(in, out); the randomized variant is
+     * rejected above it (torch.svd_lowrank fails there), naming the module and its shape.
+     */
     @Test
-    void rankLargerThanTheModuleIsRejectedNamingModuleAndShape() {
+    void rankLargerThanTheModuleSlicesExactPissaAndRejectsTheRandomizedOne() {
         try (NDManager m = NDManager.newBaseManager()) {
             TestLinearBase base = TestLinearBase.of(m.randomNormal(new Shape(12, 16)));
-            assertThatThrownBy(() -> pissa.validate("pissa", base.site(), 13)).isInstanceOf(ConfigException.class)
+            assertThatThrownBy(() -> pissa.validate("pissa_niter_2", base.site(), 13))
+                    .isInstanceOf(ConfigException.class)
                     .hasMessageContaining("model.layers.0.self_attn.q_proj").hasMessageContaining("out=12, in=16")
                     .hasMessageContaining("r = 13");
-            pissa.validate("pissa", base.site(), 12);
+            pissa.validate("pissa_niter_2", base.site(), 12);
+            pissa.validate("pissa", base.site(), 13);
+            assertThat(pissa.factorRank("pissa", base.site(), 13)).isEqualTo(12);
+            assertThat(pissa.factorRank("pissa", base.site(), 5)).isEqualTo(5);
         }
     }
 

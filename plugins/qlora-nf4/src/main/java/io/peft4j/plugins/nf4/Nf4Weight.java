@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.ndarray.types.SparseFormat;
 import io.peft4j.api.QuantizedWeight;
 import io.peft4j.plugins.nf4.BlockwiseQuantization.Blockwise8;
 import io.peft4j.plugins.nf4.BlockwiseQuantization.DoubleQuantized;
@@ -134,9 +133,8 @@ public final class Nf4Weight implements QuantizedWeight {
         try (NDManager tmp = manager.newSubManager()) {
             NDArray table = tmp.create(pairTable, new Shape(256, 2));
             NDArray idx = in(tmp, packed.toType(DataType.INT64, false));
-            // embedding = index_select of whole rows (a plain row copy; advanced indexing get("{}") also works).
-            NDArray values = table.getNDArrayInternal().embedding(idx, table, SparseFormat.DENSE).singletonOrThrow()
-                    .reshape(-1);   // [2 * ceil(n/2)]
+            // Advanced indexing by an index array selects whole rows (torch's index_select of the pair table).
+            NDArray values = table.get(new NDIndex("{}", idx)).reshape(-1);   // [2 * ceil(n/2)]
             NDArray w = scaleBlocks(tmp, values, blockAbsmax(tmp), n, blocksize).reshape(new Shape(shape));
             w.attach(manager);
             return w;

@@ -8,6 +8,7 @@ import io.peft4j.api.LinearBase;
 import io.peft4j.api.LinearSiteModule;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
+import io.peft4j.core.linalg.EjmlLinearAlgebra;
 import java.util.List;
 import java.util.Optional;
 
@@ -44,7 +45,7 @@ public final class TestLinearBase implements LinearBase {
 
     /** {@code x W^T + b}, then each adapter's {@code forward(x, y, this, ctx)} in order. */
     public NDArray forward(NDArray x, List<? extends LinearSiteModule> adapters, ForwardContext ctx) {
-        NDArray y = x.getNDArrayInternal().linear(x, weight, bias).singletonOrThrow();
+        NDArray y = EjmlLinearAlgebra.INSTANCE.linear(x, weight, bias);
         for (LinearSiteModule a : adapters) {
             y = a.forward(x, y, this, ctx);
         }

@@ -20,8 +20,9 @@ import java.util.List;
  * @param veraDropout        dropout on the adapter input (default 0)
  * @param dInitial           initial value of every {@code lambda_d} entry (default 0.1)
  * @param fanInFanOut        GPT-2 Conv1D layout; not applicable to Llama, must be false
- * @param bias               {@code none | all | vera_only}: which base biases are trained and saved
- * @param modulesToSave      extra modules trained fully
+ * @param bias               {@code none | all | vera_only}: PEFT trains and saves those base biases; accepted only
+ *                           where they select no bias (BaseTrainingOptions)
+ * @param modulesToSave      extra modules PEFT trains fully; not supported, rejected by the platform
  * @param initWeights        true: {@code lambda_b = 0}, {@code lambda_d = d_initial}; false: {@code lambda_b = 1},
  *                           {@code lambda_d ~ N(0, 1)} (debugging)
  * @param layersToTransform  keep only these decoder layer indices (int or list)

@@ -46,9 +46,9 @@ public final class VeraLayer implements LinearSiteModule {
         aS.attach(ctx.manager());
         NDArray bS = sliceB();
         bS.attach(ctx.manager());
-        NDArray down = h.getNDArrayInternal().linear(h, aS, null).singletonOrThrow();       // [..., r]
+        NDArray down = ctx.linearAlgebra().linear(h, aS, null);       // [..., r]
         NDArray scaled = down.mul(lambdaD);
-        NDArray up = scaled.getNDArrayInternal().linear(scaled, bS, null).singletonOrThrow();  // [..., out]
+        NDArray up = ctx.linearAlgebra().linear(scaled, bS, null);  // [..., out]
         return result.add(up.mul(lambdaB));
     }
 
