@@ -74,8 +74,8 @@ final class SparkGradientSource implements Trainer.GradientSource {
             }
         }
         long t3 = System.nanoTime();
-        stats.recordStep(4L * values.length * sum.executors(), t1 - t0, t2 - t1, sum.criticalComputeNanos(),
-                t3 - t2, sum.executors());
+        stats.recordStep(t0, t1 - t0, t2 - t1, sum.criticalComputeNanos(), t3 - t2,
+                4L * values.length * sum.executors(), sum.executors());
         return sum.loss();
     }
 }

@@ -65,8 +65,9 @@ class Peft4jSparkTest {
     }
 
     /**
-     * Dropout on, clipping on (max_grad_norm 0.5), cosine with warmup, LoRA+ (two parameter groups), 2
-     * micro-batches of 4 rows per step: one per worker.
+     * Dropout on, clipping on (max_grad_norm 0.5), cosine with warmup, LoRA+ (two parameter groups), 4
+     * micro-batches of 2 rows per step: two per worker, so each worker's partial sum and the driver's sum of the
+     * partials round differently from one process's running sum.
      */
     private static RunConfig config(String out, int steps, boolean resume) {
         String yaml = "model: {path: 'bundled:stories260K'}\n"
@@ -74,7 +75,7 @@ class Peft4jSparkTest {
                 + "down_proj]}]\n"
                 + "optimizer: {lr: 0.004, weight_decay: 0.01, max_grad_norm: 0.5, "
                 + "policy: {id: loraplus, loraplus_lr_ratio: 4}}\n"
-                + "training: {steps: " + steps + ", batch_size: 4, grad_accumulation: 2, max_seq_len: 64, "
+                + "training: {steps: " + steps + ", batch_size: 2, grad_accumulation: 4, max_seq_len: 48, "
                 + "schedule: cosine, warmup_steps: 3, checkpoint_every: 5, keep_checkpoints: 2, log_every: 5, "
                 + "seed: 7, progress_bar: false, resume: " + resume + "}\n"
                 + "data: {train: '" + train + "', eval: '" + eval + "', shuffle: true}\n"
