@@ -46,11 +46,12 @@ public final class SparkBench {
         for (int i = 0; i + 1 < args.length; i += 2) {
             o.put(args[i].replaceFirst("^--", ""), args[i + 1]);
         }
-        Path plugins = Path.of(require(o, "plugins"));
+        // Absolute: executors resolve relative paths against their own working directories.
+        Path plugins = Path.of(require(o, "plugins")).toAbsolutePath();
         String shape = o.getOrDefault("shape", "small");
         int steps = Integer.parseInt(o.getOrDefault("steps", "8"));
         String master = o.getOrDefault("master", "local");
-        Path out = Path.of(o.getOrDefault("out", "target/spark-bench"));
+        Path out = Path.of(o.getOrDefault("out", "target/spark-bench")).toAbsolutePath();
         Files.createDirectories(out);
         Path model = modelDir(shape, out);
         Path data = out.resolve("train.jsonl");
@@ -135,7 +136,7 @@ public final class SparkBench {
         Files.createDirectories(src);
         ObjectNode c = (ObjectNode) JSON.readTree(bundled.resolve("config.json").toFile());
         c.put("hidden_size", s.dim).put("intermediate_size", s.hidden).put("num_attention_heads", s.heads)
-                .put("num_key_value_heads", s.kvHeads).put("num_hidden_layers", s.layers).put("vocab_size", s.vocab)
+                .put("num_key_value_heads", s.kvHeads).put("head_dim", s.dim / s.heads).put("num_hidden_layers", s.layers).put("vocab_size", s.vocab)
                 .put("max_position_embeddings", 2048).put("tie_word_embeddings", false);
         Files.writeString(src.resolve("config.json"), c.toString());
         Files.copy(bundled.resolve("tokenizer.json"), src.resolve("tokenizer.json"));

@@ -20,7 +20,7 @@ import java.util.Objects;
  * @param stopBeforeStep     test hook: the driver dies when it reaches this optimizer step (0: never)
  */
 public record SparkTrainOptions(Path pluginsDir, String executorPluginsDir, String executorModelPath, int workers,
-                                InjectedFailure failOnce, int stopBeforeStep) implements Serializable {
+                                InjectedFailure failOnce, int stopBeforeStep) {
     public SparkTrainOptions {
         Objects.requireNonNull(pluginsDir, "pluginsDir");
         if (workers < 0) {
