@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.peft4j.core.config.RunConfig;
 import io.peft4j.core.config.RunConfigParser;
 import io.peft4j.core.io.SafetensorsReader;
@@ -115,6 +117,15 @@ class Peft4jSparkTest {
         assertThat(diff).isLessThanOrEqualTo(1e-5);
         assertThat(maxAbsDiff(initial, reference)).as("training moved the adapter").isGreaterThan(1e-3);
         assertThat(twoWorkersRun.outcome().evalAfter().loss()).isLessThan(twoWorkersRun.outcome().evalBefore().loss());
+        // Clipping really acted: some logged pre-clip global norm is above max_grad_norm.
+        double maxNorm = 0;
+        for (String line : Files.readAllLines(dir.resolve("spark2/metrics.jsonl"))) {
+            JsonNode n = new ObjectMapper().readTree(line);
+            if (n.has("grad_norm")) {
+                maxNorm = Math.max(maxNorm, n.get("grad_norm").asDouble());
+            }
+        }
+        assertThat(maxNorm).isGreaterThan(0.5);
 
         // One float32 gradient per worker crossed to the driver per step (plus Spark's small task-result overhead).
         double perStep = ((Number) twoWorkersRun.exchange().get("gradient_bytes_per_step")).doubleValue();
