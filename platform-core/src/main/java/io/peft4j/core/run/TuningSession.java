@@ -27,6 +27,7 @@ import io.peft4j.core.prune.Pruner;
 import io.peft4j.core.prune.PruningMasks;
 import io.peft4j.core.prune.SparsityReport;
 import io.peft4j.core.train.EvalResult;
+import io.peft4j.core.train.MicroBatchBackward;
 import io.peft4j.core.train.Trainer;
 import io.peft4j.core.train.TrainingConfig;
 import io.peft4j.core.train.TrainingResult;
@@ -156,13 +157,21 @@ public final class TuningSession implements AutoCloseable {
      * adapters (PEFT format) to {@code <output.dir>/adapter}.
      */
     public Outcome train() {
+        return train(null);
+    }
+
+    /**
+     * {@link #train()} with each step's gradients produced by {@code source} (for example by Spark executors, each
+     * running {@link #microBatchBackward()} on a replica of this session) instead of this process; null: here.
+     */
+    public Outcome train(Trainer.GradientSource source) {
         RunConfig cfg = plan.config();
         if (plan.trainData() == null) {
             throw new ConfigException("data.train", "required for training: a JSONL file with {\"text\": ...} or "
                     + "{\"prompt\": ..., \"completion\": ...} per line");
         }
         Path out = Path.of(cfg.output().dir());
-        try (Trainer trainer = buildTrainer(out, true)) {
+        try (Trainer trainer = buildTrainer(out, true, source)) {
             EvalResult before = trainer.evaluate();
             long t0 = System.nanoTime();
             TrainingResult result = trainer.train();
@@ -184,13 +193,13 @@ public final class TuningSession implements AutoCloseable {
     /** Eval loss and perplexity of the current model (active adapters) on the plan's eval data. */
     public EvalResult evaluate() {
         Path out = Path.of(plan.config().output().dir());
-        try (Trainer trainer = buildTrainer(out, false)) {
+        try (Trainer trainer = buildTrainer(out, false, null)) {
             return trainer.evaluate();
         }
     }
 
     /** The trainer of this plan; with {@code allocate}, rank allocators (AdaLoRA) run after each optimizer step. */
-    private Trainer buildTrainer(Path out, boolean allocate) {
+    private Trainer buildTrainer(Path out, boolean allocate, Trainer.GradientSource source) {
         RunConfig cfg = plan.config();
         RunConfig.TrainingSection t = cfg.training();
         DataOptions opts = new DataOptions(t.maxSeqLen(), t.truncate(), cfg.data().addBos(), cfg.data().addEos(),
@@ -224,8 +233,7 @@ public final class TuningSession implements AutoCloseable {
                 .maxGradNorm(o.maxGradNorm()).evalEvery(t.evalEvery()).checkpointEvery(t.checkpointEvery())
                 .keepCheckpoints(t.keepCheckpoints()).seed(t.seed()).logEvery(t.logEvery())
                 .progressBar(t.progressBar()).resume(t.resume())
-                .gradientCheckpointing(t.gradientCheckpointing() != null ? t.gradientCheckpointing()
-                        : plan.quantizer() != null)
+                .gradientCheckpointing(gradientCheckpointing())
                 .build();
         Trainer.Builder b = Trainer.builder(model, tc).parameterGroups(groups)
                 .adamW(o.betas().get(0), o.betas().get(1), o.eps())
@@ -233,6 +241,9 @@ public final class TuningSession implements AutoCloseable {
                 .trainData(new DataLoader(train.isEmpty() ? eval : train, t.batchSize(), t.packing(), t.maxSeqLen(),
                         PAD_ID, cfg.data().shuffle(), t.seed()))
                 .auxiliaryLoss(peft::auxiliaryLoss);
+        if (source != null) {
+            b.gradientSource(source);
+        }
         if (!eval.isEmpty()) {
             b.evalData(new DataLoader(eval, t.batchSize(), false, t.maxSeqLen(), PAD_ID, false, 0));
         }
@@ -260,6 +271,21 @@ public final class TuningSession implements AutoCloseable {
             throw e;
         }
         return trainer;
+    }
+
+    /** Activation checkpointing as configured; by default on with a quantized base. */
+    private boolean gradientCheckpointing() {
+        Boolean configured = plan.config().training().gradientCheckpointing();
+        return configured != null ? configured : plan.quantizer() != null;
+    }
+
+    /**
+     * The micro-batch forward/backward that {@link #train} runs for each micro-batch (same auxiliary losses,
+     * checkpointing and dropout seeds): what a data-parallel worker holding a replica of this session computes.
+     */
+    public MicroBatchBackward microBatchBackward() {
+        return new MicroBatchBackward(model, List.of(peft::auxiliaryLoss), gradientCheckpointing(),
+                plan.config().training().seed());
     }
 
     private RankAllocator.Schedule startAllocator(RunPlan.PlannedAdapter a, int totalSteps) {

@@ -1,6 +1,5 @@
 package io.peft4j.core.train;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
@@ -11,7 +10,6 @@ import io.peft4j.api.ParamGroup;
 import io.peft4j.api.Parameter;
 import io.peft4j.core.model.CausalLM;
 import io.peft4j.core.model.PlatformForwardContext;
-import io.peft4j.core.util.Scalars;
 import io.peft4j.core.train.checkpoint.CheckpointManager;
 import io.peft4j.core.train.checkpoint.SimpleSafetensors;
 import io.peft4j.core.train.checkpoint.TensorFileFormat;
@@ -42,15 +40,16 @@ import java.util.function.Supplier;
 /**
  * The training loop. One optimizer step:
  * <ol>
- *   <li>the engine's random generator is seeded from {@code (config.seed, step)}, so dropout masks depend only on the
- *       seed and the step (a resumed run draws the same masks without saved generator state);</li>
- *   <li>for each of the {@code gradientAccumulationSteps} micro-batches, inside an {@link NDScope}, a per-pass
- *       sub-manager and a {@link GradientCollector}: forward in training mode,
+ *   <li>for each of the {@code gradientAccumulationSteps} micro-batches ({@link MicroBatchBackward}): the engine's
+ *       random generator is seeded from {@code (config.seed, step, index in step)}, so dropout masks depend only on
+ *       these (a resumed run, or another process running the micro-batch, draws the same masks); then, inside an
+ *       {@link NDScope}, a per-pass sub-manager and a {@link GradientCollector}: forward in training mode,
  *       {@code loss = nll_sum(micro) / counted_tokens(all micro-batches of the step) + sum(aux) / microBatches},
  *       backward (gradients accumulate); the step's loss is the sum of these, i.e. the token mean over the step plus
  *       the auxiliary terms once. The language-model term goes through {@link CausalLM#causalLmBackward} (the
  *       Llama model fuses lm_head and the loss, and with {@code gradientCheckpointing} recomputes activations layer
- *       by layer; same gradients) and the auxiliary terms get their own backward;</li>
+ *       by layer; same gradients) and the auxiliary terms get their own backward. A {@link GradientSource} given to
+ *       the builder replaces this item (data-parallel training: workers compute the micro-batches);</li>
  *   <li>outside the scope: global-norm clipping (pre-clip norm reported), AdamW step with
  *       {@code lr = group.lr * schedule.factor(step - 1)}, the {@link StepCallback}s (gradients still readable), then
  *       gradients are zeroed;</li>
@@ -92,6 +91,23 @@ public final class Trainer implements AutoCloseable {
     private final List<Function<ForwardContext, Optional<NDArray>>> auxLosses;
     private final List<StepCallback> callbacks;
     private final List<ExtraState> extraStates;
+    private final MicroBatchBackward backward;
+    private final GradientSource gradientSource;
+
+    /**
+     * Produces the gradients of one optimizer step: on return every trainable parameter's gradient holds the sum over
+     * the step's micro-batches of {@link MicroBatchBackward#run} (as if run in this process), and the result is the
+     * step's loss. The seam for data-parallel training (the spark module); the default runs the micro-batches here.
+     */
+    @FunctionalInterface
+    public interface GradientSource {
+        /**
+         * @param step          the optimizer step (1-based)
+         * @param window        the step's micro-batches, in order
+         * @param countedTokens counted tokens of the whole window (the loss normaliser)
+         */
+        double accumulate(int step, List<Batch> window, long countedTokens);
+    }
 
     /** See {@link Builder#checkpointedState}. */
     private record ExtraState(String name, Supplier<Map<String, NDArray>> save, Consumer<Map<String, NDArray>> load) {
@@ -112,6 +128,8 @@ public final class Trainer implements AutoCloseable {
         this.callbacks = List.copyOf(b.callbacks);
         this.extraStates = List.copyOf(b.extraStates);
         this.format = b.format;
+        this.backward = new MicroBatchBackward(model, auxLosses, config.gradientCheckpointing(), config.seed());
+        this.gradientSource = b.gradientSource != null ? b.gradientSource : this::accumulateHere;
         List<Parameter> t = new ArrayList<>();
         for (ParamGroup g : groups) {
             for (Parameter p : g.parameters()) {
@@ -178,7 +196,6 @@ public final class Trainer implements AutoCloseable {
                 lastCheckpoint = latest.get();
             }
         }
-        Engine engine = Engine.getInstance();
         int firstStep = step + 1;
         List<Double> losses = new ArrayList<>();
         EvalResult lastEval = null;
@@ -192,7 +209,6 @@ public final class Trainer implements AutoCloseable {
             while (step < totalSteps) {
                 long stepStart = System.nanoTime();
                 int s = step + 1;
-                engine.setRandomSeed(stepSeed(config.seed(), s));
                 double factor = schedule.factor(step);
                 List<Batch> window = new ArrayList<>(config.gradientAccumulationSteps());
                 for (int i = 0; i < config.gradientAccumulationSteps(); i++, micro++) {
@@ -205,10 +221,7 @@ public final class Trainer implements AutoCloseable {
                     counted += b.countedTokens();
                     tokens += b.tokens();
                 }
-                double loss = 0;
-                for (Batch b : window) {
-                    loss += forwardBackward(b, counted, window.size());
-                }
+                double loss = gradientSource.accumulate(s, window, counted);
                 double gradNorm = GradientClipping.clip(trainable, config.maxGradNorm());
                 optimizer.step(factor);
                 step = s;
@@ -272,28 +285,13 @@ public final class Trainer implements AutoCloseable {
         return new TrainingResult(step, losses, firstStep, lastEval, lastCheckpoint);
     }
 
-    /** One micro-batch: forward and backward inside a scope; returns its share of the step loss. */
-    private double forwardBackward(Batch b, long countedInStep, int microBatches) {
-        try (NDManager sm = model.manager().newSubManager();
-             NDScope ignored = new NDScope();
-             GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            PlatformForwardContext ctx = new PlatformForwardContext(true, sm);
-            double value = model.causalLmBackward(b.inputIds(sm), b.attentionMask(sm), b.labels(sm),
-                    1.0 / Math.max(1, countedInStep), ctx, gc, config.gradientCheckpointing());
-            NDArray loss = null;
-            for (Function<ForwardContext, Optional<NDArray>> aux : auxLosses) {
-                Optional<NDArray> term = aux.apply(ctx);
-                if (term.isPresent()) {
-                    NDArray t = term.get().div(Scalars.of(term.get(), microBatches));
-                    loss = loss == null ? t : loss.add(t);
-                }
-            }
-            if (loss != null) {
-                gc.backward(loss);   // the auxiliary terms: their own backward, gradients accumulate
-                value += loss.getFloat();
-            }
-            return value;
+    /** The default {@link GradientSource}: every micro-batch of the window in this process. */
+    private double accumulateHere(int step, List<Batch> window, long countedTokens) {
+        double loss = 0;
+        for (int i = 0; i < window.size(); i++) {
+            loss += backward.run(step, i, window.get(i), countedTokens, window.size());
         }
+        return loss;
     }
 
     /**
@@ -376,14 +374,6 @@ public final class Trainer implements AutoCloseable {
         }
     }
 
-    /** The engine seed of step {@code step}: a fixed mix of the run seed and the step. */
-    static int stepSeed(long seed, int step) {
-        long z = seed * 0x9E3779B97F4A7C15L + step;
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        return (int) ((z ^ (z >>> 31)) & 0x7fffffff);
-    }
-
     @Override
     public void close() {
         optimizer.close();
@@ -406,6 +396,7 @@ public final class Trainer implements AutoCloseable {
         private final List<StepCallback> callbacks = new ArrayList<>();
         private final List<ExtraState> extraStates = new ArrayList<>();
         private TensorFileFormat format = new SimpleSafetensors();
+        private GradientSource gradientSource;
 
         private Builder(CausalLM model, TrainingConfig config) {
             this.model = Objects.requireNonNull(model, "model");
@@ -473,6 +464,12 @@ public final class Trainer implements AutoCloseable {
 
         public Builder afterStep(StepCallback callback) {
             callbacks.add(Objects.requireNonNull(callback, "callback"));
+            return this;
+        }
+
+        /** Where each step's gradients come from (default: this process; see {@link GradientSource}). */
+        public Builder gradientSource(GradientSource source) {
+            this.gradientSource = Objects.requireNonNull(source, "source");
             return this;
         }
 
