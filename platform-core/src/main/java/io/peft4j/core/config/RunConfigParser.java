@@ -209,8 +209,31 @@ public final class RunConfigParser {
         if (ef < 0 || ef >= 1) {
             throw new ConfigException("data.eval_fraction", "must be in [0, 1), got " + ef);
         }
+        checkBestAndEarlyStopping(t, c.data().eval() != null || ef > 0);
         if (c.quantization() != null && (c.quantization().method() == null || c.quantization().method().isBlank())) {
             throw new ConfigException("quantization.method", "required: an installed quantizer id (e.g. nf4)");
+        }
+    }
+
+    /** Best-eval selection and early stopping need evals to choose from. */
+    private static void checkBestAndEarlyStopping(RunConfig.TrainingSection t, boolean evalData) {
+        String noEval = "needs eval data: set data.eval (a JSONL file) or data.eval_fraction > 0";
+        if (Boolean.TRUE.equals(t.loadBestAtEnd()) && !evalData) {
+            throw new ConfigException("training.load_best_at_end", noEval);
+        }
+        if (t.earlyStoppingPatience() != null) {
+            atLeast("training.early_stopping_patience", t.earlyStoppingPatience(), 1);
+            if (!evalData) {
+                throw new ConfigException("training.early_stopping_patience", noEval);
+            }
+            if (t.evalEvery() == 0) {
+                throw new ConfigException("training.early_stopping_patience", "needs evals during training: set "
+                        + "training.eval_every > 0 (got 0: eval only at the end)");
+            }
+        }
+        if (t.earlyStoppingThreshold() < 0) {
+            throw new ConfigException("training.early_stopping_threshold", "must be >= 0, got "
+                    + t.earlyStoppingThreshold());
         }
     }
 
