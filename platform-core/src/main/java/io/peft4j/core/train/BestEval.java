@@ -2,6 +2,7 @@ package io.peft4j.core.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import io.peft4j.api.Parameter;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -14,6 +15,8 @@ import java.util.Map;
  * trainable tensors at the best eval is held (adapter-sized), so the run can end with them.
  */
 final class BestEval implements AutoCloseable {
+    /** Whole-tensor in-place assignment (torch index_put; unlike copyTo it raises no deprecated-guard warning). */
+    private static final NDIndex ALL = new NDIndex("...");
     private final boolean keepWeights;
     private final int patience;
     private final double threshold;
@@ -70,7 +73,7 @@ final class BestEval implements AutoCloseable {
     /** Copies the best eval's tensors into the parameters (in place, outside any gradient collector). */
     void restoreInto(List<Parameter> trainable) {
         for (Parameter p : trainable) {
-            weights.get(p.name()).copyTo(p.value());
+            p.value().set(ALL, weights.get(p.name()));
         }
     }
 
@@ -95,7 +98,7 @@ final class BestEval implements AutoCloseable {
             copy = copies.create(value.getShape(), value.getDataType());
             weights.put(name, copy);
         }
-        value.copyTo(copy);
+        copy.set(ALL, value);
     }
 
     @Override

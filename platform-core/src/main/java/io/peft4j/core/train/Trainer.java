@@ -387,7 +387,7 @@ public final class Trainer implements AutoCloseable {
                             + t.getShape() + ", parameter is " + p.value().getDataType() + " "
                             + p.value().getShape());
                 }
-                t.copyTo(p.value()); // in place, outside the collector
+                p.value().set(new ai.djl.ndarray.index.NDIndex("..."), t); // in place, outside the collector
             }
             optimizer.loadState(l.optimizer(), s.optimizerSteps());
             for (ExtraState x : extraStates) {
