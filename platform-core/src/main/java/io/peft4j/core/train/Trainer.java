@@ -287,9 +287,9 @@ public final class Trainer implements AutoCloseable {
                     bar.eval(step, ev.loss(), best.step(), best.loss());
                 }
                 if (stoppedEarly) {
-                    bar.note("early stopping at step " + step + ": eval loss has not improved for "
-                            + best.evalsWithoutImprovement() + " evals (best " + String.format(java.util.Locale.ROOT,
-                            "%.4f", best.loss()) + " at step " + best.step() + ")");
+                    int n = best.evalsWithoutImprovement();
+                    bar.note(String.format(java.util.Locale.ROOT, "early stopping at step %d: no improvement in %d "
+                            + "eval%s (best %.4f at step %d)", step, n, n == 1 ? "" : "s", best.loss(), best.step()));
                     break;
                 }
             }
@@ -403,14 +403,16 @@ public final class Trainer implements AutoCloseable {
                     throw new IllegalStateException(dir + ": saved state '" + x.name() + "': " + e.getMessage(), e);
                 }
             }
-            best.resume(s.bestStep(), s.bestEvalLoss(), s.evalsWithoutImprovement(), bestWeights(checkpoints, s, l, tmp));
+            best.resume(s.bestStep(), s.bestEvalLoss(), s.evalsWithoutImprovement(),
+                    bestWeights(checkpoints, s, l, tmp));
             return s;
         }
     }
 
     /**
      * The trainable tensors of the best eval a resumed checkpoint names: its own, or those of the retained
-     * {@code step-<best>} checkpoint; null when there is none (then the best so far is forgotten).
+     * {@code step-<best>} checkpoint; null when that checkpoint is gone (the run then ends with its last weights
+     * unless a later eval is better).
      */
     private Map<String, NDArray> bestWeights(CheckpointManager checkpoints, TrainerState s, CheckpointManager.Loaded l,
                                              NDManager tmp) throws IOException {
