@@ -22,6 +22,7 @@ public final class ProgressReporter implements AutoCloseable {
     private final int logEvery;
     private final long startNanos = System.nanoTime();
     private final List<String> notes = new ArrayList<>();
+    private String stepText = "";
     private String evalText = "";
     private double lossSum;
     private double tokensPerSecondSum;
@@ -62,8 +63,8 @@ public final class ProgressReporter implements AutoCloseable {
     public void update(int step, double loss, double lr, double tokensPerSecond) {
         if (bar != null) {
             bar.stepTo(step);
-            bar.setExtraMessage(String.format(Locale.ROOT, "loss %.4f lr %.2e %.0f tok/s%s", loss, lr,
-                    tokensPerSecond, evalText));
+            stepText = String.format(Locale.ROOT, "loss %.4f lr %.2e %.0f tok/s", loss, lr, tokensPerSecond);
+            bar.setExtraMessage(stepText + evalText);
             return;
         }
         if (lines == null) {
@@ -88,6 +89,8 @@ public final class ProgressReporter implements AutoCloseable {
                 : String.format(Locale.ROOT, " (best %.4f at step %d)", bestLoss, bestStep);
         if (bar != null) {
             evalText = String.format(Locale.ROOT, " | eval %.4f%s", loss, best);
+            bar.setExtraMessage(stepText + evalText);
+            bar.refresh();
         } else if (lines != null) {
             lines.printf(Locale.ROOT, "step %d/%d  eval_loss %.4f%s%n", step, totalSteps, loss, best);
         }
