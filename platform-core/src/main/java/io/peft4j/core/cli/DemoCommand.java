@@ -58,6 +58,10 @@ final class DemoCommand implements Callable<Integer> {
                     Reports.printAdapters(s.peft(), s.model());
                 }
                 Reports.printTrainable(s.peft(), s.model());
+                if (plan.evalData() == null) {
+                    throw new io.peft4j.api.ConfigException("data.eval", "the demo scores the eval file's prompts: "
+                            + "set data.eval to a JSONL file with {\"prompt\", \"completion\"} lines");
+                }
                 List<String> prompts = DemoTask.prompts(plan.evalData());
                 List<String> active = s.peft().active();
                 s.peft().setActive(List.of());
