@@ -39,6 +39,14 @@ final class ConfigJson {
         return root.toString();
     }
 
+    static com.fasterxml.jackson.databind.JsonNode tree(String json) {
+        try {
+            return JSON.readTree(json);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException("not JSON: " + e.getOriginalMessage(), e);
+        }
+    }
+
     static RunConfig read(String json) {
         return RunConfigParser.parse(json, false);
     }

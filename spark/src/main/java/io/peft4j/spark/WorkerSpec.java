@@ -1,5 +1,6 @@
 package io.peft4j.spark;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.peft4j.core.config.RunConfig;
 import java.io.Serializable;
 
@@ -15,15 +16,21 @@ record WorkerSpec(String configJson, String pluginsDir, String key) implements S
         if (options.executorModelPath() != null) {
             c = c.withModelPath(options.executorModelPath());
         }
-        RunConfig.DataSection d = c.data();
-        RunConfig.TrainingSection t = c.training();
-        // Only what changes a micro-batch's gradient is kept, so that e.g. a resumed run reuses the replica.
-        RunConfig.TrainingSection gradientRelevant = new RunConfig.TrainingSection(null, null, null, null, null, null,
-                null, null, null, null, null, null, null, t.seed(), false, null, t.gradientCheckpointing());
-        c = new RunConfig(c.model(), c.quantization(), c.adapters(), c.optimizer(), gradientRelevant,
-                new RunConfig.DataSection(null, null, null, d.addEos(), d.addBos(), d.shuffle()),
-                new RunConfig.OutputSection(null, c.output().convertToLora()), c.pruning());
-        String json = ConfigJson.write(c);
+        // Only what changes a micro-batch's gradient is kept, so that e.g. a resumed run reuses the replica. Edited
+        // as JSON (not by record constructors) so that new config fields need no change here.
+        ObjectNode root = (ObjectNode) ConfigJson.tree(ConfigJson.write(c));
+        ObjectNode training = root.putObject("training");
+        training.put("seed", c.training().seed());
+        training.put("progress_bar", false);
+        if (c.training().gradientCheckpointing() != null) {
+            training.put("gradient_checkpointing", c.training().gradientCheckpointing());
+        }
+        if (root.get("data") instanceof ObjectNode data) {
+            data.remove(java.util.List.of("train", "eval", "eval_fraction"));
+        }
+        ObjectNode output = root.putObject("output");
+        output.put("convert_to_lora", c.output().convertToLora());
+        String json = root.toString();
         String plugins = options.executorPluginsDir() != null ? options.executorPluginsDir()
                 : options.pluginsDir().toString();
         return new WorkerSpec(json, plugins, plugins + "\n" + json);

@@ -103,7 +103,7 @@ class CompositionTest {
             RunConfig.TrainingSection t = tooLong.training();
             RunConfig longSeq = new RunConfig(tooLong.model(), tooLong.quantization(), tooLong.adapters(),
                     tooLong.optimizer(), new RunConfig.TrainingSection(1, null, 8, 1, null, 0, 500, null, null, null,
-                    null, null, null, 7L, false, null, null), tooLong.data(), tooLong.output());
+                    null, null, null, 7L, false, null, null, null, null, null), tooLong.data(), tooLong.output());
             assertThatThrownBy(() -> RunConfigValidator.validate(longSeq, rt.extensions()))
                     .isInstanceOf(ConfigException.class).hasMessageContaining("training.max_seq_len")
                     .hasMessageContaining("16 virtual/prefix tokens").hasMessageContaining("max_position_embeddings = 512");

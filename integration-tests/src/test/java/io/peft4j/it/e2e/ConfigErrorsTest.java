@@ -73,7 +73,12 @@ class ConfigErrorsTest {
 
     @Test
     void wrongTypeNamesTheField() {
-        reject("- {method: lora, r: many}", "adapters[0].r");
+        reject("- {method: lora, r: many}", "adapters[0].r", "expected a whole number", "got the text \"many\"");
+        var bool = assertThatThrownBy(() -> RunConfigValidator.validate(Runs.yaml(
+                "- {method: lora, use_rslora: sometimes}", 1, tmp), rt.extensions()))
+                .isInstanceOf(ConfigException.class).hasMessageContaining("adapters[0].use_rslora")
+                .hasMessageContaining("expected true or false");
+        bool.message().doesNotContain("java.", "Cannot deserialize", "`");
     }
 
     @Test

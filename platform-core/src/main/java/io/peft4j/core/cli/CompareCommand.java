@@ -121,7 +121,7 @@ final class CompareCommand implements Callable<Integer> {
                 cfg = cfg.withTraining(cfg.training().withSteps(steps));
             }
             cfg = cfg.withTraining(cfg.training().withProgressBar(false));
-            try (PluginRuntime rt = plugins.start()) {
+            try (PluginRuntime rt = plugins.start(cfg.model().device())) {
                 RunPlan plan = RunConfigValidator.validate(cfg, rt.extensions());
                 try (TuningSession s = TuningSession.open(plan, rt.extensions())) {
                     CompareRun.Result r = CompareRun.run(name, s);

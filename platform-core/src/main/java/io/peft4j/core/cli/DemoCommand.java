@@ -39,6 +39,9 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--config", paramLabel = "FILE", description = "Use this config instead of the bundled one.")
     Path config;
 
+    @Option(names = {"-v", "--verbose"}, description = "Also print every module and the adapters targeting it.")
+    boolean verbose;
+
     @Override
     public Integer call() throws Exception {
         RunConfig cfg = RunConfigParser.parse(config != null ? config : Bundled.file(Bundled.DEMO_CONFIG, "demo"));
@@ -46,12 +49,19 @@ final class DemoCommand implements Callable<Integer> {
         if (steps != null) {
             cfg = cfg.withTraining(cfg.training().withSteps(steps));
         }
-        try (PluginRuntime rt = plugins.start()) {
+        try (PluginRuntime rt = plugins.start(cfg.model().device())) {
             RunPlan plan = RunConfigValidator.validate(cfg, rt.extensions());
             try (TuningSession s = TuningSession.open(plan, rt.extensions())) {
                 System.out.println("peft4j demo: LoRA on " + plan.modelDir() + " ; task: a story about the character "
                         + "named in the prompt");
-                Reports.printAdapters(s.peft(), s.model());
+                if (verbose) {
+                    Reports.printAdapters(s.peft(), s.model());
+                }
+                Reports.printTrainable(s.peft(), s.model());
+                if (plan.evalData() == null) {
+                    throw new io.peft4j.api.ConfigException("data.eval", "the demo scores the eval file's prompts: "
+                            + "set data.eval to a JSONL file with {\"prompt\", \"completion\"} lines");
+                }
                 List<String> prompts = DemoTask.prompts(plan.evalData());
                 List<String> active = s.peft().active();
                 s.peft().setActive(List.of());
@@ -61,7 +71,8 @@ final class DemoCommand implements Callable<Integer> {
                 DemoTask.Score after = DemoTask.score(s, prompts, 3);
 
                 System.out.println();
-                System.out.printf("eval loss      %.4f -> %.4f%n", o.evalBefore().loss(), o.evalAfter().loss());
+                System.out.printf("eval loss      %.4f -> %.4f%s%n", o.evalBefore().loss(), o.evalAfter().loss(),
+                        Reports.bestNote(o.training()));
                 System.out.printf("task score     %d/%d -> %d/%d  (continuations that mention the prompt's name)%n",
                         before.hits(), before.total(), after.hits(), after.total());
                 System.out.println("samples before:");
@@ -74,6 +85,10 @@ final class DemoCommand implements Callable<Integer> {
                 report.put("task_score_before", before.fraction());
                 report.put("task_score_after", after.fraction());
                 report.put("steps", o.training().steps());
+                report.put("best_step", o.training().bestStep());
+                report.put("adapter_step", o.training().endedWithBest() ? o.training().bestStep()
+                        : Integer.valueOf(o.training().steps()));
+                report.put("stopped_early", o.training().stoppedEarly());
                 report.put("samples_before", before.samples());
                 report.put("samples_after", after.samples());
                 report.put("adapter_dir", o.adapterDir().toString());

@@ -32,7 +32,7 @@ final class EvalCommand implements Callable<Integer> {
     public Integer call() {
         RunConfig cfg = RunConfigParser.parse(config);
         cfg = cfg.withAdapters(java.util.List.of());
-        try (PluginRuntime rt = plugins.start()) {
+        try (PluginRuntime rt = plugins.start(cfg.model().device())) {
             RunPlan plan = RunConfigValidator.validate(cfg, rt.extensions());
             try (TuningSession s = TuningSession.open(plan, rt.extensions())) {
                 if (adapter != null) {

@@ -51,7 +51,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         var cfg = RunConfigParser.parse("{}", false).withModelPath(model);
-        try (PluginRuntime rt = plugins.start()) {
+        try (PluginRuntime rt = plugins.start(cfg.model().device())) {
             RunPlan plan = RunConfigValidator.validate(cfg, rt.extensions());
             try (TuningSession s = TuningSession.open(plan, rt.extensions())) {
                 List<String> names = AdapterLoading.load(s.peft(), rt.extensions(), adapters, seed);

@@ -38,7 +38,7 @@ final class InspectCommand implements Callable<Integer> {
         if (model != null) {
             cfg = cfg.withModelPath(model);
         }
-        try (PluginRuntime rt = plugins.start()) {
+        try (PluginRuntime rt = plugins.start(cfg.model().device())) {
             RunPlan plan = RunConfigValidator.validate(cfg, rt.extensions());
             try (TuningSession s = TuningSession.open(plan, rt.extensions())) {
                 List<String> active = new ArrayList<>(s.peft().active());

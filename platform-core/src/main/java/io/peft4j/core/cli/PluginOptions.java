@@ -15,6 +15,14 @@ final class PluginOptions {
     Integer threads;
 
     PluginRuntime start() {
+        return start("cpu");
+    }
+
+    /** Starts the engine and the plugins for a run on {@code device} (a config's {@code model.device}). */
+    PluginRuntime start(String device) {
+        if (device != null && !device.trim().equalsIgnoreCase("cpu")) {
+            LogDefaults.gpuRequested();
+        }
         if (threads != null) {
             System.setProperty("ai.djl.pytorch.num_threads", String.valueOf(threads));
             System.setProperty("ai.djl.pytorch.num_interop_threads", "1");

@@ -25,16 +25,33 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "Override output.dir.")
     Path out;
 
+    @Option(names = "--resume", description = "Continue from the newest checkpoint in output.dir/checkpoints "
+            + "(training.resume).")
+    boolean resume;
+
+    @Option(names = {"-v", "--verbose"}, description = "Also print every module and the adapters targeting it.")
+    boolean verbose;
+
     @Override
     public Integer call() {
         RunConfig cfg = RunConfigParser.parse(config);
         if (out != null) {
             cfg = cfg.withOutputDir(out.toString());
         }
-        try (PluginRuntime rt = plugins.start()) {
+        if (resume) {
+            cfg = cfg.withTraining(cfg.training().withResume(true));
+        }
+        try (PluginRuntime rt = plugins.start(cfg.model().device())) {
             RunPlan plan = RunConfigValidator.validate(cfg, rt.extensions());
             try (TuningSession s = TuningSession.open(plan, rt.extensions())) {
-                Reports.printAdapters(s.peft(), s.model());
+                if (verbose) {
+                    Reports.printAdapters(s.peft(), s.model());
+                }
+                Reports.printTrainable(s.peft(), s.model());
+                Reports.printEvalPlan(s);
+                if (cfg.training().resume()) {
+                    Reports.printResume(Path.of(cfg.output().dir()));
+                }
                 TuningSession.Outcome o = s.train();
                 Reports.printOutcome(o, cfg.output().dir());
             }

@@ -128,6 +128,10 @@ public record RunConfig(
      * @param gradientCheckpointing recompute each layer's activations in the backward pass (less memory, about one
      *                         more forward pass of compute); null = on for a quantized base (as PEFT's
      *                         {@code prepare_model_for_kbit_training} does), off otherwise
+     * @param loadBestAtEnd    end with (and save) the adapter of the eval with the lowest loss, as Hugging Face's
+     *                         {@code load_best_model_at_end}; null = on when there is eval data
+     * @param earlyStoppingPatience stop after this many evals in a row without improvement (null = never)
+     * @param earlyStoppingThreshold how much an eval must improve on the best to count as an improvement (0)
      */
     public record TrainingSection(@JsonProperty("steps") Integer steps,
                                   @JsonProperty("epochs") Integer epochs,
@@ -145,7 +149,10 @@ public record RunConfig(
                                   @JsonProperty("seed") Long seed,
                                   @JsonProperty("progress_bar") Boolean progressBar,
                                   @JsonProperty("resume") Boolean resume,
-                                  @JsonProperty("gradient_checkpointing") Boolean gradientCheckpointing) {
+                                  @JsonProperty("gradient_checkpointing") Boolean gradientCheckpointing,
+                                  @JsonProperty("load_best_at_end") Boolean loadBestAtEnd,
+                                  @JsonProperty("early_stopping_patience") Integer earlyStoppingPatience,
+                                  @JsonProperty("early_stopping_threshold") Double earlyStoppingThreshold) {
         public TrainingSection {
             batchSize = batchSize == null ? 8 : batchSize;
             gradAccumulation = gradAccumulation == null ? 1 : gradAccumulation;
@@ -161,23 +168,31 @@ public record RunConfig(
             seed = seed == null ? 42L : seed;
             progressBar = progressBar == null || progressBar;
             resume = resume != null && resume;
+            earlyStoppingThreshold = earlyStoppingThreshold == null ? 0.0 : earlyStoppingThreshold;
         }
 
         public TrainingSection withSteps(int n) {
             return new TrainingSection(n, epochs, batchSize, gradAccumulation, schedule, warmupSteps, maxSeqLen,
                     truncate, packing, evalEvery, checkpointEvery, keepCheckpoints, logEvery, seed, progressBar, resume,
-                    gradientCheckpointing);
+                    gradientCheckpointing, loadBestAtEnd, earlyStoppingPatience, earlyStoppingThreshold);
         }
 
         public TrainingSection withProgressBar(boolean on) {
             return new TrainingSection(steps, epochs, batchSize, gradAccumulation, schedule, warmupSteps, maxSeqLen,
                     truncate, packing, evalEvery, checkpointEvery, keepCheckpoints, logEvery, seed, on, resume,
-                    gradientCheckpointing);
+                    gradientCheckpointing, loadBestAtEnd, earlyStoppingPatience, earlyStoppingThreshold);
+        }
+
+        /** This section with {@code resume} set (the {@code --resume} flag). */
+        public TrainingSection withResume(boolean on) {
+            return new TrainingSection(steps, epochs, batchSize, gradAccumulation, schedule, warmupSteps, maxSeqLen,
+                    truncate, packing, evalEvery, checkpointEvery, keepCheckpoints, logEvery, seed, progressBar, on,
+                    gradientCheckpointing, loadBestAtEnd, earlyStoppingPatience, earlyStoppingThreshold);
         }
 
         static TrainingSection defaults() {
             return new TrainingSection(null, null, null, null, null, null, null, null, null, null, null, null, null,
-                    null, null, null, null);
+                    null, null, null, null, null, null, null);
         }
     }
 

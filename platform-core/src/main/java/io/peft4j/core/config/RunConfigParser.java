@@ -24,7 +24,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Collectors;
 
 /**
  * Reads a {@link RunConfig} from YAML ({@code .yaml}/{@code .yml}) or JSON, strictly: unknown keys are errors that
@@ -36,6 +35,7 @@ public final class RunConfigParser {
     private static final ObjectMapper STRICT = JsonMapper.builder()
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)   // "steps: 1.5" is an error, not 1
             .build();
 
     private RunConfigParser() {
@@ -73,9 +73,14 @@ public final class RunConfigParser {
         }
         if (!root.isObject()) {
             throw new ConfigException("", "expected a mapping with sections model, adapters, optimizer, training, "
-                    + "data, output; got " + root.getNodeType());
+                    + "data, output; got " + ConfigWording.given(root));
         }
         ObjectNode obj = ((ObjectNode) root).deepCopy();
+        JsonNode model = obj.get("model");
+        if (model != null && model.isTextual()) {
+            // The short form: "model: /path/to/dir" means "model: {path: /path/to/dir}".
+            obj.set("model", obj.objectNode().put("path", model.asText()));
+        }
         List<RunConfig.AdapterSection> adapters = parseAdapters(obj.remove("adapters"));
         RunConfig base = convert(obj, RunConfig.class, "");
         RunConfig cfg = new RunConfig(base.model(), base.quantization(), adapters, base.optimizer(), base.training(),
@@ -89,7 +94,8 @@ public final class RunConfigParser {
             return List.of();
         }
         if (!node.isArray()) {
-            throw new ConfigException("adapters", "expected a list of adapters, got " + node.getNodeType());
+            throw new ConfigException("adapters", "expected a list of adapters (each a mapping with at least "
+                    + "'method'), got " + ConfigWording.given(node));
         }
         List<RunConfig.AdapterSection> out = new ArrayList<>();
         Set<String> names = new HashSet<>();
@@ -97,7 +103,8 @@ public final class RunConfigParser {
             String field = "adapters[" + i + "]";
             JsonNode a = node.get(i);
             if (!a.isObject()) {
-                throw new ConfigException(field, "expected a mapping with at least 'method', got " + a.getNodeType());
+                throw new ConfigException(field, "expected a mapping with at least 'method', got "
+                        + ConfigWording.given(a));
             }
             Map<String, Object> all = STRICT.convertValue(a, new TypeReference<LinkedHashMap<String, Object>>() { });
             Object method = all.remove("method");
@@ -149,9 +156,9 @@ public final class RunConfigParser {
             String near = Suggestions.nearest(u.getPropertyName(), known);
             return failUnknown(path, near, known);
         } catch (JsonMappingException j) {
-            throw new ConfigException(path(j, field), "invalid value: " + j.getOriginalMessage());
+            throw new ConfigException(path(j, field), ConfigWording.reason(j, ConfigWording.at(node, j)));
         } catch (JsonProcessingException e) {
-            throw new ConfigException(field, e.getOriginalMessage());
+            throw new ConfigException(field, "cannot be read: " + e.getOriginalMessage());
         }
     }
 
@@ -161,8 +168,7 @@ public final class RunConfigParser {
     }
 
     private static String path(JsonMappingException e, String prefix) {
-        String p = e.getPath().stream().map(r -> r.getFieldName() != null ? r.getFieldName()
-                : "[" + r.getIndex() + "]").collect(Collectors.joining(".")).replace(".[", "[");
+        String p = ConfigWording.path(e);
         return prefix.isEmpty() ? p : prefix + "." + p;
     }
 
@@ -209,8 +215,31 @@ public final class RunConfigParser {
         if (ef < 0 || ef >= 1) {
             throw new ConfigException("data.eval_fraction", "must be in [0, 1), got " + ef);
         }
+        checkBestAndEarlyStopping(t, c.data().eval() != null || ef > 0);
         if (c.quantization() != null && (c.quantization().method() == null || c.quantization().method().isBlank())) {
             throw new ConfigException("quantization.method", "required: an installed quantizer id (e.g. nf4)");
+        }
+    }
+
+    /** Best-eval selection and early stopping need evals to choose from. */
+    private static void checkBestAndEarlyStopping(RunConfig.TrainingSection t, boolean evalData) {
+        String noEval = "needs eval data: set data.eval (a JSONL file) or data.eval_fraction > 0";
+        if (Boolean.TRUE.equals(t.loadBestAtEnd()) && !evalData) {
+            throw new ConfigException("training.load_best_at_end", noEval);
+        }
+        if (t.earlyStoppingPatience() != null) {
+            atLeast("training.early_stopping_patience", t.earlyStoppingPatience(), 1);
+            if (!evalData) {
+                throw new ConfigException("training.early_stopping_patience", noEval);
+            }
+            if (t.evalEvery() == 0) {
+                throw new ConfigException("training.early_stopping_patience", "needs evals during training: set "
+                        + "training.eval_every > 0 (got 0: eval only at the end)");
+            }
+        }
+        if (t.earlyStoppingThreshold() < 0) {
+            throw new ConfigException("training.early_stopping_threshold", "must be >= 0, got "
+                    + t.earlyStoppingThreshold());
         }
     }
 

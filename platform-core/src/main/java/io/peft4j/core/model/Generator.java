@@ -28,7 +28,8 @@ public final class Generator {
      *
      * @param promptIds the prompt ids (BOS included when added)
      * @param newIds    generated ids, without the stop token
-     * @param text      decoded generated text (cut before a stop string)
+     * @param text      the generated text: decode(prompt + new ids) minus decode(prompt), so a SentencePiece
+     *                  word-start marker on the first new token keeps its space (cut before a stop string)
      * @param reason    why generation stopped
      */
     public record Result(long[] promptIds, long[] newIds, String text, StopReason reason) {
@@ -141,7 +142,7 @@ public final class Generator {
                     }
                     out.get(i).add(tok);
                     if (!o.stopStrings().isEmpty()) {
-                        String t = tokenizer.decode(toArray(out.get(i)));
+                        String t = continuation(prompts.get(i), toArray(out.get(i)));
                         for (String s : o.stopStrings()) {
                             int at = t.indexOf(s);
                             if (at >= 0) {
@@ -168,11 +169,25 @@ public final class Generator {
         List<Result> results = new ArrayList<>(b);
         for (int i = 0; i < b; i++) {
             long[] ids = toArray(out.get(i));
-            String text = texts[i] != null ? texts[i] : tokenizer.decode(ids);
+            String text = texts[i] != null ? texts[i] : continuation(prompts.get(i), ids);
             results.add(new Result(prompts.get(i).clone(), ids, text,
                     reasons[i] != null ? reasons[i] : StopReason.MAX_TOKENS));
         }
         return results;
+    }
+
+    /**
+     * The text the new ids add to the prompt. Decoding them alone would drop the space SentencePiece encodes in a
+     * word-start marker ("Once" + "▁upon" -> "Onceupon"), so, as transformers' text streamers do, the prompt and the
+     * continuation are decoded together and the prompt's own text is cut off the front.
+     */
+    private String continuation(long[] promptIds, long[] newIds) {
+        String prompt = tokenizer.decode(promptIds);
+        long[] all = Arrays.copyOf(promptIds, promptIds.length + newIds.length);
+        System.arraycopy(newIds, 0, all, promptIds.length, newIds.length);
+        String full = tokenizer.decode(all);
+        // The decoder may normalise the prompt differently once text follows it; then fall back to the ids alone.
+        return full.startsWith(prompt) ? full.substring(prompt.length()) : tokenizer.decode(newIds);
     }
 
     /** Argmax (temperature 0) or a sample from softmax(logits / T) restricted by top-k and top-p. */

@@ -3,6 +3,7 @@ package io.peft4j.core.peft;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
+import io.peft4j.core.config.ConfigWording;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
@@ -46,7 +47,7 @@ public final class AdapterConfigCodec {
             c.validate();
             return c;
         } catch (IllegalArgumentException e) {
-            throw translate(e, method, field);
+            throw translate(e, method, field, settings);
         } catch (ConfigException e) {
             throw new ConfigException(join(field, e.field()), e.reason());
         }
@@ -59,7 +60,7 @@ public final class AdapterConfigCodec {
             c.validate();
             return c;
         } catch (IllegalArgumentException e) {
-            throw translate(e, method, file);
+            throw translate(e, method, file, json);
         } catch (ConfigException e) {
             throw new ConfigException(join(file, e.field()), e.reason());
         }
@@ -93,6 +94,11 @@ public final class AdapterConfigCodec {
     }
 
     private static ConfigException translate(IllegalArgumentException e, Adapter method, String field) {
+        return translate(e, method, field, null);
+    }
+
+    private static ConfigException translate(IllegalArgumentException e, Adapter method, String field,
+                                             Map<String, Object> given) {
         Throwable cause = e.getCause();
         if (cause instanceof UnrecognizedPropertyException u) {
             List<String> known = u.getKnownPropertyIds().stream().map(String::valueOf).toList();
@@ -102,9 +108,8 @@ public final class AdapterConfigCodec {
                     + " Valid options: " + known.stream().sorted().toList());
         }
         if (cause instanceof JsonMappingException j) {
-            String path = j.getPath().stream().map(r -> r.getFieldName() != null ? r.getFieldName()
-                    : "[" + r.getIndex() + "]").collect(Collectors.joining("."));
-            return new ConfigException(join(field, path), "invalid value: " + j.getOriginalMessage());
+            return new ConfigException(join(field, ConfigWording.path(j)),
+                    ConfigWording.reason(j, given == null ? null : ConfigWording.at(given, j)));
         }
         return new ConfigException(field, e.getMessage());
     }

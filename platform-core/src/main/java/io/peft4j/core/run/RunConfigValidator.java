@@ -209,7 +209,8 @@ public final class RunConfigValidator {
     private static void checkDevice(String device) {
         try {
             DeviceResolver.Resolution r = new DeviceResolver().resolve(device);
-            if (r.note() != null && !r.note().isBlank()) {
+            // Only a choice the platform made is worth a line (auto); an explicit cpu needs no confirmation.
+            if (r.requested().kind() != io.peft4j.cuda.Device.Kind.CPU && r.note() != null && !r.note().isBlank()) {
                 System.err.println("device: " + r.note());
             }
             if (!r.device().getDeviceType().equals(ai.djl.Device.Type.CPU)) {

@@ -147,14 +147,27 @@ public final class TuningSession implements AutoCloseable {
         return plan;
     }
 
-    /** Result of {@link #train}. */
+    /**
+     * Result of {@link #train}.
+     *
+     * @param evalBefore eval of the model before training, or null without eval data
+     * @param evalAfter  eval of the saved adapter (the best eval's with {@code load_best_at_end}), or null without
+     *                   eval data
+     */
     public record Outcome(EvalResult evalBefore, EvalResult evalAfter, TrainingResult training, Path adapterDir,
                           double tokensPerSecond) {
     }
 
+    /** Whether the plan has eval data ({@code data.eval}, or {@code data.eval_fraction > 0}). */
+    public boolean hasEvalData() {
+        return plan.evalData() != null || plan.config().data().evalFraction() > 0;
+    }
+
     /**
-     * Trains the active adapters as the plan's training section says, evaluating before and after, and saves the
-     * adapters (PEFT format) to {@code <output.dir>/adapter}.
+     * Trains the active adapters as the plan's training section says, evaluating before and after when there is
+     * eval data (without, both are skipped and null), and saves the adapters (PEFT format) to
+     * {@code <output.dir>/adapter}: with {@code load_best_at_end} (on by default with eval data) those of the eval
+     * with the lowest loss.
      */
     public Outcome train() {
         return train(null);
@@ -172,11 +185,11 @@ public final class TuningSession implements AutoCloseable {
         }
         Path out = Path.of(cfg.output().dir());
         try (Trainer trainer = buildTrainer(out, true, source)) {
-            EvalResult before = trainer.evaluate();
+            EvalResult before = trainer.hasEvalData() ? trainer.evaluate() : null;
             long t0 = System.nanoTime();
             TrainingResult result = trainer.train();
             double secs = (System.nanoTime() - t0) / 1e9;
-            EvalResult after = trainer.evaluate();
+            EvalResult after = trainer.hasEvalData() ? trainer.evaluate() : null;
             Path adapterDir = out.resolve("adapter");
             saveAdapters(adapterDir);
             if (masks != null) {
@@ -194,6 +207,10 @@ public final class TuningSession implements AutoCloseable {
     public EvalResult evaluate() {
         Path out = Path.of(plan.config().output().dir());
         try (Trainer trainer = buildTrainer(out, false, null)) {
+            if (!trainer.hasEvalData()) {
+                throw new ConfigException("data.eval", "no eval data: set data.eval to a JSONL file, or "
+                        + "data.eval_fraction > 0 to hold out part of data.train");
+            }
             return trainer.evaluate();
         }
     }
@@ -233,6 +250,9 @@ public final class TuningSession implements AutoCloseable {
                 .maxGradNorm(o.maxGradNorm()).evalEvery(t.evalEvery()).checkpointEvery(t.checkpointEvery())
                 .keepCheckpoints(t.keepCheckpoints()).seed(t.seed()).logEvery(t.logEvery())
                 .progressBar(t.progressBar()).resume(t.resume())
+                .loadBestAtEnd(t.loadBestAtEnd() != null ? t.loadBestAtEnd() : !eval.isEmpty())
+                .earlyStoppingPatience(t.earlyStoppingPatience() == null ? 0 : t.earlyStoppingPatience())
+                .earlyStoppingThreshold(t.earlyStoppingThreshold())
                 .gradientCheckpointing(gradientCheckpointing())
                 .build();
         Trainer.Builder b = Trainer.builder(model, tc).parameterGroups(groups)

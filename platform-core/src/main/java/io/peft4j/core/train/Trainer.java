@@ -53,7 +53,8 @@ import java.util.function.Supplier;
  *   <li>outside the scope: global-norm clipping (pre-clip norm reported), AdamW step with
  *       {@code lr = group.lr * schedule.factor(step - 1)}, the {@link StepCallback}s (gradients still readable), then
  *       gradients are zeroed;</li>
- *   <li>eval, metrics line, progress bar and checkpoint as configured.</li>
+ *   <li>eval, metrics line, progress bar and checkpoint as configured; the best eval is tracked ({@link BestEval})
+ *       for {@code loadBestAtEnd} and early stopping.</li>
  * </ol>
  * The data stream is continuous across epochs: micro-batch {@code k} is batch {@code k % batchesPerEpoch} of epoch
  * {@code k / batchesPerEpoch}.
@@ -157,6 +158,11 @@ public final class Trainer implements AutoCloseable {
         return new Builder(model, config);
     }
 
+    /** Whether eval data was given (without it {@link #evaluate} cannot run and no eval happens in training). */
+    public boolean hasEvalData() {
+        return eval != null;
+    }
+
     /** The number of optimizer steps of the run. */
     public int totalSteps() {
         return totalSteps;
@@ -186,10 +192,14 @@ public final class Trainer implements AutoCloseable {
         long micro = 0;
         double elapsedBefore = 0;
         Path lastCheckpoint = null;
+        BestEval best = new BestEval(config.loadBestAtEnd(), config.earlyStoppingPatience(),
+                config.earlyStoppingThreshold(), model.manager());
+        boolean stoppedEarly = false;
+        boolean endedWithBest = false;
         if (config.resume()) {
             Optional<Path> latest = checkpoints.latest();
             if (latest.isPresent()) {
-                TrainerState s = restore(checkpoints, latest.get());
+                TrainerState s = restore(checkpoints, latest.get(), best);
                 step = s.step();
                 micro = s.microBatches();
                 elapsedBefore = s.elapsedSeconds();
@@ -204,8 +214,8 @@ public final class Trainer implements AutoCloseable {
         int intervalSteps = 0;
         long intervalTokens = 0;
         long intervalNanos = 0;
-        try (MetricsLog log = new MetricsLog(out.resolve(METRICS_FILE), step);
-             ProgressReporter bar = new ProgressReporter(config.progressBar(), totalSteps, step)) {
+        try (best; MetricsLog log = new MetricsLog(out.resolve(METRICS_FILE), step);
+             ProgressReporter bar = new ProgressReporter(config.progressBar(), totalSteps, step, config.logEvery())) {
             while (step < totalSteps) {
                 long stepStart = System.nanoTime();
                 int s = step + 1;
@@ -239,14 +249,18 @@ public final class Trainer implements AutoCloseable {
                 intervalNanos += stepNanos;
                 double tokensPerSecond = tokens / Math.max(1e-9, stepNanos / 1e9);
 
-                boolean last = step == totalSteps;
-                boolean evalNow = eval != null && (last || (config.evalEvery() > 0 && step % config.evalEvery() == 0));
-                boolean logNow = last || step % config.logEvery() == 0;
+                boolean evalNow = eval != null && (step == totalSteps
+                        || (config.evalEvery() > 0 && step % config.evalEvery() == 0));
                 EvalResult ev = null;
+                boolean improved = false;
                 if (evalNow) {
                     ev = evaluate();
                     lastEval = ev;
+                    improved = best.observe(step, ev.loss(), trainable);
+                    stoppedEarly = step < totalSteps && best.shouldStop();
                 }
+                boolean last = step == totalSteps || stoppedEarly;
+                boolean logNow = last || step % config.logEvery() == 0;
                 double elapsed = elapsedBefore + (System.nanoTime() - start) / 1e9;
                 if (logNow || evalNow) {
                     MetricsRecord r = new MetricsRecord(step,
@@ -269,9 +283,12 @@ public final class Trainer implements AutoCloseable {
                 if (evalNow) {
                     LossCurvePlot.write(out.resolve(PLOT_FILE), log.history());
                 }
-                if (config.checkpointEvery() > 0 && (last || step % config.checkpointEvery() == 0)) {
+                // A new best is checkpointed too, so a resumed run can still end with the best weights.
+                if (config.checkpointEvery() > 0 && (last || step % config.checkpointEvery() == 0
+                        || improved && config.loadBestAtEnd())) {
                     TrainerState state = new TrainerState(step, micro, config.seed(), config.batchSize(),
-                            config.gradientAccumulationSteps(), elapsed, optimizer.steps());
+                            config.gradientAccumulationSteps(), elapsed, optimizer.steps(),
+                            ev != null ? ev.loss() : null, best.step(), best.loss(), best.evalsWithoutImprovement());
                     Map<String, NDArray> optimizerFile = new LinkedHashMap<>(optimizer.stateTensors());
                     for (ExtraState x : extraStates) {
                         x.save().get().forEach((k, v) -> optimizerFile.put(x.prefix() + k, v));
@@ -279,10 +296,24 @@ public final class Trainer implements AutoCloseable {
                     lastCheckpoint = checkpoints.save(state, trainableTensors(), optimizerFile);
                 }
                 bar.update(step, loss, lr, tokensPerSecond);
+                if (ev != null) {
+                    bar.eval(step, ev.loss(), best.step(), best.loss());
+                }
+                if (stoppedEarly) {
+                    int n = best.evalsWithoutImprovement();
+                    bar.note(String.format(java.util.Locale.ROOT, "early stopping at step %d: no improvement in %d "
+                            + "eval%s (best %.4f at step %d)", step, n, n == 1 ? "" : "s", best.loss(), best.step()));
+                    break;
+                }
             }
             LossCurvePlot.write(out.resolve(PLOT_FILE), log.history());
+            endedWithBest = config.loadBestAtEnd() && best.hasWeights(trainable);
+            if (endedWithBest) {
+                best.restoreInto(trainable);
+            }
         }
-        return new TrainingResult(step, losses, firstStep, lastEval, lastCheckpoint);
+        return new TrainingResult(step, losses, firstStep, lastEval, lastCheckpoint, best.step(), best.loss(),
+                stoppedEarly, endedWithBest);
     }
 
     /** The default {@link GradientSource}: every micro-batch of the window in this process. */
@@ -331,7 +362,7 @@ public final class Trainer implements AutoCloseable {
         return m;
     }
 
-    private TrainerState restore(CheckpointManager checkpoints, Path dir) throws IOException {
+    private TrainerState restore(CheckpointManager checkpoints, Path dir, BestEval best) throws IOException {
         try (NDManager tmp = model.manager().newSubManager()) {
             CheckpointManager.Loaded l = checkpoints.load(dir, tmp);
             TrainerState s = l.state();
@@ -354,7 +385,7 @@ public final class Trainer implements AutoCloseable {
                             + t.getShape() + ", parameter is " + p.value().getDataType() + " "
                             + p.value().getShape());
                 }
-                t.copyTo(p.value()); // in place, outside the collector
+                p.value().set(new ai.djl.ndarray.index.NDIndex("..."), t); // in place, outside the collector
             }
             optimizer.loadState(l.optimizer(), s.optimizerSteps());
             for (ExtraState x : extraStates) {
@@ -370,8 +401,27 @@ public final class Trainer implements AutoCloseable {
                     throw new IllegalStateException(dir + ": saved state '" + x.name() + "': " + e.getMessage(), e);
                 }
             }
+            best.resume(s.bestStep(), s.bestEvalLoss(), s.evalsWithoutImprovement(),
+                    bestWeights(checkpoints, s, l, tmp));
             return s;
         }
+    }
+
+    /**
+     * The trainable tensors of the best eval a resumed checkpoint names: its own, or those of the retained
+     * {@code step-<best>} checkpoint; null when that checkpoint is gone (the run then ends with its last weights
+     * unless a later eval is better).
+     */
+    private Map<String, NDArray> bestWeights(CheckpointManager checkpoints, TrainerState s, CheckpointManager.Loaded l,
+                                             NDManager tmp) throws IOException {
+        if (!config.loadBestAtEnd() || s.bestStep() == null) {
+            return null;
+        }
+        if (s.bestStep() == s.step()) {
+            return l.trainable();
+        }
+        Path dir = checkpoints.dir().resolve("step-" + s.bestStep());
+        return java.nio.file.Files.isDirectory(dir) ? checkpoints.load(dir, tmp).trainable() : null;
     }
 
     @Override

@@ -27,11 +27,18 @@ import java.util.Objects;
  * @param gradientCheckpointing     recompute each decoder layer's activations during backward instead of keeping
  *                                  them (less memory, one more forward of the layers; see
  *                                  {@link io.peft4j.core.model.LlamaModel#causalLmBackward})
+ * @param loadBestAtEnd             after the last step, put back the trainable tensors of the eval with the lowest
+ *                                  loss (Hugging Face's {@code load_best_model_at_end}); a new best eval is also
+ *                                  checkpointed when checkpoints are on, and checkpoint retention never removes it
+ * @param earlyStoppingPatience     stop after this many evals in a row without an improvement of more than
+ *                                  {@code earlyStoppingThreshold} over the best eval loss; 0 = never
+ * @param earlyStoppingThreshold    the improvement an eval must make to reset the patience count, &gt;= 0
  */
 public record TrainingConfig(int maxSteps, int epochs, int batchSize, int gradientAccumulationSteps,
                              double maxGradNorm, int evalEvery, int checkpointEvery, int keepCheckpoints, long seed,
                              int logEvery, Path outputDir, boolean progressBar, boolean resume,
-                             boolean gradientCheckpointing) {
+                             boolean gradientCheckpointing, boolean loadBestAtEnd, int earlyStoppingPatience,
+                             double earlyStoppingThreshold) {
     public TrainingConfig {
         Objects.requireNonNull(outputDir, "outputDir");
         if (maxSteps <= 0 && epochs <= 0) {
@@ -52,6 +59,10 @@ public record TrainingConfig(int maxSteps, int epochs, int batchSize, int gradie
         }
         if (logEvery < 1) {
             throw new IllegalArgumentException("training.log_every must be >= 1, got " + logEvery);
+        }
+        if (earlyStoppingPatience < 0 || !(earlyStoppingThreshold >= 0)) {
+            throw new IllegalArgumentException("training.early_stopping_patience and early_stopping_threshold must "
+                    + "be >= 0, got " + earlyStoppingPatience + " and " + earlyStoppingThreshold);
         }
     }
 
@@ -76,6 +87,9 @@ public record TrainingConfig(int maxSteps, int epochs, int batchSize, int gradie
         private boolean progressBar = true;
         private boolean resume = false;
         private boolean gradientCheckpointing = false;
+        private boolean loadBestAtEnd = false;
+        private int earlyStoppingPatience = 0;
+        private double earlyStoppingThreshold = 0;
 
         private Builder(Path outputDir) {
             this.outputDir = outputDir;
@@ -94,11 +108,14 @@ public record TrainingConfig(int maxSteps, int epochs, int batchSize, int gradie
         public Builder progressBar(boolean v) { progressBar = v; return this; }
         public Builder resume(boolean v) { resume = v; return this; }
         public Builder gradientCheckpointing(boolean v) { gradientCheckpointing = v; return this; }
+        public Builder loadBestAtEnd(boolean v) { loadBestAtEnd = v; return this; }
+        public Builder earlyStoppingPatience(int v) { earlyStoppingPatience = v; return this; }
+        public Builder earlyStoppingThreshold(double v) { earlyStoppingThreshold = v; return this; }
 
         public TrainingConfig build() {
             return new TrainingConfig(maxSteps, epochs, batchSize, gradientAccumulationSteps, maxGradNorm, evalEvery,
                     checkpointEvery, keepCheckpoints, seed, logEvery, outputDir, progressBar, resume,
-                    gradientCheckpointing);
+                    gradientCheckpointing, loadBestAtEnd, earlyStoppingPatience, earlyStoppingThreshold);
         }
     }
 }

@@ -61,6 +61,27 @@ class LlamaModelGoldenTest {
         assertThat(r.reason()).isEqualTo(Generator.StopReason.MAX_TOKENS);
     }
 
+    /**
+     * "Once" continues greedily with the golden prompt's next tokens and then the golden continuation, so prompt +
+     * generated text must be the golden full text: the space of the first new token's word-start marker is kept
+     * (decoded alone, "▁upon" loses it and the join reads "Onceupon").
+     */
+    @Test
+    void continuationTextKeepsTheSpaceAtTheJoin() {
+        long[] promptIds = longs(golden.get("prompt_ids"));
+        long[] goldenNew = longs(golden.get("new_ids"));
+        long[] expected = new long[promptIds.length - 2 + goldenNew.length];
+        System.arraycopy(promptIds, 2, expected, 0, promptIds.length - 2);
+        System.arraycopy(goldenNew, 0, expected, promptIds.length - 2, goldenNew.length);
+        Generator.Result r = new Generator(model, tokenizer).generate("Once",
+                GenerationOptions.greedy(expected.length));
+        assertThat(r.promptIds()).containsExactly(promptIds[0], promptIds[1]);
+        assertThat(r.newIds()).containsExactly(expected);
+        assertThat("Once" + r.text()).isEqualTo(golden.get("full_text").asText());
+        assertThat(tokenizer.decode(new long[] {expected[0]})).as("the marker alone decodes without its space")
+                .isEqualTo("upon");
+    }
+
     @Test
     void firstStepTop5Logits() {
         long[] promptIds = longs(golden.get("prompt_ids"));

@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
@@ -23,7 +22,9 @@ import java.util.stream.Stream;
  *
  * <p>A checkpoint is written into a hidden temporary directory and renamed to {@code step-N} only when complete, so a
  * {@code step-N} directory is always a good checkpoint; a crash leaves at most a temporary directory, which is
- * removed next time. After a successful save only the newest {@code keepLast} checkpoints are kept.
+ * removed next time. After a successful save only the newest {@code keepLast} checkpoints are kept, plus the one of
+ * the best eval step the saved state names ({@link TrainerState#bestStep()}), as Hugging Face's
+ * {@code save_total_limit} keeps {@code best_model_checkpoint}.
  */
 public final class CheckpointManager {
     public static final String TRAINABLE = "trainable";
@@ -83,7 +84,7 @@ public final class CheckpointManager {
                 deleteTree(tmp);
             }
         }
-        prune();
+        prune(state.bestStep());
         return target;
     }
 
@@ -129,10 +130,13 @@ public final class CheckpointManager {
         return Long.parseLong(m.group(1));
     }
 
-    private void prune() throws IOException {
-        List<Path> all = new ArrayList<>(list());
-        while (all.size() > keepLast) {
-            deleteTree(all.remove(0));
+    /** Deletes the oldest checkpoints beyond {@code keepLast}, never the one of step {@code keep} (may be null). */
+    private void prune(Integer keep) throws IOException {
+        List<Path> all = list();
+        for (Path p : all.subList(0, Math.max(0, all.size() - keepLast))) {
+            if (keep == null || stepOf(p) != keep) {
+                deleteTree(p);
+            }
         }
     }
 

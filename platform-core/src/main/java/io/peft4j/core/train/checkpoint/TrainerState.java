@@ -14,10 +14,23 @@ import java.util.Map;
  * @param gradientAccumulationSteps micro-batches per optimizer step
  * @param elapsedSeconds            training time so far
  * @param optimizerSteps            AdamW's step count per parameter name
+ * @param evalLoss                  the eval loss at this step, or null when none was computed here
+ * @param bestStep                  the step of the lowest eval loss so far, or null (as Hugging Face's
+ *                                  {@code best_model_checkpoint}: retention keeps that step's checkpoint)
+ * @param bestEvalLoss              that loss, or null
+ * @param evalsWithoutImprovement   evals in a row without improvement (early stopping's count), or null
  */
 public record TrainerState(int step, long microBatches, long seed, int batchSize, int gradientAccumulationSteps,
-                           double elapsedSeconds, Map<String, Long> optimizerSteps) {
+                           double elapsedSeconds, Map<String, Long> optimizerSteps, Double evalLoss,
+                           Integer bestStep, Double bestEvalLoss, Integer evalsWithoutImprovement) {
     public TrainerState {
         optimizerSteps = Map.copyOf(optimizerSteps);
+    }
+
+    /** A state without eval history (checkpoints written before best-eval tracking read this way too). */
+    public TrainerState(int step, long microBatches, long seed, int batchSize, int gradientAccumulationSteps,
+                        double elapsedSeconds, Map<String, Long> optimizerSteps) {
+        this(step, microBatches, seed, batchSize, gradientAccumulationSteps, elapsedSeconds, optimizerSteps, null,
+                null, null, null);
     }
 }
