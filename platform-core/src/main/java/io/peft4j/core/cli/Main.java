@@ -21,6 +21,9 @@ public final class Main implements Runnable {
     /** Runs the CLI and returns the exit code (2 for configuration errors, with a one-line message). */
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main());
+        for (CliExtension extra : java.util.ServiceLoader.load(CliExtension.class)) {
+            cl.addSubcommand(extra);
+        }
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             Throwable t = ex;
             while (t.getCause() != null && !(t instanceof ConfigException)) {

@@ -176,7 +176,7 @@ public final class Generator {
     }
 
     /** Argmax (temperature 0) or a sample from softmax(logits / T) restricted by top-k and top-p. */
-    static long pick(float[] logits, int off, int n, GenerationOptions o, Random rng) {
+    public static long pick(float[] logits, int off, int n, GenerationOptions o, Random rng) {
         if (o.temperature() == 0) {
             int best = 0;
             for (int j = 1; j < n; j++) {
