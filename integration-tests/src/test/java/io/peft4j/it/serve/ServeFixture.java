@@ -7,6 +7,7 @@ import io.peft4j.core.run.RunPlan;
 import io.peft4j.core.run.TuningSession;
 import io.peft4j.it.support.Dist;
 import io.peft4j.it.support.Runs;
+import io.peft4j.serve.ChatFormats;
 import io.peft4j.serve.PeftServer;
 import io.peft4j.serve.http.ChatFormat;
 import java.net.URI;
@@ -55,11 +56,13 @@ final class ServeFixture implements AutoCloseable {
     final PeftServer server;
     final HttpClient http = HttpClient.newHttpClient();
 
-    ServeFixture(PeftServer.Options options, ChatFormat chat) {
+    /** @param chatTemplate a Jinja chat template file (null: none, chat requests are refused) */
+    ServeFixture(PeftServer.Options options, Path chatTemplate) {
         rt = PluginRuntime.start(Dist.pluginsDir());
         RunPlan plan = RunConfigValidator.validate(Runs.yaml("[]", 1, options.adapterRoot() == null
                 ? Path.of("target/serve-bare") : options.adapterRoot().resolve("bare")), rt.extensions());
         session = TuningSession.open(plan, rt.extensions());
+        ChatFormat chat = chatTemplate == null ? null : ChatFormats.forModel(plan.modelDir(), chatTemplate);
         server = PeftServer.start(options, rt.extensions(), session.model(), session.tokenizer(), session.peft(),
                 "stories260K", chat);
     }
@@ -82,6 +85,54 @@ final class ServeFixture implements AutoCloseable {
 
     HttpResponse<String> post(String path, String json) throws Exception {
         return call("POST", path, json, null);
+    }
+
+    /**
+     * Sends a streaming completion over a plain socket, reads until the first SSE data line (or, with
+     * {@code readFirst} false, nothing) and drops the connection, as a client that goes away does.
+     */
+    void streamAndHangUp(String json, boolean readFirst) throws Exception {
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", server.port())) {
+            byte[] body = json.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            java.io.OutputStream o = s.getOutputStream();
+            o.write(("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: " + body.length + "\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            o.write(body);
+            o.flush();
+            if (readFirst) {
+                java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(
+                        s.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+                String line;
+                while ((line = in.readLine()) != null && !line.startsWith("data: ")) {
+                    // headers and chunk sizes
+                }
+            }
+        }
+    }
+
+    /** Holds the engine between two decode steps until the returned latch is released. */
+    java.util.concurrent.CountDownLatch pauseEngine() throws InterruptedException {
+        java.util.concurrent.CountDownLatch paused = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch resume = new java.util.concurrent.CountDownLatch(1);
+        Thread t = new Thread(() -> server.engine().onEngineThread(() -> {
+            paused.countDown();
+            resume.await();
+            return null;
+        }), "test-engine-pause");
+        t.setDaemon(true);
+        t.start();
+        paused.await();
+        return resume;
+    }
+
+    /** The value of one sample line of /metrics (0 when absent). */
+    double metric(String sample) throws Exception {
+        for (String line : call("GET", "/metrics", null, null).body().split("\n")) {
+            if (line.startsWith(sample + " ")) {
+                return Double.parseDouble(line.substring(sample.length() + 1).trim());
+            }
+        }
+        return 0;
     }
 
     @Override

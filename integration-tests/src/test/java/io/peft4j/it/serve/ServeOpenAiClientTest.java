@@ -7,8 +7,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.langchain4j.exception.InvalidRequestException;
 import dev.langchain4j.exception.ModelNotFoundException;
+import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.model.StreamingResponseHandler;
+import dev.langchain4j.model.chat.response.ChatResponse;
+import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
+import dev.langchain4j.model.openai.OpenAiChatModel;
 import dev.langchain4j.model.openai.OpenAiLanguageModel;
+import dev.langchain4j.model.openai.OpenAiStreamingChatModel;
 import dev.langchain4j.model.openai.OpenAiStreamingLanguageModel;
 import dev.langchain4j.model.output.Response;
 import io.peft4j.it.support.Cli;
@@ -79,7 +84,10 @@ class ServeOpenAiClientTest {
         }
         System.err.printf("serve test setup: training %.1f s, CLI %.1f s%n", (t1 - t0) / 1e9,
                 (System.nanoTime() - t1) / 1e9);
-        fx = new ServeFixture(PeftServer.Options.loopback(0).withAdapterRoot(root), null);
+        // A minimal template for the story model: BOS, then the messages' text.
+        Path template = Files.writeString(root.resolve("chat.jinja"), "{{ bos_token }}{% for m in messages %}"
+                + "{{ m['content'] }}{% endfor %}");
+        fx = new ServeFixture(PeftServer.Options.loopback(0).withAdapterRoot(root), template);
         for (String m : List.of("a", "b")) {
             HttpResponse<String> r = fx.post("/v1/adapters", "{\"name\": \"" + m + "\", \"path\": \"" + m + "\"}");
             assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
@@ -179,6 +187,123 @@ class ServeOpenAiClientTest {
         assertThat(steps - single).as("decode steps that ran several requests in one forward pass").isPositive();
     }
 
+    private static OpenAiChatModel chat(String model) {
+        return OpenAiChatModel.builder().baseUrl(fx.baseUrl()).apiKey("unused").modelName(model).temperature(0.0)
+                .maxTokens(DEFAULT_MAX_TOKENS).maxRetries(0).timeout(Duration.ofSeconds(60)).build();
+    }
+
+    @Test
+    void chatAnswersEqualTheCliAndStreamedChatEqualsUnstreamed() throws Exception {
+        // The rendered prompt "<s>" + text tokenizes to what the CLI feeds for the text (BOS + its ids).
+        for (String p : PROMPTS) {
+            assertThat(fx.session.tokenizer().encode("<s>" + p, false))
+                    .containsExactly(fx.session.tokenizer().encode(p, true));
+        }
+        for (String m : MODELS) {
+            String p = PROMPTS.get(2);
+            ChatResponse r = chat(m).chat(UserMessage.from(p));
+            assertThat(r.aiMessage().text()).as(m).isEqualTo(CLI.get(m).get(p));
+            assertThat(r.tokenUsage().outputTokenCount()).isPositive();
+            assertThat(r.finishReason()).isNotNull();
+
+            CompletableFuture<ChatResponse> done = new CompletableFuture<>();
+            StringBuilder pieces = new StringBuilder();
+            OpenAiStreamingChatModel.builder().baseUrl(fx.baseUrl()).apiKey("unused").modelName(m).temperature(0.0)
+                    .maxTokens(DEFAULT_MAX_TOKENS).timeout(Duration.ofSeconds(60)).build()
+                    .chat(p, new StreamingChatResponseHandler() {
+                        @Override
+                        public void onPartialResponse(String partial) {
+                            pieces.append(partial);
+                        }
+
+                        @Override
+                        public void onCompleteResponse(ChatResponse complete) {
+                            done.complete(complete);
+                        }
+
+                        @Override
+                        public void onError(Throwable error) {
+                            done.completeExceptionally(error);
+                        }
+                    });
+            ChatResponse streamed = done.get(60, TimeUnit.SECONDS);
+            assertThat(pieces.toString()).as(m + " streamed").isEqualTo(r.aiMessage().text());
+            assertThat(streamed.aiMessage().text()).isEqualTo(r.aiMessage().text());
+            assertThat(streamed.tokenUsage().outputTokenCount()).isEqualTo(r.tokenUsage().outputTokenCount());
+        }
+        assertError(fx.post("/v1/chat/completions", "{\"model\": \"a\", \"messages\": []}"), 400, null,
+                "messages", "non-empty array");
+        assertError(fx.post("/v1/chat/completions", "{\"model\": \"a\", \"messages\": [{\"role\": \"user\", "
+                + "\"content\": [{\"type\": \"image_url\"}]}]}"), 400, null, "messages[0].content", "text parts");
+    }
+
+    @Test
+    void adaptersLoadAndUnloadWhileRequestsRunWithoutDisturbingThem() throws Exception {
+        String body = "{\"model\": \"b2\", \"prompt\": \"Once upon a time\", \"max_tokens\": 60, "
+                + "\"temperature\": 0, \"stream\": true}";
+        HttpResponse<String> load = fx.post("/v1/adapters", "{\"name\": \"b2\", \"path\": \"b\"}");
+        assertThat(load.statusCode()).as(load.body()).isEqualTo(201);
+        String expected = JSON.readTree(fx.post("/v1/completions", body.replace("true", "false")).body())
+                .path("choices").get(0).path("text").asText();
+        assertThat(expected).isNotEmpty();
+
+        java.util.concurrent.CountDownLatch resume = fx.pauseEngine();
+        CompletableFuture<HttpResponse<String>> running = fx.http.sendAsync(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create(fx.baseUrl() + "/completions"))
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)).build(),
+                HttpResponse.BodyHandlers.ofString());
+        long until = System.nanoTime() + 10_000_000_000L;
+        while (fx.server.engine().queued() == 0 && System.nanoTime() < until) {
+            Thread.sleep(10);
+        }
+        assertThat(fx.server.engine().queued()).as("the request waits for the paused engine").isEqualTo(1);
+        // Delete b2 while its request waits, and load another adapter while it runs.
+        assertThat(fx.call("DELETE", "/v1/adapters/b2", null, null).statusCode()).isEqualTo(200);
+        assertThat(fx.call("GET", "/v1/models", null, null).body()).doesNotContain("\"b2\"");
+        assertError(fx.post("/v1/completions", body), 404, "model_not_found", "model", "b2");
+        CompletableFuture<HttpResponse<String>> loading = CompletableFuture.supplyAsync(() -> {
+            try {
+                return fx.post("/v1/adapters", "{\"name\": \"c\", \"path\": \"a\"}");
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        resume.countDown();
+        HttpResponse<String> streamed = running.get(60, TimeUnit.SECONDS);
+        assertThat(loading.get(60, TimeUnit.SECONDS).statusCode()).isEqualTo(201);
+        assertThat(streamed.statusCode()).isEqualTo(200);
+        StringBuilder text = new StringBuilder();
+        for (String line : streamed.body().split("\n")) {
+            if (line.startsWith("data: {")) {
+                text.append(JSON.readTree(line.substring(6)).path("choices").get(0).path("text").asText());
+            }
+        }
+        assertThat(streamed.body().strip()).endsWith("data: [DONE]");
+        assertThat(text.toString()).isEqualTo(expected);
+        until = System.nanoTime() + 10_000_000_000L;
+        boolean present = true;
+        while (present && System.nanoTime() < until) {
+            present = fx.server.engine().onEngineThread(() -> fx.session.peft().adapters().containsKey("b2"));
+            Thread.sleep(10);
+        }
+        assertThat(present).as("b2's tensors are freed once its last request ended").isFalse();
+        assertThat(completions("c").generate(PROMPTS.get(0)).content()).isEqualTo(CLI.get("a").get(PROMPTS.get(0)));
+        assertThat(fx.call("DELETE", "/v1/adapters/c", null, null).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void aClientThatGoesAwayIsCancelled() throws Exception {
+        double before = metric("peft4j_generations_finished_total{reason=\"cancelled\"}");
+        fx.streamAndHangUp("{\"model\": \"base\", \"prompt\": \"Once upon a time\", \"max_tokens\": 480, "
+                + "\"temperature\": 0, \"stream\": true}", true);
+        long until = System.nanoTime() + 30_000_000_000L;
+        while (metric("peft4j_generations_finished_total{reason=\"cancelled\"}") == before
+                && System.nanoTime() < until) {
+            Thread.sleep(20);
+        }
+        assertThat(metric("peft4j_generations_finished_total{reason=\"cancelled\"}")).isEqualTo(before + 1);
+    }
+
     @Test
     void badRequestsGetOpenAiErrors() throws Exception {
         assertThatThrownBy(() -> completions("nope").generate("Once"))
@@ -246,13 +371,7 @@ class ServeOpenAiClientTest {
         assertThat(e.path("param").isNull() ? null : e.path("param").asText()).isEqualTo(param);
     }
 
-    /** The value of one sample line of /metrics (0 when absent). */
     static double metric(String sample) throws Exception {
-        for (String line : fx.call("GET", "/metrics", null, null).body().split("\n")) {
-            if (line.startsWith(sample + " ")) {
-                return Double.parseDouble(line.substring(sample.length() + 1).trim());
-            }
-        }
-        return 0;
+        return fx.metric(sample);
     }
 }

@@ -163,10 +163,12 @@ public final class BatchEngine implements AutoCloseable {
                 runCommands();
                 freeRemoved();
                 admit();
+                countRows();
                 if (activeRows == 0) {
                     GenerationRequest r = queue.poll(20, TimeUnit.MILLISECONDS);
                     if (r != null) {
                         start(r);
+                        countRows();
                     }
                     continue;
                 }
