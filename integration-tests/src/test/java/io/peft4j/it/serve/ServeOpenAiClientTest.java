@@ -304,6 +304,56 @@ class ServeOpenAiClientTest {
         assertThat(metric("peft4j_generations_finished_total{reason=\"cancelled\"}")).isEqualTo(before + 1);
     }
 
+    /**
+     * A bounded load test on loopback: 48 completions (24 tokens, base/a/b round robin) from 8 concurrent clients,
+     * at most 120 s; prints throughput and p50/p99 latency as JSON (numbers are reported, not asserted).
+     */
+    @Test
+    void boundedLoadTestReportsThroughputAndLatency() throws Exception {
+        int requests = 48;
+        int clients = 8;
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        java.util.concurrent.atomic.AtomicInteger next = new java.util.concurrent.atomic.AtomicInteger();
+        List<Double> latencies = java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.concurrent.atomic.AtomicLong tokens = new java.util.concurrent.atomic.AtomicLong();
+        ExecutorService pool = Executors.newFixedThreadPool(clients);
+        long t0 = System.nanoTime();
+        List<Future<?>> fs = new ArrayList<>();
+        for (int c = 0; c < clients; c++) {
+            fs.add(pool.submit(() -> {
+                int i;
+                while ((i = next.getAndIncrement()) < requests && System.nanoTime() < deadline) {
+                    String body = "{\"model\": \"" + MODELS.get(i % 3) + "\", \"prompt\": \"" + PROMPTS.get(i % 2)
+                            + "\", \"max_tokens\": 24, \"temperature\": 0.8, \"seed\": " + i + "}";
+                    long s = System.nanoTime();
+                    HttpResponse<String> r = fx.post("/v1/completions", body);
+                    latencies.add((System.nanoTime() - s) / 1e9);
+                    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+                    tokens.addAndGet(JSON.readTree(r.body()).path("usage").path("completion_tokens").asLong());
+                }
+                return null;
+            }));
+        }
+        for (Future<?> f : fs) {
+            f.get(150, TimeUnit.SECONDS);
+        }
+        pool.shutdown();
+        double secs = (System.nanoTime() - t0) / 1e9;
+        List<Double> sorted = new ArrayList<>(latencies);
+        java.util.Collections.sort(sorted);
+        assertThat(sorted).isNotEmpty();
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("record", "serve_load_test");
+        report.put("requests", sorted.size());
+        report.put("clients", clients);
+        report.put("seconds", secs);
+        report.put("requests_per_s", sorted.size() / secs);
+        report.put("generated_tokens_per_s", tokens.get() / secs);
+        report.put("latency_p50_s", sorted.get(sorted.size() / 2));
+        report.put("latency_p99_s", sorted.get(Math.min(sorted.size() - 1, (int) Math.ceil(sorted.size() * 0.99) - 1)));
+        System.out.println(JSON.writeValueAsString(report));
+    }
+
     @Test
     void badRequestsGetOpenAiErrors() throws Exception {
         assertThatThrownBy(() -> completions("nope").generate("Once"))

@@ -63,6 +63,10 @@ public final class ServeBench implements Runnable, CliExtension {
     @Option(names = "--repeats", defaultValue = "1", description = "Runs of each case; the best is reported.")
     int repeats;
     @Option(names = "--seed", defaultValue = "42") long seed;
+    @Option(names = "--stacked", defaultValue = "true", negatable = true, fallbackValue = "true",
+            description = "Run the LoRA rows through the stacked low-rank path (default); --no-stacked: one pass "
+                    + "per adapter on its rows (the general mixed-batch path).")
+    boolean stacked;
 
     @Override
     public void run() {
@@ -92,7 +96,7 @@ public final class ServeBench implements Runnable, CliExtension {
                     Math.max(64, requests))) {
                 for (String n : names) {
                     engine.onEngineThread(() -> {
-                        engine.register(new ServedModels.Info(n, "adapter", "lora", "random", true));
+                        engine.register(new ServedModels.Info(n, "adapter", "lora", "random", true, stacked));
                         return null;
                     });
                 }
@@ -182,6 +186,7 @@ public final class ServeBench implements Runnable, CliExtension {
         rec.put("decode_tokens_per_s", round(tokens.get() / secs));
         rec.put("latency_p50_s", round(sorted.get(sorted.size() / 2)));
         rec.put("latency_p99_s", round(sorted.get(Math.min(sorted.size() - 1, (int) Math.ceil(sorted.size() * 0.99) - 1))));
+        rec.put("stacked_lora", stacked);
         rec.put("load_avg_1m", loadAverage());
         return rec;
     }

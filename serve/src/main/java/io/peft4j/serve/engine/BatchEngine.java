@@ -3,6 +3,7 @@ package io.peft4j.serve.engine;
 import io.peft4j.api.ConfigException;
 import io.peft4j.core.model.Generator;
 import io.peft4j.core.model.LlamaModel;
+import io.peft4j.core.model.LowRankStacks;
 import io.peft4j.core.peft.PeftModel;
 import io.peft4j.serve.ServeMetrics;
 import java.util.ArrayList;
@@ -41,6 +42,7 @@ public final class BatchEngine implements AutoCloseable {
     private final BlockingQueue<GenerationRequest> queue;
     private final ConcurrentLinkedQueue<Runnable> commands = new ConcurrentLinkedQueue<>();
     private final Map<String, RowBatch> groups = new LinkedHashMap<>();
+    private final LowRankStacks stacks;
     private final Thread thread;
     private volatile boolean running = true;
     private volatile int activeRows;
@@ -60,6 +62,7 @@ public final class BatchEngine implements AutoCloseable {
         this.metrics = metrics;
         this.maxBatchRows = maxBatchRows;
         this.queue = new ArrayBlockingQueue<>(queueCapacity);
+        this.stacks = new LowRankStacks(model.manager());
         this.thread = new Thread(this::loop, "peft4j-batch-engine");
         this.thread.setDaemon(true);
         this.thread.start();
@@ -158,6 +161,8 @@ public final class BatchEngine implements AutoCloseable {
     }
 
     private void loop() {
+        // Torch's grad mode is per thread and on by default: inference here builds no autograd graph.
+        ai.djl.pytorch.jni.JniUtils.setGradMode(false);
         while (running) {
             try {
                 runCommands();
@@ -208,19 +213,29 @@ public final class BatchEngine implements AutoCloseable {
             fail(r, new ServeException(503, "server_error", "shutting_down", null, "the server is shutting down"));
         }
         runCommands();
+        stacks.close();
     }
 
     private void runCommands() {
         Runnable c;
+        boolean ran = false;
         while ((c = commands.poll()) != null) {
             c.run();
+            ran = true;
+        }
+        if (ran) {
+            stacks.reset(models.plainLowRank());   // adapters may have been added: restack on next use
         }
     }
 
     private void freeRemoved() {
-        for (String name : models.takeRemovable()) {
+        List<String> gone = models.takeRemovable();
+        for (String name : gone) {
             peft.deleteAdapter(name);
             LOG.info("adapter {} deleted", name);
+        }
+        if (!gone.isEmpty()) {
+            stacks.reset(models.plainLowRank());
         }
     }
 
@@ -250,7 +265,7 @@ public final class BatchEngine implements AutoCloseable {
         RowBatch g = groups.get(key);
         boolean created = g == null;
         if (created) {
-            g = new RowBatch(model, sel.mixedBatch() ? null : sel.adapters());
+            g = new RowBatch(model, stacks, sel.mixedBatch() ? null : sel.adapters());
         }
         RowBatch.Row row = new RowBatch.Row(r);
         float[] logits;

@@ -6,6 +6,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import io.peft4j.core.model.KvCache;
 import io.peft4j.core.model.LlamaModel;
+import io.peft4j.core.model.LowRankStacks;
 import io.peft4j.core.model.PlatformForwardContext;
 import io.peft4j.core.model.RowAdapters;
 import io.peft4j.core.peft.PeftModel;
@@ -38,14 +39,19 @@ final class RowBatch implements AutoCloseable {
     }
 
     private final LlamaModel model;
+    private final LowRankStacks stacks;
     private final List<String> stack;     // null: a mixed batch (one adapter or none per row)
     final List<Row> rows = new ArrayList<>();
     private KvCache cache;
     private int length;
 
-    /** @param stack the adapters active for every row, or null for a mixed batch */
-    RowBatch(LlamaModel model, List<String> stack) {
+    /**
+     * @param stacks the stacked low-rank path for mixed batches (or null)
+     * @param stack  the adapters active for every row, or null for a mixed batch
+     */
+    RowBatch(LlamaModel model, LowRankStacks stacks, List<String> stack) {
         this.model = model;
+        this.stacks = stacks;
         this.stack = stack;
     }
 
@@ -101,7 +107,7 @@ final class RowBatch implements AutoCloseable {
 
     private PlatformForwardContext context(NDManager sm, List<String> perRow, PeftModel peft) {
         if (stack == null) {
-            return PlatformForwardContext.eval(sm, new RowAdapters(perRow));
+            return PlatformForwardContext.eval(sm, new RowAdapters(perRow, stacks));
         }
         if (!peft.active().equals(stack)) {
             peft.setActive(stack);

@@ -20,7 +20,8 @@ public final class ServedModels {
     private final Map<String, Entry> entries = new LinkedHashMap<>();
 
     /** A listed model: the base, a loaded adapter, or a combination built at load time. */
-    public record Info(String id, String kind, String method, String source, boolean mixedBatch) {
+    public record Info(String id, String kind, String method, String source, boolean mixedBatch,
+                       boolean plainLowRank) {
     }
 
     private static final class Entry {
@@ -73,8 +74,15 @@ public final class ServedModels {
     /** Everything a client may name now (the base first), without adapters being deleted. */
     public synchronized List<Info> list() {
         List<Info> out = new ArrayList<>();
-        out.add(new Info(BASE, "base", null, baseId, true));
+        out.add(new Info(BASE, "base", null, baseId, true, false));
         entries.values().stream().filter(e -> !e.removing).forEach(e -> out.add(e.info));
+        return out;
+    }
+
+    /** Every served adapter (also those being deleted) whose update is a plain {@code s · B A}. */
+    synchronized java.util.Set<String> plainLowRank() {
+        java.util.Set<String> out = new java.util.HashSet<>();
+        entries.values().stream().filter(e -> e.info.plainLowRank()).forEach(e -> out.add(e.info.id()));
         return out;
     }
 
