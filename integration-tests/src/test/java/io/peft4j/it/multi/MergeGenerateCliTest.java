@@ -8,14 +8,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.peft4j.core.cli.Main;
 import io.peft4j.core.peft.AdapterFiles;
 import io.peft4j.core.plugin.PluginRuntime;
 import io.peft4j.core.run.TuningSession;
+import io.peft4j.it.support.Cli;
 import io.peft4j.it.support.Dist;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,22 +26,8 @@ class MergeGenerateCliTest {
 
     /** Runs the CLI in-process and returns {exit code, stdout, stderr}. */
     private static Object[] cli(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        List<String> all = new ArrayList<>(List.of(args));
-        all.add(1, "--plugins=" + Dist.pluginsDir());
-        all.add(2, "--threads=1");
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            int rc = Main.run(all.toArray(String[]::new));
-            return new Object[] {rc, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8)};
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+        Cli.Result r = Cli.run(args);
+        return new Object[] {r.exitCode(), r.out(), r.err()};
     }
 
     @Test

@@ -27,6 +27,10 @@ public final class Main implements Runnable {
         CommandLine completion = new CommandLine(new AutoComplete.GenerateCompletion());
         completion.getCommandSpec().name("completion");
         cl.addSubcommand("completion", completion);
+        // Commands of optional modules on the classpath (peft4j serve), found without core depending on them.
+        for (CliExtension extra : java.util.ServiceLoader.load(CliExtension.class)) {
+            cl.addSubcommand(extra);
+        }
         standardOptionsEverywhere(cl);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             Throwable t = ex;

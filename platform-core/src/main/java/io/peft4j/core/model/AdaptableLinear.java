@@ -116,6 +116,12 @@ public final class AdaptableLinear implements LinearBase {
             throw new IllegalStateException(site.path() + ": adapters " + merged + " are merged into the base "
                     + "weight, so they would apply to every row; unmerge them before running a mixed batch");
         }
+        if (rows.lowRankStacks() != null) {
+            NDArray stacked = rows.lowRankStacks().forward(this, adapters, x, y, rows, ctx);
+            if (stacked != null) {
+                return stacked;
+            }
+        }
         int batch = rows.batchSize();
         List<NDArray> parts = new ArrayList<>();
         long[] order = new long[batch];

@@ -176,22 +176,12 @@ public final class Generator {
         return results;
     }
 
-    /**
-     * The text the new ids add to the prompt. Decoding them alone would drop the space SentencePiece encodes in a
-     * word-start marker ("Once" + "▁upon" -> "Onceupon"), so, as transformers' text streamers do, the prompt and the
-     * continuation are decoded together and the prompt's own text is cut off the front.
-     */
     private String continuation(long[] promptIds, long[] newIds) {
-        String prompt = tokenizer.decode(promptIds);
-        long[] all = Arrays.copyOf(promptIds, promptIds.length + newIds.length);
-        System.arraycopy(newIds, 0, all, promptIds.length, newIds.length);
-        String full = tokenizer.decode(all);
-        // The decoder may normalise the prompt differently once text follows it; then fall back to the ids alone.
-        return full.startsWith(prompt) ? full.substring(prompt.length()) : tokenizer.decode(newIds);
+        return tokenizer.decodeContinuation(promptIds, newIds);
     }
 
     /** Argmax (temperature 0) or a sample from softmax(logits / T) restricted by top-k and top-p. */
-    static long pick(float[] logits, int off, int n, GenerationOptions o, Random rng) {
+    public static long pick(float[] logits, int off, int n, GenerationOptions o, Random rng) {
         if (o.temperature() == 0) {
             int best = 0;
             for (int j = 1; j < n; j++) {

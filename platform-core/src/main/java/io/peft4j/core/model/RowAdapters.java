@@ -18,9 +18,19 @@ import java.util.Map;
 public final class RowAdapters {
     private final List<String> perRow;
     private final Map<String, long[]> rowsByAdapter;
+    private final LowRankStacks stacks;
 
     /** @param perRow one adapter name per batch row, {@code null} for no adapter */
     public RowAdapters(List<String> perRow) {
+        this(perRow, null);
+    }
+
+    /**
+     * A mixed batch that runs plain low-rank adapters through {@code stacks} (one batched gather per layer instead
+     * of one pass per adapter); null {@code stacks}: the general path only.
+     */
+    public RowAdapters(List<String> perRow, LowRankStacks stacks) {
+        this.stacks = stacks;
         if (perRow.isEmpty()) {
             throw new IllegalArgumentException("a mixed batch needs at least one row");
         }
@@ -34,6 +44,11 @@ public final class RowAdapters {
         Map<String, long[]> byAdapter = new LinkedHashMap<>();
         groups.forEach((name, rows) -> byAdapter.put(name, rows.stream().mapToLong(Integer::longValue).toArray()));
         this.rowsByAdapter = Collections.unmodifiableMap(byAdapter);
+    }
+
+    /** The stacked low-rank path of this batch, or null. */
+    LowRankStacks lowRankStacks() {
+        return stacks;
     }
 
     /** The adapter of every row ({@code null}: base model). */

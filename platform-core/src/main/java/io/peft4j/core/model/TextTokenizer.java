@@ -3,6 +3,7 @@ package io.peft4j.core.model;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import java.util.Arrays;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -136,6 +137,20 @@ public final class TextTokenizer implements AutoCloseable {
     /** Text of {@code ids}, skipping special tokens (BOS, EOS, ...). */
     public String decode(long[] ids) {
         return tokenizer.decode(ids, true);
+    }
+
+    /**
+     * The text {@code newIds} add after {@code promptIds}. Decoding them alone would drop the space SentencePiece
+     * encodes in a word-start marker ("Once" + "▁upon" -> "Onceupon"), so, as transformers' text streamers do, the
+     * prompt and the continuation are decoded together and the prompt's own text is cut off the front.
+     */
+    public String decodeContinuation(long[] promptIds, long[] newIds) {
+        String prompt = decode(promptIds);
+        long[] all = Arrays.copyOf(promptIds, promptIds.length + newIds.length);
+        System.arraycopy(newIds, 0, all, promptIds.length, newIds.length);
+        String full = decode(all);
+        // The decoder may normalise the prompt differently once text follows it; then fall back to the ids alone.
+        return full.startsWith(prompt) ? full.substring(prompt.length()) : decode(newIds);
     }
 
     /** Text of {@code ids}; special tokens are kept when {@code skipSpecialTokens} is false. */
