@@ -32,29 +32,12 @@ public final class JsonlDataset {
     private JsonlDataset() {
     }
 
-    /** Reads and tokenizes every example of {@code file}. */
+    /**
+     * Reads and tokenizes every example of {@code file} (one format per file, detected from the first line; see
+     * {@link Datasets}).
+     */
     public static List<Example> read(Path file, TextEncoder encoder, DataOptions options) {
-        List<Example> out = new ArrayList<>();
-        String name = file.toString();
-        try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String line;
-            int lineNo = 0;
-            while ((line = r.readLine()) != null) {
-                lineNo++;
-                if (line.isBlank()) {
-                    continue;
-                }
-                out.add(parseLine(line, name + ":" + lineNo, encoder, options));
-            }
-        } catch (java.nio.charset.MalformedInputException e) {
-            throw new DatasetException(name + ": not valid UTF-8 text", e);
-        } catch (IOException e) {
-            throw new UncheckedIOException(name + ": cannot read: " + e.getMessage(), e);
-        }
-        if (out.isEmpty()) {
-            throw new DatasetException(name + ": no examples (the file is empty or has only blank lines)");
-        }
-        return out;
+        return Datasets.read(file, DataSpec.of(options), Tokenization.withoutOffsets(encoder)).examples();
     }
 
     /**
