@@ -134,6 +134,11 @@ public final class Datasets {
                 throw new DatasetException(firstEmpty + ": every " + what + " in " + file + " is empty (this is "
                         + "the first); there is nothing to train on");
             }
+            if (examples.stream().noneMatch(Datasets::hasLoss)) {
+                throw new DatasetException(examples.get(0).source() + ": no token of any example in " + file
+                        + " carries loss after cutting to training.max_seq_len = " + spec.options().maxLength()
+                        + " (the prompts are longer than that); raise training.max_seq_len");
+            }
             return new LoadedDataset(file, format, examples, rows);
         }
 
@@ -280,6 +285,16 @@ public final class Datasets {
             }
             return v.textValue();
         }
+    }
+
+    /** Whether any label of {@code e} counts in the loss. */
+    public static boolean hasLoss(Example e) {
+        for (long l : e.labels()) {
+            if (l != Example.IGNORE_INDEX) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static String kind(JsonNode n) {
