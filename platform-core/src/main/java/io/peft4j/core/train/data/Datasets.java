@@ -50,17 +50,18 @@ public final class Datasets {
 
     /** Format of one row from its fields, or an error naming the row. */
     static DataFormat detect(ObjectNode row, DataSpec spec, String where) {
+        // A null value counts as absent: Parquet and CSV rows carry every column of the file, null where unset.
         List<DataFormat> found = new ArrayList<>();
-        if (row.has(spec.column("messages"))) {
+        if (present(row, spec, "messages")) {
             found.add(DataFormat.MESSAGES);
         }
-        if (row.has(spec.column("instruction")) || row.has(spec.column("output"))) {
+        if (present(row, spec, "instruction") || present(row, spec, "output")) {
             found.add(DataFormat.ALPACA);
         }
-        if (row.has(spec.column("prompt")) || row.has(spec.column("completion"))) {
+        if (present(row, spec, "prompt") || present(row, spec, "completion")) {
             found.add(DataFormat.PROMPT_COMPLETION);
         }
-        if (row.has(spec.column("text"))) {
+        if (present(row, spec, "text")) {
             found.add(DataFormat.TEXT);
         }
         if (found.isEmpty()) {
@@ -77,6 +78,11 @@ public final class Datasets {
                     + "set data.format");
         }
         return found.get(0);
+    }
+
+    private static boolean present(ObjectNode row, DataSpec spec, String field) {
+        JsonNode v = row.get(spec.column(field));
+        return v != null && !v.isNull();
     }
 
     /** Reads the rows of one file in order. */
