@@ -91,7 +91,7 @@ class DatasetFormatsTest {
                 + "What is 2+2?[/INST]");
         assertThat(n.text()).isEqualTo("<s>[INST]What is 2+2?[/INST]4.</s>[INST]Thanks![/INST]You're welcome.</s>");
         assertThat(spanTexts(n)).containsExactly("4.</s>", "You're welcome.</s>");
-        // token level: exactly the tokens whose text starts inside a span are labelled, and they spell the span
+        // token level: the labelled tokens spell the spans
         for (ChatMasking.Masked x : List.of(m, q, n)) {
             var t = tokenizer.encodeWithOffsets(x.text());
             assertThat(x.ids()).containsExactly(t.ids());

@@ -16,7 +16,9 @@ import java.util.List;
  * needs both renderings to be prefixes of the full conversation. Templates that rewrite earlier turns as the
  * conversation grows (Mistral's puts the system prompt into the last user turn) fail that test; their assistant
  * spans are then found by locating each turn's content in order (plus a directly following {@code eos_token}).
- * A token carries loss when its text span starts inside a labelled span. The whole rendering is labelled without
+ * A token carries loss when its text overlaps a labelled span (so a token that begins in the generation prompt and
+ * ends in the turn, such as SentencePiece's {@code "▁Once"} after {@code "Assistant:"}, is learned, as transformers'
+ * {@code char_to_token} assistant masks have it). The whole rendering is labelled without
  * {@code assistantOnly}.
  */
 public final class ChatMasking {
@@ -35,14 +37,18 @@ public final class ChatMasking {
         TokenizedText t = tok.encodeWithOffsets(full);
         long[] labels = new long[t.ids().length];
         for (int i = 0; i < labels.length; i++) {
-            labels[i] = inside(spans, t.starts()[i]) ? t.ids()[i] : Example.IGNORE_INDEX;
+            labels[i] = overlaps(spans, t.starts()[i], t.ends()[i]) ? t.ids()[i] : Example.IGNORE_INDEX;
         }
         return new Masked(t.ids(), labels, full, spans);
     }
 
-    private static boolean inside(List<int[]> spans, int pos) {
+    /**
+     * Whether token text [start, end) overlaps a labelled span; a token that straddles the start of a turn
+     * (SentencePiece's "▁Once" after "Assistant:") is the turn's first token. Zero-width tokens count by position.
+     */
+    private static boolean overlaps(List<int[]> spans, int start, int end) {
         for (int[] s : spans) {
-            if (pos >= s[0] && pos < s[1]) {
+            if (end > start ? start < s[1] && end > s[0] : start >= s[0] && start < s[1]) {
                 return true;
             }
         }
