@@ -44,8 +44,13 @@ public final class Datasets {
                     + spec.format() + "; use data.format: plain_text or a JSONL/Parquet/CSV file");
         }
         Reader r = new Reader(file, spec, tok);
-        RecordSource.forEach(file, r::accept);
+        RecordSource.forEach(file, rec -> r.accept(rec));
         return r.finish();
+    }
+
+    /** Tokenizes one row on its own (its format detected unless {@code spec} sets one). */
+    public static Example encode(DataRecord row, DataSpec spec, Tokenization tok) {
+        return new Reader(null, spec, tok).accept(row);
     }
 
     /** Format of one row from its fields, or an error naming the row. */
@@ -105,7 +110,7 @@ public final class Datasets {
             this.format = spec.format();
         }
 
-        void accept(DataRecord rec) {
+        Example accept(DataRecord rec) {
             rows++;
             DataFormat f = spec.format() != null ? spec.format() : detect(rec.fields(), spec, rec.where());
             if (format == null) {
@@ -123,6 +128,7 @@ public final class Datasets {
                 case PLAIN_TEXT -> throw new IllegalStateException();
             };
             examples.add(e);
+            return e;
         }
 
         LoadedDataset finish() {
