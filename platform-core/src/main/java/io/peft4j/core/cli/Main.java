@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
         description = "Parameter-efficient fine-tuning of LLMs on the JVM; one plugin jar per method.",
         subcommands = {DemoCommand.class, TrainCommand.class, EvalCommand.class, GenerateCommand.class,
                 MergeCommand.class, InspectCommand.class, PluginsCommand.class, CompareCommand.class, BenchCommand.class,
-                CompareCommand.RunOne.class,
+                CompareCommand.RunOne.class, DataCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
@@ -38,6 +38,7 @@ public final class Main implements Runnable {
                 t = t.getCause();
             }
             if (t instanceof ConfigException || ex instanceof IllegalArgumentException
+                    || ex instanceof io.peft4j.core.train.data.DatasetException
                     || ex instanceof java.io.UncheckedIOException || t instanceof RuntimeException
                     && t.getClass().getSimpleName().endsWith("LoadException")) {
                 cmd.getErr().println("error: " + (t instanceof ConfigException ? t.getMessage() : ex.getMessage()));

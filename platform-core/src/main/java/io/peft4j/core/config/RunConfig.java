@@ -25,7 +25,7 @@ public record RunConfig(
         adapters = adapters == null ? List.of() : List.copyOf(adapters);
         optimizer = optimizer == null ? new OptimizerSection(null, null, null, null, null, null) : optimizer;
         training = training == null ? TrainingSection.defaults() : training;
-        data = data == null ? new DataSection(null, null, null, null, null, null) : data;
+        data = data == null ? DataSection.defaults() : data;
         output = output == null ? new OutputSection(null, null) : output;
     }
 
@@ -197,26 +197,61 @@ public record RunConfig(
     }
 
     /**
-     * @param train         JSONL file, one {@code {"text": ...}} or {@code {"prompt": ..., "completion": ...}} per line;
-     *                      {@code bundled:demo} for the embedded demo task
-     * @param eval          JSONL file for evaluation (optional)
+     * @param train         training file: JSONL, JSON, CSV, TSV, Parquet or plain .txt ({@code bundled:demo/train.jsonl}
+     *                      for the embedded demo task); rows in one of the {@code format}s
+     * @param eval          evaluation file, same kinds (optional)
      * @param evalFraction  share of the training file held out for evaluation when {@code eval} is not given
-     * @param addEos        append the end-of-sequence token to every example
-     * @param addBos        prepend the beginning-of-sequence token
+     * @param addEos        append the end-of-sequence token to every example (not to chat examples: their template
+     *                      places it)
+     * @param addBos        prepend the beginning-of-sequence token (not to chat examples)
      * @param shuffle       shuffle training examples each epoch (seeded)
+     * @param format        {@code text}, {@code prompt_completion}, {@code messages}, {@code alpaca} or
+     *                      {@code plain_text}; null: detected per file
+     * @param columns       canonical field -> the file's column, e.g. {@code {prompt: question, completion: answer}}
+     * @param chatTemplate  chat template for {@code messages} data: Jinja text, or the path of a {@code .jinja} file;
+     *                      null: the model's {@code tokenizer_config.json} {@code chat_template}
+     * @param assistantOnlyLoss {@code messages}: loss on assistant turns only (default) or, false, on every token
+     * @param alpacaTemplate {@code alpaca}: {@code prompt_input} / {@code prompt_no_input} with {instruction} and
+     *                      {input} placeholders (default: Stanford Alpaca's prompts)
      */
     public record DataSection(@JsonProperty("train") String train,
                               @JsonProperty("eval") String eval,
                               @JsonProperty("eval_fraction") Double evalFraction,
                               @JsonProperty("add_eos") Boolean addEos,
                               @JsonProperty("add_bos") Boolean addBos,
-                              @JsonProperty("shuffle") Boolean shuffle) {
+                              @JsonProperty("shuffle") Boolean shuffle,
+                              @JsonProperty("format") String format,
+                              @JsonProperty("columns") Map<String, String> columns,
+                              @JsonProperty("chat_template") String chatTemplate,
+                              @JsonProperty("assistant_only_loss") Boolean assistantOnlyLoss,
+                              @JsonProperty("alpaca_template") AlpacaPrompt alpacaTemplate) {
+        /** Canonical field names {@code columns} may map. */
+        public static final List<String> FIELDS = List.of("text", "prompt", "completion", "messages", "instruction",
+                "input", "output");
+
         public DataSection {
             evalFraction = evalFraction == null ? 0.0 : evalFraction;
             addEos = addEos == null || addEos;
             addBos = addBos == null || addBos;
             shuffle = shuffle == null || shuffle;
+            columns = columns == null ? Map.of() : Map.copyOf(columns);
+            assistantOnlyLoss = assistantOnlyLoss == null || assistantOnlyLoss;
         }
+
+        /** The first six settings; the rest at their defaults. */
+        public DataSection(String train, String eval, Double evalFraction, Boolean addEos, Boolean addBos,
+                           Boolean shuffle) {
+            this(train, eval, evalFraction, addEos, addBos, shuffle, null, null, null, null, null);
+        }
+
+        static DataSection defaults() {
+            return new DataSection(null, null, null, null, null, null);
+        }
+    }
+
+    /** {@code data.alpaca_template}: the Alpaca prompts, {instruction} and {input} filled in. */
+    public record AlpacaPrompt(@JsonProperty("prompt_input") String promptInput,
+                               @JsonProperty("prompt_no_input") String promptNoInput) {
     }
 
     /**

@@ -211,6 +211,23 @@ public final class RunConfigParser {
             throw new ConfigException("training.schedule", "expected constant, linear or cosine; got \""
                     + t.schedule() + "\"" + nearest(t.schedule(), List.of("constant", "linear", "cosine")));
         }
+        RunConfig.DataSection d = c.data();
+        if (d.format() != null && !io.peft4j.core.train.data.DataFormat.configNames().contains(d.format())) {
+            throw new ConfigException("data.format", "expected one of "
+                    + io.peft4j.core.train.data.DataFormat.configNames() + " (or leave it out to detect it per file), "
+                    + "got \"" + d.format() + "\"" + nearest(d.format(),
+                    io.peft4j.core.train.data.DataFormat.configNames()));
+        }
+        for (Map.Entry<String, String> e : d.columns().entrySet()) {
+            if (!RunConfig.DataSection.FIELDS.contains(e.getKey())) {
+                throw new ConfigException("data.columns." + e.getKey(), "not a field the data formats read; "
+                        + "expected some of " + RunConfig.DataSection.FIELDS + nearest(e.getKey(),
+                        RunConfig.DataSection.FIELDS) + " mapped to your file's column names");
+            }
+            if (e.getValue() == null || e.getValue().isBlank()) {
+                throw new ConfigException("data.columns." + e.getKey(), "expected the name of a column of your file");
+            }
+        }
         double ef = c.data().evalFraction();
         if (ef < 0 || ef >= 1) {
             throw new ConfigException("data.eval_fraction", "must be in [0, 1), got " + ef);

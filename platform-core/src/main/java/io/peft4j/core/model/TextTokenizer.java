@@ -134,6 +134,31 @@ public final class TextTokenizer implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Token ids of {@code text} (no BOS) with each token's span in the text, for loss masks by character ranges.
+     * The tokenizer reports spans in Unicode code points; they are converted to Java {@code char} indices.
+     */
+    public TokenizedText encodeWithOffsets(String text) {
+        ai.djl.huggingface.tokenizers.Encoding enc = tokenizer.encode(text, false, false);
+        long[] ids = enc.getIds();
+        ai.djl.huggingface.tokenizers.jni.CharSpan[] spans = enc.getCharTokenSpans();
+        int[] starts = new int[ids.length];
+        int[] ends = new int[ids.length];
+        boolean supplementary = text.codePoints().count() != text.length();
+        for (int i = 0; i < ids.length; i++) {
+            ai.djl.huggingface.tokenizers.jni.CharSpan sp = spans == null || i >= spans.length ? null : spans[i];
+            int s = sp == null ? (i == 0 ? 0 : ends[i - 1]) : sp.getStart();
+            int e = sp == null ? s : sp.getEnd();
+            if (supplementary) {
+                s = text.offsetByCodePoints(0, Math.min(s, (int) text.codePoints().count()));
+                e = text.offsetByCodePoints(0, Math.min(e, (int) text.codePoints().count()));
+            }
+            starts[i] = s;
+            ends[i] = e;
+        }
+        return new TokenizedText(ids, starts, ends);
+    }
+
     /** Text of {@code ids}, skipping special tokens (BOS, EOS, ...). */
     public String decode(long[] ids) {
         return tokenizer.decode(ids, true);

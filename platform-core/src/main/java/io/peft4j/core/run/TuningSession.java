@@ -35,7 +35,9 @@ import io.peft4j.core.train.data.DataLoader;
 import io.peft4j.core.train.data.DataOptions;
 import io.peft4j.core.train.data.DatasetSplit;
 import io.peft4j.core.train.data.Example;
-import io.peft4j.core.train.data.JsonlDataset;
+import io.peft4j.core.train.data.DataSpec;
+import io.peft4j.core.train.data.Datasets;
+import io.peft4j.core.train.data.Tokenization;
 import io.peft4j.core.train.optim.LrSchedule;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -51,7 +53,7 @@ import java.util.Locale;
  */
 public final class TuningSession implements AutoCloseable {
     /** Token id used for padding; every padded position is masked out of attention and loss. */
-    private static final long PAD_ID = 0;
+    private static final long PAD_ID = RunData.PAD_ID;
 
     private final RunPlan plan;
     private final InstalledExtensions ext;
@@ -219,13 +221,14 @@ public final class TuningSession implements AutoCloseable {
     private Trainer buildTrainer(Path out, boolean allocate, Trainer.GradientSource source) {
         RunConfig cfg = plan.config();
         RunConfig.TrainingSection t = cfg.training();
-        DataOptions opts = new DataOptions(t.maxSeqLen(), t.truncate(), cfg.data().addBos(), cfg.data().addEos(),
-                tokenizer.eosId() < 0 ? 2 : tokenizer.eosId(), PAD_ID);
-        List<Example> train = plan.trainData() == null ? List.of() : JsonlDataset.read(plan.trainData(),
-                tokenizer::encode, opts);
+        DataOptions opts = RunData.options(cfg, tokenizer);
+        DataSpec spec = RunData.spec(cfg, plan.modelDir(), opts);
+        Tokenization tok = Tokenization.of(tokenizer);
+        List<Example> train = plan.trainData() == null ? List.of()
+                : Datasets.read(plan.trainData(), spec, tok).examples();
         List<Example> eval;
         if (plan.evalData() != null) {
-            eval = JsonlDataset.read(plan.evalData(), tokenizer::encode, opts);
+            eval = Datasets.read(plan.evalData(), spec, tok).examples();
         } else if (cfg.data().evalFraction() > 0) {
             DatasetSplit split = DatasetSplit.split(train, cfg.data().evalFraction(), t.seed());
             train = split.train();

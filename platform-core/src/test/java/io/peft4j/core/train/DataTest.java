@@ -51,20 +51,44 @@ class DataTest {
 
     @Test
     void readsTextAndPromptCompletionWithPromptLabelsIgnored() throws IOException {
-        Path f = file("{\"text\": \"abc\"}", "", "{\"prompt\": \"xy\", \"completion\": \"z\", \"id\": 7}");
+        Path f = file("{\"text\": \"abc\"}", "");
         List<Example> ex = JsonlDataset.read(f, CHARS, opts(16, false));
-        assertThat(ex).hasSize(2);
+        assertThat(ex).hasSize(1);
         long a = 3 + ('a' % 21);
         assertThat(ex.get(0).inputIds()).containsExactly(BOS, a, a + 1, a + 2, EOS);
         assertThat(ex.get(0).labels()).containsExactly(ex.get(0).inputIds());
         assertThat(ex.get(0).source()).endsWith("data.jsonl:1");
-        Example pc = ex.get(1);
+        Path g = file("", "{\"prompt\": \"xy\", \"completion\": \"z\", \"id\": 7}");
+        Example pc = JsonlDataset.read(g, CHARS, opts(16, false)).get(0);
         long x = 3 + ('x' % 21);
         long y = 3 + ('y' % 21);
         long z = 3 + ('z' % 21);
         assertThat(pc.inputIds()).containsExactly(BOS, x, y, z, EOS);
         assertThat(pc.labels()).containsExactly(-100, -100, -100, z, EOS);
-        assertThat(pc.source()).endsWith("data.jsonl:3");
+        assertThat(pc.source()).endsWith("data.jsonl:2");
+    }
+
+    @Test
+    void fileMixingFormatsIsRejectedAtTheFirstOtherLine() throws IOException {
+        Path f = file("{\"text\": \"abc\"}", "", "{\"prompt\": \"xy\", \"completion\": \"z\"}");
+        assertThatThrownBy(() -> JsonlDataset.read(f, CHARS, opts(16, false)))
+                .isInstanceOf(DatasetException.class)
+                .hasMessageStartingWith(f + ":3: a \"prompt_completion\" row")
+                .hasMessageContaining("first row (" + f + ":1) is \"text\"");
+    }
+
+    @Test
+    void fileWhoseTextsOrCompletionsAreAllEmptyIsRejected() throws IOException {
+        Path t = file("", "{\"text\": \"\"}", "{\"text\": \"  \"}");
+        assertThatThrownBy(() -> JsonlDataset.read(t, CHARS, opts(16, false)))
+                .isInstanceOf(DatasetException.class)
+                .hasMessageStartingWith(t + ":2: every text in " + t + " is empty");
+        Path c = file("{\"prompt\": \"a\", \"completion\": \"\"}", "{\"prompt\": \"b\", \"completion\": \"\"}");
+        assertThatThrownBy(() -> JsonlDataset.read(c, CHARS, opts(16, false)))
+                .hasMessageStartingWith(c + ":1: every completion in " + c + " is empty");
+        // one empty completion among others is fine
+        Path ok = file("{\"prompt\": \"a\", \"completion\": \"\"}", "{\"prompt\": \"b\", \"completion\": \"c\"}");
+        assertThat(JsonlDataset.read(ok, CHARS, opts(16, false))).hasSize(2);
     }
 
     @Test

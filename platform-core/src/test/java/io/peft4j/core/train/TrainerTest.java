@@ -26,19 +26,25 @@ class TrainerTest {
     Path dir;
 
     private DatasetSplit data() throws IOException {
-        Path f = dir.resolve("train.jsonl");
-        List<String> lines = new ArrayList<>();
+        // a file holds one format: the prompt/completion rows and the text rows are two files, read in turn
+        Path pc = dir.resolve("train-pc.jsonl");
+        Path text = dir.resolve("train-text.jsonl");
+        List<String> pcLines = new ArrayList<>();
+        List<String> textLines = new ArrayList<>();
         String[] words = {"abcabc", "hello there", "the cat sat", "abab abab", "xyz xyz xyz", "good dog"};
         for (int i = 0; i < 30; i++) {
             String w = words[i % words.length];
             if (i % 3 == 0) {
-                lines.add("{\"prompt\": \"q" + (i % 5) + "\", \"completion\": \"" + w + "\"}");
+                pcLines.add("{\"prompt\": \"q" + (i % 5) + "\", \"completion\": \"" + w + "\"}");
             } else {
-                lines.add("{\"text\": \"" + w + " " + (i % 7) + "\"}");
+                textLines.add("{\"text\": \"" + w + " " + (i % 7) + "\"}");
             }
         }
-        Files.write(f, lines);
-        List<Example> ex = JsonlDataset.read(f, DataTest.CHARS, new DataOptions(16, true, true, true, 2, 0));
+        Files.write(pc, pcLines);
+        Files.write(text, textLines);
+        DataOptions opts = new DataOptions(16, true, true, true, 2, 0);
+        List<Example> ex = new ArrayList<>(JsonlDataset.read(pc, DataTest.CHARS, opts));
+        ex.addAll(JsonlDataset.read(text, DataTest.CHARS, opts));
         return DatasetSplit.split(ex, 0.2, 11);
     }
 

@@ -3,28 +3,13 @@ package io.peft4j.core.train.data;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
- * Reads a JSON Lines training file. Each non-blank line is one object, either
- * <ul>
- *   <li>{@code {"text": "..."}}: language modelling, every token is a label; or</li>
- *   <li>{@code {"prompt": "...", "completion": "..."}}: the loss counts only the completion tokens (and the EOS);
- *       the prompt's labels are {@link Example#IGNORE_INDEX}.</li>
- * </ul>
- * Text is encoded with BOS per {@link DataOptions#addBos()}. A prompt/completion pair is encoded as
- * {@code prompt + completion} in one piece (as TRL does), and the first {@code len(encode(prompt))} tokens are masked;
- * EOS is appended when {@link DataOptions#appendEos()}. Examples longer than {@link DataOptions#maxLength()} are cut
- * to their first tokens or rejected. Other fields are
- * ignored. Errors name the file and the 1-based line.
+ * JSON Lines of {@code {"text"}} or {@code {"prompt", "completion"}} rows: {@link #read} reads a file through
+ * {@link Datasets} (one format per file), {@link #parseLine} tokenizes one line on its own. Errors name the file and
+ * the 1-based line.
  */
 public final class JsonlDataset {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -32,33 +17,16 @@ public final class JsonlDataset {
     private JsonlDataset() {
     }
 
-    /** Reads and tokenizes every example of {@code file}. */
+    /**
+     * Reads and tokenizes every example of {@code file} (one format per file, detected from the first line; see
+     * {@link Datasets}).
+     */
     public static List<Example> read(Path file, TextEncoder encoder, DataOptions options) {
-        List<Example> out = new ArrayList<>();
-        String name = file.toString();
-        try (BufferedReader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            String line;
-            int lineNo = 0;
-            while ((line = r.readLine()) != null) {
-                lineNo++;
-                if (line.isBlank()) {
-                    continue;
-                }
-                out.add(parseLine(line, name + ":" + lineNo, encoder, options));
-            }
-        } catch (java.nio.charset.MalformedInputException e) {
-            throw new DatasetException(name + ": not valid UTF-8 text", e);
-        } catch (IOException e) {
-            throw new UncheckedIOException(name + ": cannot read: " + e.getMessage(), e);
-        }
-        if (out.isEmpty()) {
-            throw new DatasetException(name + ": no examples (the file is empty or has only blank lines)");
-        }
-        return out;
+        return Datasets.read(file, DataSpec.of(options), Tokenization.withoutOffsets(encoder)).examples();
     }
 
     /**
-     * Parses and tokenizes one line.
+     * Parses and tokenizes one line (a {@code text} or {@code prompt_completion} row, see {@link Datasets}).
      *
      * @param where {@code file:line}, put at the start of error messages
      */
@@ -70,73 +38,9 @@ public final class JsonlDataset {
             throw new DatasetException(where + ": not valid JSON: " + e.getOriginalMessage(), e);
         }
         if (node == null || !node.isObject()) {
-            throw new DatasetException(where + ": expected a JSON object, got " + kind(node));
+            throw new DatasetException(where + ": expected a JSON object");
         }
-        boolean hasText = node.has("text");
-        boolean hasPrompt = node.has("prompt") || node.has("completion");
-        if (hasText && hasPrompt) {
-            throw new DatasetException(where + ": has both \"text\" and \"prompt\"/\"completion\"; use one form");
-        }
-        long[] ids;
-        long[] labels;
-        if (hasText) {
-            ids = encoder.encode(string(node, "text", where), options.addBos());
-            labels = ids.clone();
-        } else if (hasPrompt) {
-            String prompt = string(node, "prompt", where);
-            String completion = string(node, "completion", where);
-            // As TRL's SFTTrainer: tokenize prompt + completion together (tokenizers merge across the seam) and
-            // mask as many leading tokens as the prompt alone encodes to.
-            int promptLen = encoder.encode(prompt, options.addBos()).length;
-            ids = encoder.encode(prompt + completion, options.addBos());
-            labels = ids.clone();
-            Arrays.fill(labels, 0, Math.min(promptLen, ids.length), Example.IGNORE_INDEX);
-            if (ids.length <= promptLen && !options.appendEos()) {
-                throw new DatasetException(where + ": \"completion\" adds no tokens and eos is not appended, "
-                        + "so the example has nothing to learn");
-            }
-        } else {
-            throw new DatasetException(where + ": expected a \"text\" field, or \"prompt\" and \"completion\" fields");
-        }
-        if (options.appendEos()) {
-            ids = concat(ids, new long[] {options.eosId()});
-            labels = concat(labels, new long[] {options.eosId()});
-        }
-        if (ids.length == 0) {
-            throw new DatasetException(where + ": encodes to no tokens");
-        }
-        if (ids.length > options.maxLength()) {
-            if (!options.truncate()) {
-                throw new DatasetException(where + ": " + ids.length + " tokens, longer than the context of "
-                        + options.maxLength() + "; shorten it or set truncate: true");
-            }
-            ids = Arrays.copyOf(ids, options.maxLength());
-            labels = Arrays.copyOf(labels, options.maxLength());
-        }
-        return new Example(ids, labels, where);
-    }
-
-    private static String string(JsonNode node, String field, String where) {
-        JsonNode v = node.get(field);
-        if (v == null) {
-            throw new DatasetException(where + ": missing field \"" + field + "\"");
-        }
-        if (!v.isTextual()) {
-            throw new DatasetException(where + ": field \"" + field + "\" must be a string, got " + kind(v));
-        }
-        return v.textValue();
-    }
-
-    private static String kind(JsonNode n) {
-        if (n == null || n.isMissingNode()) {
-            return "nothing";
-        }
-        return n.getNodeType().name().toLowerCase(java.util.Locale.ROOT);
-    }
-
-    private static long[] concat(long[] a, long[] b) {
-        long[] r = Arrays.copyOf(a, a.length + b.length);
-        System.arraycopy(b, 0, r, a.length, b.length);
-        return r;
+        return Datasets.encode(new DataRecord((com.fasterxml.jackson.databind.node.ObjectNode) node, where),
+                DataSpec.of(options), Tokenization.withoutOffsets(encoder));
     }
 }
