@@ -146,6 +146,22 @@ def save_and_record(name, cfg_cls, kwargs, seed, scale, notes, base_logits, inpu
                    plugins)
 
 
+def case_half_precision(name, dtype, seed, base_logits):
+    """A LoRA adapter whose tensors PEFT saves in half precision (its parameters were cast before saving)."""
+    kwargs = {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "k_proj", "down_proj"], "init_lora_weights": False}
+    torch.manual_seed(seed)
+    model = get_peft_model(base_model(), LoraConfig(**kwargs))
+    perturb(model, seed, 0.02)
+    for n, p in model.named_parameters():
+        if p.requires_grad:
+            p.data = p.data.to(dtype)
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp)
+        write_case(name, tmp, INPUTS_SEQ, {"class": "LoraConfig", **kwargs, "adapter_dtype": str(dtype)},
+                   f"adapter tensors cast to {dtype} before save_pretrained, so the file holds {dtype}; PEFT loads them "
+                   "into the float32 model (rounded values, float32 compute)", base_logits)
+
+
 def case_base():
     model = base_model()
     tensors = {inp["name"]: run_logits(model, inp) for inp in INPUTS_FULL}
@@ -246,6 +262,8 @@ def peft_written():
     save_and_record("lora_all_linear", LoraConfig, {"r": 2, "lora_alpha": 4, "target_modules": "all-linear",
                                                     "init_lora_weights": False}, 5, 0.02, lora_notes, base_logits,
                     INPUTS_FULL)
+    case_half_precision("lora_bf16", torch.bfloat16, 14, base_logits)
+    case_half_precision("lora_fp16", torch.float16, 15, base_logits)
     save_and_record("dora", LoraConfig, {"r": 4, "lora_alpha": 8, "use_dora": True,
                                          "target_modules": ["q_proj", "v_proj", "up_proj"],
                                          "init_lora_weights": False}, 6, 0.02,
@@ -273,6 +291,7 @@ def peft_written():
 
 def peft4j_written():
     root = os.path.join(OUT, "peft4j-written")
+    plain = base_model()
     for name in sorted(os.listdir(root)):
         case_dir = os.path.join(root, name)
         mf_path = os.path.join(case_dir, "manifest.json")
@@ -294,6 +313,9 @@ def peft4j_written():
             virtual = cfg.num_virtual_tokens if cfg.peft_type == peft.PeftType.PROMPT_TUNING else 0
         tensors = {inp["name"]: run_logits(model, inp, virtual) for inp in manifest["inputs"]}
         save_file(tensors, os.path.join(case_dir, manifest["expected"]))
+        manifest["max_abs_logit_change_vs_base"] = {
+            inp["name"]: masked_max_diff(tensors[inp["name"]], run_logits(plain, inp), inp)
+            for inp in manifest["inputs"]}
         manifest["reference"] = reference
         manifest["versions"] = versions()
         with open(mf_path, "w") as f:
