@@ -262,6 +262,19 @@ def peft_written():
     save_and_record("lora_all_linear", LoraConfig, {"r": 2, "lora_alpha": 4, "target_modules": "all-linear",
                                                     "init_lora_weights": False}, 5, 0.02, lora_notes, base_logits,
                     INPUTS_FULL)
+    save_and_record("lora_lm_head", LoraConfig, {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "lm_head"],
+                                                 "init_lora_weights": False}, 16, 0.02,
+                    lora_notes + "; lm_head is tied to embed_tokens in stories260K: LoRA on the head leaves the "
+                    "embedding alone", base_logits)
+    save_and_record("lora_regex_exclude", LoraConfig,
+                    {"r": 4, "lora_alpha": 8, "target_modules": r".*\.(q_proj|v_proj|up_proj)",
+                     "exclude_modules": ["layers.2.self_attn.v_proj", "layers.4.mlp.up_proj"],
+                     "init_lora_weights": False}, 17, 0.02,
+                    lora_notes + "; target_modules as one regex (full match), exclude_modules as suffixes",
+                    base_logits)
+    save_and_record("lora_layers_to_transform", LoraConfig,
+                    {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "down_proj"], "layers_to_transform": [0, 3],
+                     "layers_pattern": "layers", "init_lora_weights": False}, 18, 0.02, lora_notes, base_logits)
     case_half_precision("lora_bf16", torch.bfloat16, 14, base_logits)
     case_half_precision("lora_fp16", torch.float16, 15, base_logits)
     save_and_record("dora", LoraConfig, {"r": 4, "lora_alpha": 8, "use_dora": True,

@@ -1,8 +1,13 @@
 package io.peft4j.it.interop;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import io.peft4j.api.ConfigException;
+import io.peft4j.core.io.SafetensorsReader;
+import io.peft4j.core.io.SafetensorsWriter;
 import io.peft4j.core.model.BundledModel;
 import io.peft4j.core.model.LlamaModel;
 import io.peft4j.core.model.TextTokenizer;
@@ -11,12 +16,15 @@ import io.peft4j.core.peft.PeftModel;
 import io.peft4j.core.plugin.PluginRuntime;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -58,6 +66,32 @@ class HuggingFaceInteropTest {
         assertThat(cases.stream().map(InteropCase::name)).contains("base", "lora", "dora", "vera", "adalora",
                 "pissa", "pissa_converted", "ia3", "prefix_tuning", "prompt_tuning");
         return cases.stream().map(c -> DynamicTest.dynamicTest(c.name() + " (" + c.direction() + ")", () -> check(c)));
+    }
+
+    /**
+     * PEFT saves a full copy of lm_head's base weight beside a LoRA on lm_head (save_embedding_layers); the fixture
+     * lora_lm_head loads because that copy equals the base. A copy that differs is refused, naming file and key.
+     */
+    @Test
+    void aChangedEmbeddingLayerCopyIsRefusedClearly() throws Exception {
+        Path src = InteropCase.root().resolve("lora_lm_head/adapter");
+        Path dir = Files.createDirectories(tmp.resolve("changed-lm-head"));
+        Files.copy(src.resolve(AdapterFiles.CONFIG_FILE), dir.resolve(AdapterFiles.CONFIG_FILE));
+        String key = "base_model.model.lm_head.base_layer.weight";
+        try (NDManager m = NDManager.newBaseManager();
+             SafetensorsReader r = SafetensorsReader.open(src.resolve(AdapterFiles.WEIGHTS_FILE))) {
+            Map<String, NDArray> t = new LinkedHashMap<>(r.readAll(m));
+            assertThat(t).containsKey(key);
+            t.put(key, t.get(key).add(0.01f));
+            SafetensorsWriter.write(dir.resolve(AdapterFiles.WEIGHTS_FILE), t, Map.of("format", "pt"));
+            try (LlamaModel model = LlamaModel.load(BundledModel.stories260K(), m, true)) {
+                PeftModel peft = InteropRuntime.peft(model, tokenizer, runtime.extensions());
+                assertThatThrownBy(() -> AdapterFiles.load(peft, runtime.extensions(), dir, "default", 0))
+                        .isInstanceOf(ConfigException.class).hasMessageContaining(key)
+                        .hasMessageContaining("save_embedding_layers").hasMessageContaining("differs");
+                assertThat(peft.adapters()).isEmpty();
+            }
+        }
     }
 
     private static void check(InteropCase c) {
