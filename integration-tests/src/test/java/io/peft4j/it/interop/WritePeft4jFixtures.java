@@ -49,6 +49,12 @@ class WritePeft4jFixtures {
             new Case("lora", "- {name: default, method: lora, r: 4, lora_alpha: 8, target_modules: [q_proj, v_proj, "
                     + "down_proj], rank_pattern: {v_proj: 2}, alpha_pattern: {\"layers.1.self_attn.q_proj\": 16}}",
                     "", false),
+            new Case("lora_selection", "- {name: default, method: lora, r: 2, lora_alpha: 4, target_modules: "
+                    + "\".*\\\\.(q_proj|up_proj)\", exclude_modules: [layers.1.mlp.up_proj]}", "", false),
+            new Case("lora_layers", "- {name: default, method: lora, r: 2, lora_alpha: 4, target_modules: [q_proj, "
+                    + "down_proj], layers_to_transform: [1, 4], layers_pattern: layers}", "", false),
+            new Case("lora_lm_head", "- {name: default, method: lora, r: 4, lora_alpha: 8, target_modules: [k_proj, "
+                    + "lm_head]}", "", false),
             new Case("lora_rslora_bias", "- {name: default, method: lora, r: 2, lora_alpha: 4, use_rslora: true, "
                     + "lora_bias: true, target_modules: all-linear}", "", false),
             new Case("dora", "- {name: default, method: dora, r: 4, lora_alpha: 8, target_modules: [q_proj, v_proj, "
@@ -131,7 +137,7 @@ class WritePeft4jFixtures {
             m.set("inputs", inputs);
         }
         m.put("written_by", WritePeft4jFixtures.class.getName() + " (peft4j's own save / merged export)");
-        m.put("peft4j_config", yaml);
+        m.put("peft4j_config", yaml.replaceAll("dir: \"[^\"]*/([^/\"]+)\"", "dir: \"<tmp>/$1\""));
         Files.writeString(dir.resolve("manifest.json"), InteropCase.JSON.copy()
                 .enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(m) + "\n");
     }
