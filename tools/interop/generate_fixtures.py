@@ -146,6 +146,45 @@ def save_and_record(name, cfg_cls, kwargs, seed, scale, notes, base_logits, inpu
                    plugins)
 
 
+def case_two_adapters(base_logits):
+    """Two LoRA adapters in one directory (PEFT's layout: default at the top, the other in a sub-directory), both
+    active: PEFT adds their contributions."""
+    first = {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"], "init_lora_weights": False}
+    second = {"r": 2, "lora_alpha": 6, "target_modules": ["v_proj", "down_proj"], "init_lora_weights": False}
+    torch.manual_seed(19)
+    model = get_peft_model(base_model(), LoraConfig(**first))
+    model.add_adapter("second", LoraConfig(**second))
+    perturb(model, 19, 0.02)   # only "default" is trainable after get_peft_model
+    model.base_model.set_adapter(["default", "second"])
+    perturb(model, 20, 0.02)   # now both are: "second" gets its weights, "default" a second nudge
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save_pretrained(tmp)
+        case_dir = os.path.join(OUT, "lora_two_adapters")
+        shutil.rmtree(case_dir, ignore_errors=True)
+        shutil.copytree(tmp, os.path.join(case_dir, "adapter"))
+    reloaded = PeftModel.from_pretrained(base_model(), os.path.join(case_dir, "adapter"))
+    reloaded.load_adapter(os.path.join(case_dir, "adapter", "second"), adapter_name="second")
+    reloaded.base_model.set_adapter(["default", "second"])
+    reloaded.eval()
+    tensors = {inp["name"]: run_logits(reloaded, inp) for inp in INPUTS_FULL}
+    save_file(tensors, os.path.join(case_dir, "expected.safetensors"))
+    delta = {inp["name"]: masked_max_diff(tensors[inp["name"]], base_logits[inp["name"]], inp) for inp in INPUTS_FULL}
+    with open(os.path.join(case_dir, "manifest.json"), "w") as f:
+        json.dump({"case": "lora_two_adapters", "direction": "peft->peft4j", "kind": "adapter",
+                   "adapter_dir": "adapter", "active": ["default", "second"], "expected": "expected.safetensors",
+                   "atol": 1e-4, "inputs": INPUTS_FULL, "plugins": [],
+                   "reference": "PeftModel.from_pretrained(base, adapter) + load_adapter(adapter/second, 'second'), "
+                                "base_model.set_adapter(['default', 'second']), eval logits",
+                   "versions": versions(),
+                   "peft_config_kwargs": {"default": {"class": "LoraConfig", **first},
+                                          "second": {"class": "LoraConfig", **second}},
+                   "max_abs_logit_change_vs_base": delta,
+                   "notes": "save_pretrained of a model with two adapters: 'second' goes to adapter/second/"},
+                  f, indent=1)
+        f.write("\n")
+    print(f"lora_two_adapters: written, logit change vs base {delta}", flush=True)
+
+
 def case_half_precision(name, dtype, seed, base_logits):
     """A LoRA adapter whose tensors PEFT saves in half precision (its parameters were cast before saving)."""
     kwargs = {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "k_proj", "down_proj"], "init_lora_weights": False}
@@ -275,6 +314,7 @@ def peft_written():
     save_and_record("lora_layers_to_transform", LoraConfig,
                     {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "down_proj"], "layers_to_transform": [0, 3],
                      "layers_pattern": "layers", "init_lora_weights": False}, 18, 0.02, lora_notes, base_logits)
+    case_two_adapters(base_logits)
     case_half_precision("lora_bf16", torch.bfloat16, 14, base_logits)
     case_half_precision("lora_fp16", torch.float16, 15, base_logits)
     save_and_record("dora", LoraConfig, {"r": 4, "lora_alpha": 8, "use_dora": True,
@@ -319,7 +359,14 @@ def peft4j_written():
             reference = "LlamaForCausalLM.from_pretrained(<peft4j merged export>).eval() logits, float32"
             virtual = 0
         else:
-            model = PeftModel.from_pretrained(base_model(), os.path.join(case_dir, manifest["adapter_dir"]))
+            adapter_dir = os.path.join(case_dir, manifest["adapter_dir"])
+            model = PeftModel.from_pretrained(base_model(), adapter_dir)
+            # peft4j's composition layout is PEFT's: "default" at the top, the others in sub-directories.
+            for other in manifest.get("active", []):
+                if other != "default":
+                    model.load_adapter(os.path.join(adapter_dir, other), adapter_name=other)
+            if "active" in manifest:
+                model.base_model.set_adapter(manifest["active"])
             model.eval()
             reference = "PeftModel.from_pretrained(LlamaForCausalLM stories260K, <peft4j adapter>).eval() logits"
             cfg = model.peft_config["default"]
@@ -338,6 +385,9 @@ def peft4j_written():
 
 
 def main():
+    if os.environ.get("PYTHONHASHSEED") != "0":
+        # PEFT keeps target_modules in a set: a fixed hash seed makes the saved configs reproducible byte for byte.
+        os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, "PYTHONHASHSEED": "0"})
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--peft-written", action="store_true", help="PEFT-written adapters and their logits")
     ap.add_argument("--peft4j-written", action="store_true", help="PEFT's logits for the adapters peft4j wrote")

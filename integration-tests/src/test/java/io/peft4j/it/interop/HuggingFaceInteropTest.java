@@ -104,8 +104,10 @@ class HuggingFaceInteropTest {
                 if (c.kind().equals("adapter")) {
                     assertThat(Files.isDirectory(c.modelDir())).as(c.modelDir().toString()).isTrue();
                     PeftModel peft = InteropRuntime.peft(model, tokenizer, runtime.extensions());
-                    AdapterFiles.load(peft, runtime.extensions(), c.modelDir(), "default", 0);
-                    peft.setActive(List.of("default"));
+                    // PEFT's layout: "default" at the top, every other adapter in a sub-directory named after it.
+                    List<String> loaded = AdapterFiles.loadComposition(peft, runtime.extensions(), c.modelDir(), null,
+                            0).names();
+                    peft.setActive(c.active() == null ? loaded : c.active());
                 }
                 int vocab = model.config().vocabSize();
                 for (InteropCase.Input in : c.inputs()) {

@@ -19,9 +19,10 @@ import java.util.stream.Stream;
  *                  (a merged checkpoint)
  * @param modelDir  the adapter directory (kind adapter) or the merged checkpoint (kind merged), null for base
  * @param expected  the reference logits, one float32 tensor {@code [batch, seq, vocab]} per input name
+ * @param active    the adapters to activate (manifest {@code active}), or null for every adapter in the directory
  */
 record InteropCase(String name, String direction, String kind, Path dir, Path modelDir, Path expected, double atol,
-                   List<Input> inputs) {
+                   List<Input> inputs, List<String> active) {
 
     /** Fixed token ids and an optional 0/1 attention mask, both {@code [batch][seq]}. */
     record Input(String name, long[][] ids, long[][] mask) {
@@ -67,10 +68,17 @@ record InteropCase(String name, String direction, String kind, Path dir, Path mo
             inputs.add(new Input(in.path("name").asText(), matrix(in.path("input_ids")),
                     in.has("attention_mask") ? matrix(in.path("attention_mask")) : null));
         }
+        List<String> active = null;
+        if (m.has("active")) {
+            active = new ArrayList<>();
+            for (JsonNode a : m.path("active")) {
+                active.add(a.asText());
+            }
+        }
         String rel = root().relativize(dir).toString().replace('\\', '/');
         return new InteropCase(rel, m.path("direction").asText(), kind, dir, model,
                 dir.resolve(m.path("expected").asText("expected.safetensors")), m.path("atol").asDouble(1e-4),
-                inputs);
+                inputs, active);
     }
 
     private static long[][] matrix(JsonNode rows) {

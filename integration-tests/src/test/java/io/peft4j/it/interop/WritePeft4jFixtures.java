@@ -31,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <pre>
  * mvn -B -q -pl integration-tests -am verify -Dtest=WritePeft4jFixtures -Dsurefire.failIfNoSpecifiedTests=false \
- *     -Dpeft4j.interop.write=true
+ *     -Dpeft4j.interop.write=true [-Dpeft4j.interop.cases=lora,dora]
  * </pre>
  */
 @EnabledIfSystemProperty(named = "peft4j.interop.write", matches = "true")
@@ -41,8 +41,14 @@ class WritePeft4jFixtures {
     @TempDir
     Path tmp;
 
-    /** name, adapters YAML, output YAML extra, prompt learning (no padded input: PEFT ignores position ids there). */
-    private record Case(String name, String adapters, String output, boolean promptLearning) {
+    /**
+     * name, adapters YAML, output YAML extra, prompt learning (no padded input: PEFT ignores position ids there), the
+     * adapters to activate when the directory holds several (null: one adapter).
+     */
+    private record Case(String name, String adapters, String output, boolean promptLearning, List<String> active) {
+        Case(String name, String adapters, String output, boolean promptLearning) {
+            this(name, adapters, output, promptLearning, null);
+        }
     }
 
     private static final List<Case> CASES = List.of(
@@ -73,7 +79,10 @@ class WritePeft4jFixtures {
             new Case("prefix_tuning", "- {name: default, method: prefix_tuning, num_virtual_tokens: 4}", "", true),
             new Case("prefix_tuning_projection", "- {name: default, method: prefix_tuning, num_virtual_tokens: 3, "
                     + "prefix_projection: true, encoder_hidden_size: 16}", "", true),
-            new Case("prompt_tuning", "- {name: default, method: prompt_tuning, num_virtual_tokens: 5}", "", true));
+            new Case("prompt_tuning", "- {name: default, method: prompt_tuning, num_virtual_tokens: 5}", "", true),
+            new Case("lora_two_adapters", "- {name: default, method: lora, r: 4, lora_alpha: 8, target_modules: "
+                    + "[q_proj, v_proj]}\n- {name: second, method: lora, r: 2, lora_alpha: 6, target_modules: [v_proj, "
+                    + "down_proj]}", "", false, List.of("default", "second")));
 
     @Test
     void writeTheCorpus() throws Exception {
@@ -82,6 +91,9 @@ class WritePeft4jFixtures {
                 .path("inputs");
         try (PluginRuntime rt = PluginRuntime.start(InteropRuntime.pluginsWithIa3(tmp.resolve("plugins")))) {
             for (Case c : CASES) {
+                if (!selected(c.name())) {
+                    continue;
+                }
                 String yaml = """
                         model: {path: "bundled:stories260K"}
                         adapters:
@@ -100,9 +112,12 @@ class WritePeft4jFixtures {
                 try (TuningSession s = TuningSession.open(plan, rt.extensions())) {
                     TuningSession.Outcome o = s.train();
                     copy(o.adapterDir(), caseDir.resolve("adapter"));
-                    Files.deleteIfExists(caseDir.resolve("adapter").resolve("peft4j.json"));
+                    if (c.active() == null) {
+                        // A single adapter: the plain PEFT directory (the composition manifest says nothing more).
+                        Files.deleteIfExists(caseDir.resolve("adapter").resolve("peft4j.json"));
+                    }
                     manifest(caseDir, c.name(), "adapter", "adapter_dir", "adapter", yaml,
-                            c.promptLearning() ? inputs.get(0) : null, inputs);
+                            c.promptLearning() ? inputs.get(0) : null, inputs, c.active());
                     if (c.name().equals("lora")) {
                         Path merged = root.resolve("merged_lora");
                         clear(merged);
@@ -114,16 +129,26 @@ class WritePeft4jFixtures {
                             Files.copy(tmp.resolve("merged").resolve(f), merged.resolve("model").resolve(f));
                         }
                         manifest(merged, "merged_lora", "merged", "model_dir", "model",
-                                yaml + "# then PeftModel.merge(\"default\") and MergedExport.write\n", null, inputs);
+                                yaml + "# then PeftModel.merge(\"default\") and MergedExport.write\n", null, inputs,
+                                null);
                     }
                 }
             }
         }
         assertThat(root.resolve("merged_lora/model/model.safetensors")).isRegularFile();
+        assertThat(CASES.stream().filter(c -> selected(c.name()))).as("cases selected by peft4j.interop.cases")
+                .isNotEmpty();
     }
 
-    private static void manifest(Path dir, String name, String kind, String dirKey, String dirValue, String yaml,
-                                 JsonNode onlyInput, JsonNode inputs) throws IOException {
+    /** {@code -Dpeft4j.interop.cases=a,b} rewrites only those cases (all by default). */
+    private static boolean selected(String name) {
+        String only = System.getProperty("peft4j.interop.cases", "");
+        return only.isBlank() || List.of(only.split(",")).contains(name);
+    }
+
+    private static ObjectNode manifest(Path dir, String name, String kind, String dirKey, String dirValue,
+                                       String yaml, JsonNode onlyInput, JsonNode inputs, List<String> active)
+            throws IOException {
         ObjectNode m = InteropCase.JSON.createObjectNode();
         m.put("case", name);
         m.put("direction", "peft4j->peft");
@@ -136,10 +161,14 @@ class WritePeft4jFixtures {
         } else {
             m.set("inputs", inputs);
         }
+        if (active != null) {
+            active.forEach(m.putArray("active")::add);
+        }
         m.put("written_by", WritePeft4jFixtures.class.getName() + " (peft4j's own save / merged export)");
         m.put("peft4j_config", yaml.replaceAll("dir: \"[^\"]*/([^/\"]+)\"", "dir: \"<tmp>/$1\""));
         Files.writeString(dir.resolve("manifest.json"), InteropCase.JSON.copy()
                 .enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(m) + "\n");
+        return m;
     }
 
     private static void clear(Path dir) throws IOException {
