@@ -60,9 +60,10 @@ public final class Ia3Adapter implements Adapter {
         Map<String, Ia3Layer> layers = new LinkedHashMap<>();
         for (SiteInfo s : sites) {
             boolean ff = c.feedforward(s.path());
-            int n = ff ? s.inFeatures() : s.outFeatures();
-            NDArray l = c.initIa3Weights() ? ctx.manager().ones(new Shape(n))
-                    : ctx.manager().randomNormal(1f, 0.02f, new Shape(n), ai.djl.ndarray.types.DataType.FLOAT32);
+            // PEFT's shapes (they are the saved shapes too): [1, in] for feed-forward layers, [out, 1] otherwise.
+            Shape shape = ff ? new Shape(1, s.inFeatures()) : new Shape(s.outFeatures(), 1);
+            NDArray l = c.initIa3Weights() ? ctx.manager().ones(shape)
+                    : ctx.manager().randomNormal(1f, 0.02f, shape, ai.djl.ndarray.types.DataType.FLOAT32);
             layers.put(s.path(), new Ia3Layer(s, ff, l));
         }
         return new Instance(name, c, layers);

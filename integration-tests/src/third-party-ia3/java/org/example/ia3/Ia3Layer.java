@@ -10,8 +10,8 @@ import java.util.Optional;
 /**
  * IA3 (Liu et al. 2022) on one linear layer: a learned vector {@code l} rescales activations.
  * <pre>
- *   output scaling (attention k/v):   y = (x W^T + b) ⊙ l            l: [out]
- *   input scaling (feed-forward):     y = (x ⊙ l) W^T + b            l: [in]
+ *   output scaling (attention k/v):   y = (x W^T + b) ⊙ l            l: [out, 1] (PEFT's shape)
+ *   input scaling (feed-forward):     y = (x ⊙ l) W^T + b            l: [1, in]
  * </pre>
  * Written additively on top of the output so far: {@code y + (y_base ⊙ (l - 1))} resp. {@code y + (x ⊙ (l - 1)) W^T}.
  * Merge folds {@code l} into the rows (output) or columns (input) of W.
@@ -29,7 +29,7 @@ final class Ia3Layer implements LinearSiteModule {
 
     @Override
     public NDArray forward(NDArray x, NDArray result, LinearBase base, ForwardContext ctx) {
-        NDArray lm1 = l.sub(1f);
+        NDArray lm1 = l.reshape(-1).sub(1f);
         if (feedforward) {
             NDArray xs = x.mul(lm1);
             return result.add(ctx.linearAlgebra().linear(xs, base.weight(), null));
@@ -41,7 +41,7 @@ final class Ia3Layer implements LinearSiteModule {
     @Override
     public Optional<NDArray> deltaWeight(LinearBase base) {
         NDArray w = base.weight();
-        NDArray lm1 = l.sub(1f);
+        NDArray lm1 = l.reshape(-1).sub(1f);
         return Optional.of(feedforward ? w.mul(lm1.reshape(1, -1)) : w.mul(lm1.reshape(-1, 1)));
     }
 
@@ -52,7 +52,7 @@ final class Ia3Layer implements LinearSiteModule {
             base.setWeight(w.mul(l.reshape(1, -1)));
         } else {
             base.setWeight(w.mul(l.reshape(-1, 1)));
-            base.bias().ifPresent(b -> base.setBias(b.mul(l)));
+            base.bias().ifPresent(b -> base.setBias(b.mul(l.reshape(-1))));
         }
     }
 
@@ -63,7 +63,7 @@ final class Ia3Layer implements LinearSiteModule {
             base.setWeight(w.div(l.reshape(1, -1)));
         } else {
             base.setWeight(w.div(l.reshape(-1, 1)));
-            base.bias().ifPresent(b -> base.setBias(b.div(l)));
+            base.bias().ifPresent(b -> base.setBias(b.div(l.reshape(-1))));
         }
     }
 

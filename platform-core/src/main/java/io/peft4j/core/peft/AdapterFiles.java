@@ -227,6 +227,12 @@ public final class AdapterFiles {
             }
             Set<String> unexpected = new HashSet<>(tensors.keySet());
             unexpected.removeAll(used);
+            try {
+                unexpected.removeAll(EmbeddingLayerCopies.acceptIdentical(model.host(), tensors, unexpected, weights));
+            } catch (ConfigException e) {
+                model.deleteAdapter(name);
+                throw e;
+            }
             if (!unexpected.isEmpty()) {
                 model.deleteAdapter(name);
                 throw new ConfigException(weights.toString(), unexpected.size() + " tensors do not belong to any "
