@@ -21,6 +21,7 @@ final class CaseMeasurement {
     private final BenchOptions o;
     private final double peak1024;
     private final double peak2048;
+    private Consumer<Map<String, Object>> progress;   // per-step records for model directories, else null
 
     CaseMeasurement(BenchOptions o, double peak1024, double peak2048) {
         this.o = o;
@@ -33,6 +34,19 @@ final class CaseMeasurement {
         Map<String, Object> rec = new LinkedHashMap<>();
         try (BenchSubject s = BenchSubject.create(c, o, root, runtime)) {
             header(rec, c, s);
+            if (c.modelDir() != null) {
+                // Progress records first: a large model's run may be stopped before its config record exists.
+                Map<String, Object> load = new LinkedHashMap<>();
+                load.put("kind", "load");
+                load.put("size", c.sizeLabel());
+                load.put("base_quant", rec.get("base_quant"));
+                for (String k : List.of("load_s", "rss_peak_mib_after_load", "quantized_on_load", "n_params_total",
+                        "base_bits_per_param", "max_heap_mib")) {
+                    load.put(k, rec.get(k));
+                }
+                emit.accept(load);
+            }
+            this.progress = c.modelDir() == null ? null : emit;
             StepLoops loops = new StepLoops(s, o.lr(), o.gradCheckpoint());
             try {
                 switch (c.mode()) {
@@ -116,7 +130,18 @@ final class CaseMeasurement {
         double trainFlops = s.peft == null ? FlopCount.fullTrain(s.nLinear(), s.tokens(), s.attentionFlops())
                 : FlopCount.loraTrain(s.nLinear(), s.nLora, s.tokens(), s.attentionFlops());
         List<Double> losses = new ArrayList<>();
-        List<StepLoops.Step> steps = loops.train(o.warmup(), o.steps(), losses, null);
+        long trainStart = System.nanoTime();
+        List<StepLoops.Step> steps = loops.train(o.warmup(), o.steps(), losses, progress == null ? null : step -> {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("kind", "train_step");
+            r.put("size", s.benchCase.sizeLabel());
+            r.put("step", step);
+            r.put("loss", Json.round(losses.get(losses.size() - 1), 4));
+            r.put("elapsed_s", Json.round((System.nanoTime() - trainStart) / 1e9, 1));
+            r.put("rss_peak_mib_train", Json.round(SystemProbe.rssPeakMib(), 1));
+            r.put("rss_mib", Json.round(SystemProbe.rssNowMib(), 1));
+            progress.accept(r);
+        });
         trainRecord(rec, s, steps, losses, trainFlops);
         double peak = SystemProbe.rssPeakMib();
         if (s.load.peakReset()) {

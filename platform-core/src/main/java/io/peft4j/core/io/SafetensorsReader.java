@@ -55,6 +55,7 @@ public final class SafetensorsReader implements AutoCloseable {
     private final long dataStart;
     private final Map<String, TensorEntry> entries;   // sorted by name
     private final Map<String, String> metadata;
+    private final ByteBuffer[] stagingBuffers = new ByteBuffer[2];   // see staging()
 
     private SafetensorsReader(Path file, FileChannel channel, long dataStart, Map<String, TensorEntry> entries,
                               Map<String, String> metadata) {
@@ -293,7 +294,7 @@ public final class SafetensorsReader implements AutoCloseable {
      *
      * @throws SafetensorsException for a non-floating tensor or a read error (naming the file and the tensor)
      */
-    public NDArray readFloat32(String name, NDManager manager) {
+    public synchronized NDArray readFloat32(String name, NDManager manager) {
         TensorEntry e = entry(name);
         if (!e.dtype().loadedAs().isFloating()) {
             throw new SafetensorsException(file + ": tensor '" + name + "' is " + e.dtype()
@@ -306,9 +307,8 @@ public final class SafetensorsReader implements AutoCloseable {
         }
         int esz = e.dtype().bytes();
         int chunk = (int) Math.min(CHUNK_ELEMENTS, n);
-        ByteBuffer raw = ByteBuffer.allocateDirect(chunk * esz).order(ByteOrder.LITTLE_ENDIAN);
-        ByteBuffer widened = e.dtype() == SafetensorsDType.BF16
-                ? ByteBuffer.allocateDirect(chunk * 4).order(ByteOrder.LITTLE_ENDIAN) : null;
+        ByteBuffer raw = staging(0, chunk * esz);
+        ByteBuffer widened = e.dtype() == SafetensorsDType.BF16 ? staging(1, chunk * 4) : null;
         try (NDArray flat = out.reshape(-1)) {
             for (long start = 0; start < n; start += chunk) {
                 int len = (int) Math.min(chunk, n - start);
@@ -344,6 +344,21 @@ public final class SafetensorsReader implements AutoCloseable {
             throw ex;
         }
         return out;
+    }
+
+    /**
+     * A reusable direct staging buffer of at least {@code bytes} (slot 0: file bytes, 1: widened floats). Reused
+     * across tensors because direct memory is only returned when the garbage collector runs: a fresh pair per
+     * tensor left gigabytes of dead buffers resident while a large model loaded.
+     */
+    private ByteBuffer staging(int slot, int bytes) {
+        ByteBuffer b = stagingBuffers[slot];
+        if (b == null || b.capacity() < bytes) {
+            b = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
+            stagingBuffers[slot] = b;
+        }
+        b.clear();
+        return b;
     }
 
     /** Reads every tensor (see {@link #read}). */
@@ -425,6 +440,8 @@ public final class SafetensorsReader implements AutoCloseable {
     /** Closes the file; arrays already read stay valid (mappings live until they are garbage collected). */
     @Override
     public void close() {
+        stagingBuffers[0] = null;
+        stagingBuffers[1] = null;
         closeQuietly(channel);
     }
 }

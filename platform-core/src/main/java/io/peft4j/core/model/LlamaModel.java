@@ -284,8 +284,9 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
         NDArray read(String name, long[] shape, NDManager m);
 
         /**
-         * As {@link #read}, as float32 in memory the engine owns and frees on close (nothing mapped or left to the
-         * garbage collector): for a weight that is quantized and released right away.
+         * As {@link #read}, as float32 for a weight that is quantized and released right away: a float32 tensor
+         * mapped zero-copy, others widened into memory the engine owns and frees on close (nothing left to the
+         * garbage collector).
          */
         default NDArray readOwnedFloat32(String name, long[] shape, NDManager m) {
             return read(name, shape, m);
@@ -311,7 +312,11 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
 
         @Override
         public NDArray readOwnedFloat32(String name, long[] shape, NDManager m) {
-            checked(name, shape);
+            TensorEntry e = checked(name, shape);
+            if (e.dtype() == io.peft4j.core.io.SafetensorsDType.F32) {
+                // Already float32: mapped zero-copy (file pages the kernel can reclaim), no anonymous copy at all.
+                return ckpt.read(name, m);
+            }
             return ckpt.readFloat32(name, m);
         }
 
