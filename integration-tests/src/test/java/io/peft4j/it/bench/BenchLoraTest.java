@@ -15,6 +15,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -38,7 +39,15 @@ class BenchLoraTest {
         BenchRunner.run(o, new PrintStream(buf, true, StandardCharsets.UTF_8));
         List<Map<String, Object>> recs = buf.toString(StandardCharsets.UTF_8).lines().map(BenchLoraTest::parse)
                 .toList();
-        List<Map<String, Object>> configs = recs.stream().filter(r -> !"rss_sample".equals(r.get("kind"))).toList();
+        // Progress records (rss samples; for a model directory the load record and one record per train step)
+        // come between the result records.
+        Set<String> progress = Set.of("rss_sample", "load", "train_step");
+        List<Map<String, Object>> configs = recs.stream().filter(r -> !progress.contains(r.get("kind"))).toList();
+        List<Map<String, Object>> load = recs.stream().filter(r -> "load".equals(r.get("kind"))).toList();
+        assertThat(load).hasSize(1);
+        assertThat((String) load.get(0).get("size")).startsWith("model:");
+        assertFinitePositive(load.get(0), "load_s", "rss_peak_mib_after_load");
+        assertThat(recs.stream().filter(r -> "train_step".equals(r.get("kind")))).hasSize(2);   // warmup + step
         assertThat(configs).extracting(r -> r.get("kind")).containsExactly("env", "config", "config", "config",
                 "config");
 
@@ -60,7 +69,8 @@ class BenchLoraTest {
         Map<String, Object> real = configs.get(3);
         assertThat((String) real.get("size")).startsWith("model:");
         assertThat(real.get("tied_embeddings")).isEqualTo(true);
-        assertFinitePositive(real, "train_tokens_per_s", "loss_first", "loss_last");
+        assertFinitePositive(real, "train_tokens_per_s", "loss_first", "loss_last", "load_s",
+                "rss_peak_mib_after_load", "rss_peak_mib");
 
         Map<String, Object> rss = configs.get(4);
         assertThat(rss.get("mode")).isEqualTo("rss");

@@ -26,6 +26,7 @@ import java.util.Set;
  *   --grad-checkpoint   (train steps recompute each layer's activations in backward: less memory)
  *   --unfused-loss      (lm_head + loss through autograd at full size instead of fused row chunks)
  *   --quant-eval STEPS  (with --quant: train the bundled demo LoRA run on fp32 and quantized bases, report eval loss)
+ *   --no-fwd            (skip the forward-only timing: only load and train steps, for large model directories)
  * </pre>
  * Cases are every size (or the model) × mode × targets; {@code full} ignores targets.
  */
@@ -80,6 +81,7 @@ public final class BenchMain {
                 case "--no-env" -> b.printEnv(false);
                 case "--grad-checkpoint" -> b.gradCheckpoint(true);
                 case "--unfused-loss" -> b.fusedLoss(false);
+                case "--no-fwd" -> b.timeForward(false);
                 default -> {
                     if (!a.startsWith("--") || i + 1 >= args.length) {
                         throw new IllegalArgumentException("unknown or incomplete option '" + a + "'");
@@ -171,6 +173,9 @@ public final class BenchMain {
         }
         if (!o.fusedLoss()) {
             a.add("--unfused-loss");
+        }
+        if (!o.timeForward()) {
+            a.add("--no-fwd");
         }
         if (!o.fork()) {
             a.add("--no-fork");

@@ -30,11 +30,13 @@ import java.util.List;
  * @param fusedLoss    lm_head and the loss fused in row chunks (the default); false: through autograd at full size
  * @param quantEvalSteps with {@code baseQuant}: also train the bundled demo task's LoRA run this many steps on the
  *                     float32 and on the quantized base and report the eval-loss difference (0 = off)
+ * @param timeForward  time forward-only passes before the train steps (lora/full modes); off for large models,
+ *                     where only load and training are measured
  */
 public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, double alpha, double lr, int batch,
                            int seq, int warmup, int steps, int threads, long seed, int rssSteps, int rssEvery,
                            boolean fork, boolean printEnv, double peak1024, double peak2048, String baseQuant,
-                           boolean gradCheckpoint, boolean fusedLoss, int quantEvalSteps) {
+                           boolean gradCheckpoint, boolean fusedLoss, int quantEvalSteps, boolean timeForward) {
 
     public BenchOptions {
         cases = List.copyOf(cases);
@@ -73,7 +75,7 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
     /** A copy measuring only {@code c}, without the env line, with known peaks (for a forked child). */
     public BenchOptions forChild(BenchCase c, double p1024, double p2048) {
         return new BenchOptions(List.of(c), pluginsDir, rank, alpha, lr, batch, seq, warmup, steps, threads, seed,
-                rssSteps, rssEvery, false, false, p1024, p2048, baseQuant, gradCheckpoint, fusedLoss, 0);
+                rssSteps, rssEvery, false, false, p1024, p2048, baseQuant, gradCheckpoint, fusedLoss, 0, timeForward);
     }
 
     public static Builder builder() {
@@ -99,6 +101,7 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
         private boolean gradCheckpoint;
         private boolean fusedLoss = true;
         private int quantEvalSteps;
+        private boolean timeForward = true;
         private boolean fork = true;
         private boolean printEnv = true;
         private double peak1024;
@@ -178,6 +181,11 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
             return this;
         }
 
+        public Builder timeForward(boolean on) {
+            timeForward = on;
+            return this;
+        }
+
         public Builder fusedLoss(boolean on) {
             fusedLoss = on;
             return this;
@@ -212,7 +220,7 @@ public record BenchOptions(List<BenchCase> cases, Path pluginsDir, int rank, dou
         public BenchOptions build() {
             return new BenchOptions(cases, pluginsDir, rank, alpha, lr, batch, seq, warmup, steps, threads, seed,
                     rssSteps, rssEvery, fork, printEnv, peak1024, peak2048, baseQuant, gradCheckpoint, fusedLoss,
-                    quantEvalSteps);
+                    quantEvalSteps, timeForward);
         }
     }
 }

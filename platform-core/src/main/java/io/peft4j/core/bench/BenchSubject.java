@@ -9,6 +9,8 @@ import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
+import io.peft4j.api.PlannedQuantization;
+import io.peft4j.api.Quantizer;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.core.model.AdaptableLinear;
 import io.peft4j.core.model.LlamaConfig;
@@ -48,9 +50,20 @@ final class BenchSubject implements AutoCloseable {
     final List<NDArray> batches = new ArrayList<>();
     private final NDManager dataManager;
 
+    /**
+     * How a model directory was loaded: wall seconds of {@link LlamaModel#load}, VmHWM right after it, and whether
+     * the base was quantized while loading, and whether VmHWM was reset after it (so later peaks exclude the load;
+     * NaN / false for random shapes).
+     */
+    record Load(double seconds, double rssPeakMib, boolean quantizedOnLoad, boolean peakReset) {
+    }
+
+    final Load load;
+
     private BenchSubject(BenchCase c, LlamaModel model, PeftModel peft, List<Parameter> trainable, int batch, int seq,
-                         long seed) {
+                         long seed, Load load) {
         this.benchCase = c;
+        this.load = load;
         this.model = model;
         this.peft = peft;
         this.trainable = trainable;
@@ -93,13 +106,26 @@ final class BenchSubject implements AutoCloseable {
         LlamaModel model;
         int batch;
         int seq;
+        double loadSeconds = Double.NaN;
+        double loadRssPeakMib = Double.NaN;
+        boolean quantizedOnLoad = false;
+        boolean peakReset = false;
         if (c.shape() != null) {
             model = LlamaModel.random(c.shape().config(), root, o.seed(), 0.02);
             batch = o.batch() > 0 ? o.batch() : c.shape().batch;
             seq = o.seq() > 0 ? o.seq() : c.shape().seq;
         } else {
             // FULL updates the base weights in place: they must not be read-only mapped file memory.
-            model = LlamaModel.load(c.modelDir(), root, c.mode() == BenchMode.FULL);
+            // QLoRA on a model directory quantizes while loading (LoRA's init does not read the base weights), so
+            // load time and peak RSS are those of the streaming loader.
+            PlannedQuantization onLoad = o.baseQuant() == null || c.mode() == BenchMode.FULL ? null
+                    : new PlannedQuantization(quantizer(o, runtime), Map.of());
+            long t0 = System.nanoTime();
+            model = LlamaModel.load(c.modelDir(), root, c.mode() == BenchMode.FULL, null, onLoad);
+            loadSeconds = (System.nanoTime() - t0) / 1e9;
+            loadRssPeakMib = SystemProbe.rssPeakMib();
+            peakReset = SystemProbe.resetRssPeak();   // later peaks then cover the run, not the load
+            quantizedOnLoad = onLoad != null;
             batch = o.batch() > 0 ? o.batch() : 8;
             seq = o.seq() > 0 ? o.seq() : Math.min(256, model.config().maxPositionEmbeddings());
         }
@@ -130,22 +156,30 @@ final class BenchSubject implements AutoCloseable {
                 peft.addAdapter(ADAPTER, lora, cfg, o.seed());
                 peft.setActive(List.of(ADAPTER));
                 trainable = peft.trainableParameters();
-                if (o.baseQuant() != null) {
-                    // QLoRA: the adapter is created on the full-precision base, then the base is quantized.
-                    BaseQuantization.quantize(model, runtime.extensions().quantizer(o.baseQuant()).orElseThrow(
-                            () -> new IllegalArgumentException("--quant " + o.baseQuant() + ": no installed quantizer"
-                                    + " with that id; installed: " + runtime.extensions().quantizers().keySet())),
-                            Map.of());
+                if (o.baseQuant() != null && !quantizedOnLoad) {
+                    // QLoRA on a random shape: the adapter is created on the full-precision base, then the base is
+                    // quantized.
+                    BaseQuantization.quantize(model, quantizer(o, runtime), Map.of());
                 }
             }
             for (Parameter p : trainable) {
                 p.value().setRequiresGradient(true);
             }
-            return new BenchSubject(c, model, peft, List.copyOf(trainable), batch, seq, o.seed());
+            return new BenchSubject(c, model, peft, List.copyOf(trainable), batch, seq, o.seed(),
+                    new Load(loadSeconds, loadRssPeakMib, quantizedOnLoad, peakReset));
         } catch (RuntimeException e) {
             model.close();
             throw e;
         }
+    }
+
+    private static Quantizer quantizer(BenchOptions o, PluginRuntime runtime) {
+        if (runtime == null) {
+            throw new IllegalStateException("--quant needs the plugin runtime");
+        }
+        return runtime.extensions().quantizer(o.baseQuant()).orElseThrow(() -> new IllegalArgumentException("--quant "
+                + o.baseQuant() + ": no installed quantizer with that id; installed: "
+                + runtime.extensions().quantizers().keySet()));
     }
 
     long tokens() {

@@ -21,6 +21,7 @@ final class CaseMeasurement {
     private final BenchOptions o;
     private final double peak1024;
     private final double peak2048;
+    private Consumer<Map<String, Object>> progress;   // per-step records for model directories, else null
 
     CaseMeasurement(BenchOptions o, double peak1024, double peak2048) {
         this.o = o;
@@ -33,6 +34,19 @@ final class CaseMeasurement {
         Map<String, Object> rec = new LinkedHashMap<>();
         try (BenchSubject s = BenchSubject.create(c, o, root, runtime)) {
             header(rec, c, s);
+            if (c.modelDir() != null) {
+                // Progress records first: a large model's run may be stopped before its config record exists.
+                Map<String, Object> load = new LinkedHashMap<>();
+                load.put("kind", "load");
+                load.put("size", c.sizeLabel());
+                load.put("base_quant", rec.get("base_quant"));
+                for (String k : List.of("load_s", "rss_peak_mib_after_load", "quantized_on_load", "n_params_total",
+                        "base_bits_per_param", "max_heap_mib")) {
+                    load.put(k, rec.get(k));
+                }
+                emit.accept(load);
+            }
+            this.progress = c.modelDir() == null ? null : emit;
             StepLoops loops = new StepLoops(s, o.lr(), o.gradCheckpoint());
             try {
                 switch (c.mode()) {
@@ -91,26 +105,57 @@ final class CaseMeasurement {
         rec.put("n_params_trainable", s.trainableCount());
         rec.put("warmup", o.warmup());
         rec.put("steps", c.mode() == BenchMode.RSS ? o.rssSteps() : o.steps());
-        rec.put("rss_mib_after_build", Json.round(SystemProbe.rssPeakMib(), 1));
+        if (c.modelDir() != null) {
+            rec.put("load_s", Json.round(s.load.seconds(), 2));
+            rec.put("rss_peak_mib_after_load", Json.round(s.load.rssPeakMib(), 1));
+            rec.put("quantized_on_load", s.load.quantizedOnLoad());
+            rec.put("max_heap_mib", Runtime.getRuntime().maxMemory() / (1024 * 1024));
+        }
+        rec.put("rss_mib_after_build", Json.round(s.load.peakReset()
+                ? Math.max(SystemProbe.rssPeakMib(), s.load.rssPeakMib()) : SystemProbe.rssPeakMib(), 1));
     }
 
     private void forwardAndTrain(Map<String, Object> rec, BenchSubject s, StepLoops loops) {
         double fwdFlops = FlopCount.forward(s.nLinear(), s.nLora, s.tokens(), s.attentionFlops());
-        List<Double> fwd = loops.forward(o.warmup(), o.steps());
-        timing(rec, "fwd", fwd, s.tokens());
-        rec.put("fwd_flops", fwdFlops);
-        rec.put("fwd_gflops_per_s", Json.round(fwdFlops / Stats.median(fwd) / 1e9, 2));
-        rec.put("rss_peak_mib_after_fwd", Json.round(SystemProbe.rssPeakMib(), 1));
+        List<Double> fwd = null;
+        if (o.timeForward()) {
+            fwd = loops.forward(o.warmup(), o.steps());
+            timing(rec, "fwd", fwd, s.tokens());
+            rec.put("fwd_flops", fwdFlops);
+            rec.put("fwd_gflops_per_s", Json.round(fwdFlops / Stats.median(fwd) / 1e9, 2));
+            rec.put("rss_peak_mib_after_fwd", Json.round(s.load.peakReset()
+                    ? Math.max(SystemProbe.rssPeakMib(), s.load.rssPeakMib()) : SystemProbe.rssPeakMib(), 1));
+        }
 
         double trainFlops = s.peft == null ? FlopCount.fullTrain(s.nLinear(), s.tokens(), s.attentionFlops())
                 : FlopCount.loraTrain(s.nLinear(), s.nLora, s.tokens(), s.attentionFlops());
         List<Double> losses = new ArrayList<>();
-        List<StepLoops.Step> steps = loops.train(o.warmup(), o.steps(), losses, null);
+        long trainStart = System.nanoTime();
+        List<StepLoops.Step> steps = loops.train(o.warmup(), o.steps(), losses, progress == null ? null : step -> {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("kind", "train_step");
+            r.put("size", s.benchCase.sizeLabel());
+            r.put("step", step);
+            r.put("loss", Json.round(losses.get(losses.size() - 1), 4));
+            r.put("elapsed_s", Json.round((System.nanoTime() - trainStart) / 1e9, 1));
+            r.put("rss_peak_mib_train", Json.round(SystemProbe.rssPeakMib(), 1));
+            r.put("rss_mib", Json.round(SystemProbe.rssNowMib(), 1));
+            progress.accept(r);
+        });
         trainRecord(rec, s, steps, losses, trainFlops);
-        rec.put("rss_peak_mib", Json.round(SystemProbe.rssPeakMib(), 1));
+        double peak = SystemProbe.rssPeakMib();
+        if (s.load.peakReset()) {
+            // VmHWM was reset after loading: it is the peak of the forward and training passes; the record's
+            // overall peak also covers the load.
+            rec.put("rss_peak_mib_train", Json.round(peak, 1));
+            peak = Math.max(peak, s.load.rssPeakMib());
+        }
+        rec.put("rss_peak_mib", Json.round(peak, 1));
         rec.put("rss_now_mib", Json.round(SystemProbe.rssNowMib(), 1));
         mfu(rec, "train", Stats.median(totals(steps)), Stats.min(totals(steps)));
-        mfu(rec, "fwd", Stats.median(fwd), Stats.min(fwd));
+        if (fwd != null) {
+            mfu(rec, "fwd", Stats.median(fwd), Stats.min(fwd));
+        }
     }
 
     private void trainRecord(Map<String, Object> rec, BenchSubject s, List<StepLoops.Step> steps, List<Double> losses,

@@ -106,6 +106,19 @@ final class SystemProbe {
         return b < 0 ? Double.NaN : b / (1024.0 * 1024.0);
     }
 
+    /**
+     * Resets this process's peak RSS (VmHWM) to the current RSS (Linux {@code clear_refs} value 5), so a later
+     * {@link #rssPeakMib} covers only what happened since. @return false where the kernel does not allow it
+     */
+    static boolean resetRssPeak() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     /** Current resident set size (VmRSS) in MiB, or NaN. */
     static double rssNowMib() {
         long b = DeviceStats.cpuProcess().usedBytes();

@@ -16,7 +16,9 @@ import picocli.CommandLine.Unmatched;
         "  --plugins DIR --r 8 --alpha 16 --lr 1e-3 --warmup 3 --steps 5 --threads 2 --rss-steps 1000 --out FILE",
         "  --quant nf4 (QLoRA base)   --grad-checkpoint (recompute activations in backward: less memory)",
         "  --unfused-loss (lm_head + loss through autograd instead of fused row chunks)",
-        "  --quant nf4 --quant-eval 150 (also: eval loss of the demo LoRA run on fp32 vs the quantized base)"})
+        "  --quant nf4 --quant-eval 150 (also: eval loss of the demo LoRA run on fp32 vs the quantized base)",
+        "  --model DIR records load_s and peak RSS at load (with --quant the base is quantized while loading);",
+        "  --no-fwd skips the forward-only timing (large models: load and train steps only)"})
 final class BenchCommand implements Callable<Integer> {
     @Unmatched
     List<String> args = new ArrayList<>();

@@ -135,6 +135,11 @@ public final class SafetensorsCheckpoint implements AutoCloseable {
         return reader(name).read(name, manager);
     }
 
+    /** A floating-point tensor as engine-owned float32, read without a mapping (see {@link SafetensorsReader#readFloat32}). */
+    public NDArray readFloat32(String name, NDManager manager) {
+        return reader(name).readFloat32(name, manager);
+    }
+
     /** Reads a tensor into fresh memory. */
     public NDArray readCopy(String name, NDManager manager) {
         return reader(name).readCopy(name, manager);

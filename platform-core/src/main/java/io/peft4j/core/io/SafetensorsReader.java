@@ -2,6 +2,8 @@ package io.peft4j.core.io;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -44,6 +46,8 @@ import java.util.TreeMap;
 public final class SafetensorsReader implements AutoCloseable {
     /** Larger headers are rejected as corrupt (real ones are a few hundred KB at most). */
     public static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
+    /** Elements per positional read of {@link #readFloat32} (16 MiB of float32). */
+    static final int CHUNK_ELEMENTS = 4 << 20;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Path file;
@@ -51,6 +55,7 @@ public final class SafetensorsReader implements AutoCloseable {
     private final long dataStart;
     private final Map<String, TensorEntry> entries;   // sorted by name
     private final Map<String, String> metadata;
+    private final ByteBuffer[] stagingBuffers = new ByteBuffer[2];   // see staging()
 
     private SafetensorsReader(Path file, FileChannel channel, long dataStart, Map<String, TensorEntry> entries,
                               Map<String, String> metadata) {
@@ -166,11 +171,13 @@ public final class SafetensorsReader implements AutoCloseable {
                 throw new SafetensorsException(where + ": shape entries must be non-negative integers, got " + sh);
             }
             shape[i] = d.asLong();
-            count = Math.multiplyExact(count, shape[i]);
+            count = multiplyOrFail(count, shape[i], where + ": shape " + sh + " has more elements than fit in a"
+                    + " 64-bit count");
         }
         JsonNode off = node.get("data_offsets");
         if (off == null || !off.isArray() || off.size() != 2 || !off.get(0).isIntegralNumber()
-                || !off.get(1).isIntegralNumber()) {
+                || !off.get(1).isIntegralNumber() || !off.get(0).canConvertToLong()
+                || !off.get(1).canConvertToLong()) {
             throw new SafetensorsException(where + ": 'data_offsets' must be [begin, end], got " + off);
         }
         long begin = off.get(0).asLong();
@@ -178,7 +185,8 @@ public final class SafetensorsReader implements AutoCloseable {
         if (begin < 0 || end < begin) {
             throw new SafetensorsException(where + ": invalid data_offsets [" + begin + ", " + end + "]");
         }
-        long expected = Math.multiplyExact(count, (long) dtype.bytes());
+        long expected = multiplyOrFail(count, dtype.bytes(), where + ": shape " + sh + " x " + dtype + " ("
+                + dtype.bytes() + " bytes) is more bytes than fit in a 64-bit size");
         if (end - begin != expected) {
             throw new SafetensorsException(where + ": shape " + sh + " x " + dtype + " (" + dtype.bytes()
                     + " bytes) needs " + expected + " bytes but data_offsets [" + begin + ", " + end + "] span "
@@ -189,6 +197,16 @@ public final class SafetensorsReader implements AutoCloseable {
                     + "] lie outside the data section of " + dataSize + " bytes (truncated file?)");
         }
         return new TensorEntry(name, dtype, shape, begin, end);
+    }
+
+    /** {@code a * b} for non-negative factors, or a format error (never an ArithmeticException). */
+    private static long multiplyOrFail(long a, long b, String message) {
+        long hi = Math.multiplyHigh(a, b);
+        long lo = a * b;
+        if (hi != 0 || lo < 0) {
+            throw new SafetensorsException(message);
+        }
+        return lo;
     }
 
     private static void checkOverlaps(Path file, Map<String, TensorEntry> entries) {
@@ -265,6 +283,82 @@ public final class SafetensorsReader implements AutoCloseable {
             return manager.create(widenBf16(bytes, e), e.djlShape());
         }
         return manager.create(copyDirect(bytes), e.djlShape(), e.dtype().loadedAs());
+    }
+
+    /**
+     * A floating-point tensor (F64, F32, F16 or BF16) as a float32 array in engine-owned memory, read in chunks
+     * with positional reads instead of a mapping: nothing of the file stays resident or mapped afterwards, no
+     * Java array of the tensor's size is made, and the memory is returned as soon as the array is closed (not when
+     * the garbage collector gets round to a direct buffer). This is the streaming loader's path: the peak is the
+     * result plus one {@value #CHUNK_ELEMENTS}-element staging buffer.
+     *
+     * @throws SafetensorsException for a non-floating tensor or a read error (naming the file and the tensor)
+     */
+    public synchronized NDArray readFloat32(String name, NDManager manager) {
+        TensorEntry e = entry(name);
+        if (!e.dtype().loadedAs().isFloating()) {
+            throw new SafetensorsException(file + ": tensor '" + name + "' is " + e.dtype()
+                    + ", not a floating-point tensor");
+        }
+        NDArray out = manager.zeros(e.djlShape(), DataType.FLOAT32);   // allocated by torch
+        long n = e.elementCount();
+        if (n == 0) {
+            return out;
+        }
+        int esz = e.dtype().bytes();
+        int chunk = (int) Math.min(CHUNK_ELEMENTS, n);
+        ByteBuffer raw = staging(0, chunk * esz);
+        ByteBuffer widened = e.dtype() == SafetensorsDType.BF16 ? staging(1, chunk * 4) : null;
+        try (NDArray flat = out.reshape(-1)) {
+            for (long start = 0; start < n; start += chunk) {
+                int len = (int) Math.min(chunk, n - start);
+                raw.clear().limit(len * esz);
+                readFully(channel, raw, dataStart + e.begin() + start * esz);
+                raw.flip();
+                NDArray part;
+                if (widened != null) {
+                    widened.clear();
+                    for (int i = 0; i < len; i++) {
+                        widened.putInt(i * 4, (raw.getShort(i * 2) & 0xFFFF) << 16);   // bf16 = float32's top half
+                    }
+                    widened.limit(len * 4);
+                    part = manager.create(widened, new Shape(len), DataType.FLOAT32);
+                } else {
+                    part = manager.create(raw, new Shape(len), e.dtype().loadedAs());
+                }
+                try (part) {
+                    if (part.getDataType() != DataType.FLOAT32) {
+                        try (NDArray f = part.toType(DataType.FLOAT32, false)) {
+                            flat.set(new NDIndex("{}:{}", start, start + len), f);
+                        }
+                    } else {
+                        flat.set(new NDIndex("{}:{}", start, start + len), part);
+                    }
+                }
+            }
+        } catch (IOException ex) {
+            out.close();
+            throw new SafetensorsException(file + ": cannot read tensor '" + name + "': " + ex.getMessage(), ex);
+        } catch (RuntimeException ex) {
+            out.close();
+            throw ex;
+        }
+        return out;
+    }
+
+    /**
+     * A reusable direct staging buffer of at least {@code bytes} (slot 0: file bytes, 1: widened floats). Reused
+     * across tensors because direct memory is only returned when the garbage collector runs: a fresh pair per
+     * tensor left gigabytes of dead buffers resident while a large model loaded.
+     */
+    private ByteBuffer staging(int slot, int bytes) {
+        ByteBuffer b = stagingBuffers[slot];
+        if (b == null || b.capacity() < bytes) {
+            b = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
+            stagingBuffers[slot] = b;
+        }
+        b.clear();
+        return b;
     }
 
     /** Reads every tensor (see {@link #read}). */
@@ -346,6 +440,8 @@ public final class SafetensorsReader implements AutoCloseable {
     /** Closes the file; arrays already read stay valid (mappings live until they are garbage collected). */
     @Override
     public void close() {
+        stagingBuffers[0] = null;
+        stagingBuffers[1] = null;
         closeQuietly(channel);
     }
 }

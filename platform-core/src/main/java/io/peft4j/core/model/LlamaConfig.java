@@ -107,14 +107,43 @@ public record LlamaConfig(String modelType, int hiddenSize, int intermediateSize
         if (!act.equals("silu")) {
             throw new ConfigException("hidden_act", source + ": hidden_act '" + act + "' is not supported (expected silu)");
         }
-        int hidden = r.requiredInt("hidden_size");
-        int heads = r.requiredInt("num_attention_heads");
-        int kvHeads = r.optInt("num_key_value_heads", heads);
-        int headDim = r.optInt("head_dim", hidden / heads);
-        return new LlamaConfig(modelType, hidden, r.requiredInt("intermediate_size"), heads, kvHeads, headDim,
-                r.requiredInt("num_hidden_layers"), r.requiredInt("vocab_size"),
-                r.requiredInt("max_position_embeddings"), r.optDouble("rms_norm_eps", 1e-6),
-                r.optDouble("rope_theta", 10000.0), ropeScaling(root.get("rope_scaling"), source),
+        // Every size is checked (positive, dividing, products in range) before it is used in any arithmetic or
+        // allocation, so a malformed file fails naming the field instead of with a JDK exception.
+        int hidden = r.positiveInt("hidden_size", null);
+        int heads = r.positiveInt("num_attention_heads", null);
+        int kvHeads = r.positiveInt("num_key_value_heads", heads);
+        if (heads % kvHeads != 0) {
+            throw new ConfigException("num_key_value_heads", source + ": num_attention_heads (" + heads
+                    + ") must be a multiple of num_key_value_heads (" + kvHeads + ")");
+        }
+        if (r.get("head_dim") == null && hidden % heads != 0) {
+            throw new ConfigException("num_attention_heads", source + ": hidden_size (" + hidden + ") must be a "
+                    + "multiple of num_attention_heads (" + heads + ") when head_dim is not given");
+        }
+        int headDim = r.positiveInt("head_dim", hidden / heads);
+        if (headDim % 2 != 0) {
+            throw new ConfigException("head_dim", source + ": head_dim must be even for rotary embeddings, got "
+                    + headDim);
+        }
+        if ((long) heads * headDim > Integer.MAX_VALUE) {
+            throw new ConfigException("head_dim", source + ": num_attention_heads x head_dim = " + heads + " x "
+                    + headDim + " exceeds " + Integer.MAX_VALUE);
+        }
+        int intermediate = r.positiveInt("intermediate_size", null);
+        int layers = r.positiveInt("num_hidden_layers", null);
+        int vocab = r.positiveInt("vocab_size", null);
+        int maxPos = r.positiveInt("max_position_embeddings", null);
+        double eps = r.optDouble("rms_norm_eps", 1e-6);
+        if (!(eps > 0) || !Double.isFinite(eps)) {
+            throw new ConfigException("rms_norm_eps", source + ": rms_norm_eps must be a positive number, got " + eps);
+        }
+        double theta = r.optDouble("rope_theta", 10000.0);
+        if (!(theta > 0) || !Double.isFinite(theta)) {
+            throw new ConfigException("rope_theta", source + ": rope_theta must be a positive number, got " + theta);
+        }
+        return new LlamaConfig(modelType, hidden, intermediate, heads, kvHeads, headDim,
+                layers, vocab, maxPos, eps,
+                theta, ropeScaling(root.get("rope_scaling"), source),
                 r.optBool("attention_bias", false), r.optBool("mlp_bias", false),
                 r.optBool("tie_word_embeddings", false), r.optInt("bos_token_id", -1), eos(root, source),
                 r.string("torch_dtype", null));
@@ -157,14 +186,30 @@ public record LlamaConfig(String modelType, int hiddenSize, int intermediateSize
         Reader r = new Reader(n, source + " (rope_scaling)");
         switch (type) {
             case "linear":
-                return new RopeScaling(type, r.requiredDouble("factor"), 0, 0, 0);
-            case "llama3":
-                return new RopeScaling(type, r.requiredDouble("factor"), r.requiredDouble("low_freq_factor"),
-                        r.requiredDouble("high_freq_factor"), r.requiredInt("original_max_position_embeddings"));
+                return new RopeScaling(type, positive(r, "factor", source), 0, 0, 0);
+            case "llama3": {
+                double low = positive(r, "low_freq_factor", source);
+                double high = positive(r, "high_freq_factor", source);
+                if (!(high > low)) {
+                    throw new ConfigException("rope_scaling.high_freq_factor", source + ": rope_scaling "
+                            + "high_freq_factor (" + high + ") must be larger than low_freq_factor (" + low + ")");
+                }
+                return new RopeScaling(type, positive(r, "factor", source), low, high,
+                        r.positiveInt("original_max_position_embeddings", null));
+            }
             default:
                 throw new ConfigException("rope_scaling", source + ": rope_scaling type '" + type
                         + "' is not supported (supported: null, default, linear, llama3)");
         }
+    }
+
+    private static double positive(Reader r, String f, String source) {
+        double v = r.requiredDouble(f);
+        if (!(v > 0) || !Double.isFinite(v)) {
+            throw new ConfigException("rope_scaling." + f, source + ": rope_scaling " + f
+                    + " must be a positive number, got " + v);
+        }
+        return v;
     }
 
     /** The numbers adapters need. */
@@ -223,7 +268,16 @@ public record LlamaConfig(String modelType, int hiddenSize, int intermediateSize
             this.source = source;
         }
 
-        private JsonNode get(String f) {
+        /** A required (dflt null) or optional integer field that must be &gt; 0. */
+        int positiveInt(String f, Integer dflt) {
+            int v = dflt == null ? requiredInt(f) : optInt(f, dflt);
+            if (v <= 0) {
+                throw new ConfigException(f, source + ": field '" + f + "' must be a positive integer, got " + v);
+            }
+            return v;
+        }
+
+        JsonNode get(String f) {
             JsonNode v = node.get(f);
             return v == null || v.isNull() ? null : v;
         }

@@ -15,6 +15,7 @@ import io.peft4j.api.AttentionKvSiteModule;
 import io.peft4j.api.EmbeddingSiteModule;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.LinearSiteModule;
+import io.peft4j.api.PlannedQuantization;
 import io.peft4j.api.ModelShape;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
@@ -164,6 +165,21 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
      */
     public static LlamaModel load(Path dir, NDManager manager, boolean copyWeights,
                                   QuantizedLinearResolver quantized) {
+        return load(dir, manager, copyWeights, quantized, null);
+    }
+
+    /**
+     * As {@link #load(Path, NDManager, boolean, QuantizedLinearResolver)}, quantizing while loading: with
+     * {@code quantizeOnLoad}, every float base linear except lm_head is quantized as soon as its weight is read,
+     * and its float32 copy is released before the next tensor is read. The model is streamed tensor by tensor
+     * (BF16/F16 widened to float32 per tensor in engine-owned memory, see {@link SafetensorsCheckpoint#readFloat32}),
+     * so the peak is about the quantized model plus the full-precision embeddings and lm_head plus the largest
+     * single tensor - never a float copy of every linear, as quantizing after loading needs.
+     *
+     * @param quantizeOnLoad the quantizer and its options, or null to keep the linears in full precision
+     */
+    public static LlamaModel load(Path dir, NDManager manager, boolean copyWeights,
+                                  QuantizedLinearResolver quantized, PlannedQuantization quantizeOnLoad) {
         if (!Files.isDirectory(dir)) {
             throw new ModelLoadException(dir + ": model directory does not exist");
         }
@@ -178,13 +194,60 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
         } catch (SafetensorsException e) {
             throw new ModelLoadException(e.getMessage(), e);
         }
+        try {
+            checkLayerCount(config, ckpt);
+        } catch (RuntimeException e) {
+            ckpt.close();
+            throw e;
+        }
         NDManager own = manager.newSubManager();
         try (ckpt) {
-            return new Loader(dir, config, new CheckpointTensors(dir, ckpt, copyWeights), own, ckpt, quantized).build();
+            return new Loader(dir, config, new CheckpointTensors(dir, ckpt, copyWeights), own, ckpt, quantized,
+                    quantizeOnLoad).build();
         } catch (RuntimeException e) {
             own.close();
             throw e;
         }
+    }
+
+    /**
+     * Fails unless the weights hold every decoder layer config.json claims (checked from the tensor names, before
+     * any per-layer state exists: a claimed size must never drive an allocation).
+     *
+     * @throws ModelLoadException naming config.json, num_hidden_layers and the weights' source
+     */
+    public static void checkLayerCount(LlamaConfig config, SafetensorsCheckpoint ckpt) {
+        int held = layersHeld(ckpt.names());
+        if (config.numHiddenLayers() > held) {
+            Path configJson = ckpt.source().toAbsolutePath().getParent().resolve("config.json");
+            throw new ModelLoadException(configJson + ": num_hidden_layers = " + config.numHiddenLayers()
+                    + " but the weights (" + ckpt.source() + ") hold " + held + " decoder layer"
+                    + (held == 1 ? "" : "s") + " (model.layers.0 .. " + (held - 1) + ")");
+        }
+    }
+
+    /** The number of consecutive decoder layers {@code model.layers.N.*} present from 0. */
+    static int layersHeld(java.util.Collection<String> names) {
+        java.util.BitSet seen = new java.util.BitSet();
+        String prefix = "model.layers.";
+        for (String n : names) {
+            if (!n.startsWith(prefix)) {
+                continue;
+            }
+            int dot = n.indexOf('.', prefix.length());
+            if (dot < 0) {
+                continue;
+            }
+            String num = n.substring(prefix.length(), dot);
+            if (num.isEmpty() || num.length() > 9 || !num.chars().allMatch(Character::isDigit)) {
+                continue;
+            }
+            int i = Integer.parseInt(num);
+            if (i < names.size()) {   // an index beyond the tensor count cannot be part of a dense run from 0
+                seen.set(i);
+            }
+        }
+        return seen.nextClearBit(0);
     }
 
     /**
@@ -206,7 +269,7 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
         ai.djl.engine.Engine.getInstance().setRandomSeed((int) seed);
         NDManager own = manager.newSubManager();
         try {
-            return new Loader(null, config, new RandomTensors(own, (float) std), own, null, null).build();
+            return new Loader(null, config, new RandomTensors(own, (float) std), own, null, null, null).build();
         } catch (RuntimeException e) {
             own.close();
             throw e;
@@ -219,6 +282,15 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
 
         /** The tensor {@code name}, checked to have {@code shape}. */
         NDArray read(String name, long[] shape, NDManager m);
+
+        /**
+         * As {@link #read}, as float32 for a weight that is quantized and released right away: a float32 tensor
+         * mapped zero-copy, others widened into memory the engine owns and frees on close (nothing left to the
+         * garbage collector).
+         */
+        default NDArray readOwnedFloat32(String name, long[] shape, NDManager m) {
+            return read(name, shape, m);
+        }
     }
 
     /** Tensors of a safetensors checkpoint, mapped or copied. */
@@ -230,6 +302,25 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
 
         @Override
         public NDArray read(String name, long[] shape, NDManager m) {
+            TensorEntry e = checked(name, shape);
+            if (e.dtype() == io.peft4j.core.io.SafetensorsDType.BF16) {
+                // Widened per tensor straight into engine memory (no heap copy, no lingering direct buffer).
+                return ckpt.readFloat32(name, m);
+            }
+            return copy ? ckpt.readCopy(name, m) : ckpt.read(name, m);
+        }
+
+        @Override
+        public NDArray readOwnedFloat32(String name, long[] shape, NDManager m) {
+            TensorEntry e = checked(name, shape);
+            if (e.dtype() == io.peft4j.core.io.SafetensorsDType.F32) {
+                // Already float32: mapped zero-copy (file pages the kernel can reclaim), no anonymous copy at all.
+                return ckpt.read(name, m);
+            }
+            return ckpt.readFloat32(name, m);
+        }
+
+        private TensorEntry checked(String name, long[] shape) {
             if (!ckpt.contains(name)) {
                 List<String> some = new ArrayList<>();
                 for (String n : ckpt.names()) {
@@ -247,7 +338,7 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
                 throw new ModelLoadException(dir + ": tensor '" + name + "' in " + ckpt.fileOf(name) + " has shape "
                         + Arrays.toString(e.shape()) + " but config.json implies " + Arrays.toString(shape));
             }
-            return copy ? ckpt.readCopy(name, m) : ckpt.read(name, m);
+            return e;
         }
     }
 
@@ -279,17 +370,19 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
         private final NDManager m;
         private final SafetensorsCheckpoint file;        // null for a random model
         private final QuantizedLinearResolver resolver;  // null: quantized linears are an error
+        private final PlannedQuantization onLoad;        // null: float linears stay float
         private final Map<String, AdaptableLinear> linears = new LinkedHashMap<>();
         private final List<SiteInfo> sites = new ArrayList<>();
 
         Loader(Path dir, LlamaConfig c, TensorSource ckpt, NDManager m, SafetensorsCheckpoint file,
-               QuantizedLinearResolver resolver) {
+               QuantizedLinearResolver resolver, PlannedQuantization onLoad) {
             this.dir = dir;
             this.c = c;
             this.ckpt = ckpt;
             this.m = m;
             this.file = file;
             this.resolver = resolver;
+            this.onLoad = onLoad;
         }
 
         LlamaModel build() {
@@ -340,6 +433,17 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
             String wName = path + ".weight";
             if (file != null && file.contains(wName) && !file.entry(wName).dtype().loadedAs().isFloating()) {
                 linears.put(path, quantizedLinear(site, path, b));
+            } else if (onLoad != null) {
+                // Quantize-on-load: the float copy lives only until its quantized form exists.
+                AdaptableLinear l = new AdaptableLinear(site, m, ckpt.readOwnedFloat32(wName, new long[] {out, in}, m),
+                        b);
+                try {
+                    l.quantize(onLoad.quantizer(), onLoad.options());
+                } catch (IllegalArgumentException e) {
+                    throw new ModelLoadException((file == null ? "" : file.fileOf(wName) + ": ") + "'" + wName
+                            + "': quantizing with " + onLoad.quantizer().id() + " failed: " + e.getMessage(), e);
+                }
+                linears.put(path, l);
             } else {
                 linears.put(path, new AdaptableLinear(site, m, tensor(wName, out, in), b));
             }

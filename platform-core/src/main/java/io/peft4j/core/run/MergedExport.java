@@ -1,10 +1,12 @@
 package io.peft4j.core.run;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.peft4j.core.io.AtomicDirectory;
+import io.peft4j.core.io.SafetensorsDType;
 import io.peft4j.core.io.SafetensorsWriter;
 import io.peft4j.core.model.LlamaModel;
 import java.io.IOException;
@@ -12,9 +14,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Writes the current (merged) base model as a Hugging Face checkpoint: {@code config.json}, {@code model.safetensors}
@@ -30,30 +30,37 @@ public final class MergedExport {
 
     public static void write(LlamaModel model, Path sourceDir, Path out) {
         try {
-            AtomicDirectory.write(out, tmp -> {
-                // Quantized linears are written dequantized (float32); those copies are freed once written.
-                Map<String, NDArray> tensors = new LinkedHashMap<>(model.baseTensors());
-                try {
-                    writeFiles(model, sourceDir, tmp, tensors);
-                } finally {
-                    for (var l : model.linears().values()) {
-                        if (l.quantized()) {
-                            NDArray w = tensors.get(l.site().path() + ".weight");
-                            if (w != null) {
-                                w.close();
-                            }
-                        }
-                    }
-                }
-            });
+            AtomicDirectory.write(out, tmp -> writeFiles(model, sourceDir, tmp));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot export merged model to " + out.toAbsolutePath() + ": "
                     + e.getMessage(), e);
         }
     }
 
-    private static void writeFiles(LlamaModel model, Path sourceDir, Path tmp, Map<String, NDArray> tensors)
-            throws IOException {
+    /**
+     * The base tensors for the writer: float ones as they are; each quantized linear's weight is dequantized only
+     * when the writer reaches it and freed once written, so the export never holds a float copy of every linear.
+     */
+    static SafetensorsWriter writerOf(LlamaModel model) {
+        SafetensorsWriter w = new SafetensorsWriter();
+        model.baseTensors(false).forEach(w::add);
+        for (var l : model.linears().values()) {
+            if (l.quantized() && !(l.site().path().equals("lm_head") && model.tiedEmbeddings())) {
+                w.addLazy(l.site().path() + ".weight", SafetensorsDType.F32, l.quantizedWeight().shape(), () -> {
+                    NDArray d = l.weight();   // a fresh dequantization outside a forward pass: ours to close
+                    if (d.getDataType() == DataType.FLOAT32) {
+                        return d;
+                    }
+                    NDArray f = d.toType(DataType.FLOAT32, false);
+                    d.close();
+                    return f;
+                });
+            }
+        }
+        return w;
+    }
+
+    private static void writeFiles(LlamaModel model, Path sourceDir, Path tmp) throws IOException {
         ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode cfg = (ObjectNode) json.readTree(sourceDir.resolve("config.json").toFile());
         if (!model.tiedEmbeddings()) {
@@ -64,7 +71,7 @@ public final class MergedExport {
         cfg.remove("quantization_config");
         cfg.remove(io.peft4j.core.quant.QuantizedExport.PEFT4J_KEY);
         Files.writeString(tmp.resolve("config.json"), json.writeValueAsString(cfg));
-        SafetensorsWriter.write(tmp.resolve("model.safetensors"), tensors, Map.of("format", "pt"));
+        writerOf(model).write(tmp.resolve("model.safetensors"));
         for (String f : COPIED) {
             if (Files.isRegularFile(sourceDir.resolve(f))) {
                 Files.copy(sourceDir.resolve(f), tmp.resolve(f), StandardCopyOption.REPLACE_EXISTING);

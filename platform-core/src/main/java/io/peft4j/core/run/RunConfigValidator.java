@@ -47,6 +47,7 @@ public final class RunConfigValidator {
         }
         LlamaConfig mc = LlamaConfig.load(configJson);
         checkDevice(cfg.model().device());
+        checkWeightsHoldLayers(modelDir, mc);
         List<SiteInfo> sites = LlamaSiteLayout.of(mc);
 
         Quantizer quantizer = null;
@@ -151,6 +152,22 @@ public final class RunConfigValidator {
             allocatorOptions = allocator == null ? null : Map.of();
         }
         return new RunPlan.PlannedAdapter(a.name(), method, config, matched, allocator, allocatorOptions);
+    }
+
+    /**
+     * The site layout is computed from config.json alone; a config claiming more layers than the weights hold must
+     * fail here, before that layout (one entry per claimed layer) is built. Missing weights are left to the loader.
+     */
+    private static void checkWeightsHoldLayers(Path modelDir, LlamaConfig mc) {
+        if (!Files.isRegularFile(modelDir.resolve(io.peft4j.core.io.SafetensorsCheckpoint.SINGLE_FILE))
+                && !Files.isRegularFile(modelDir.resolve(io.peft4j.core.io.SafetensorsCheckpoint.INDEX_FILE))) {
+            return;
+        }
+        try (var ckpt = io.peft4j.core.io.SafetensorsCheckpoint.open(modelDir)) {
+            io.peft4j.core.model.LlamaModel.checkLayerCount(mc, ckpt);
+        } catch (io.peft4j.core.model.ModelLoadException | io.peft4j.core.io.SafetensorsException e) {
+            throw new ConfigException("model.path", e.getMessage());
+        }
     }
 
     /** Whether the adapter's init_lora_weights names an installed initializer that rewrites the base (PiSSA ...). */

@@ -83,7 +83,14 @@ public final class TuningSession implements AutoCloseable {
         NDManager manager = NDManager.newBaseManager();
         try {
             // Linears stored quantized (a bitsandbytes NF4 checkpoint, say) are read by the installed quantizers.
-            LlamaModel model = LlamaModel.load(plan.modelDir(), manager, false, quantizedLinears(plan, ext));
+            // QLoRA as bitsandbytes does it: each base linear is quantized as soon as it is read, so no float copy
+            // of the whole model ever exists - unless something must see the full-precision base first (pruning,
+            // an initializer plugin such as PiSSA or LoftQ); then the base is quantized after the adapters exist.
+            boolean onLoad = plan.quantizer() != null && !needsFullPrecisionBase(plan, ext);
+            PlannedQuantization planned = plan.quantizer() == null ? null
+                    : new PlannedQuantization(plan.quantizer(), plan.config().quantization().options());
+            LlamaModel model = LlamaModel.load(plan.modelDir(), manager, false, quantizedLinears(plan, ext),
+                    onLoad ? planned : null);
             TextTokenizer tokenizer = TextTokenizer.load(plan.modelDir().resolve("tokenizer.json"));
             PeftModel peft = new PeftModel(new LlamaAdapterHost(model, tokenizer), ext::initializerFor);
             // Prune-then-PEFT: the adapters (and initializers such as PiSSA) see the pruned base.
@@ -91,9 +98,8 @@ public final class TuningSession implements AutoCloseable {
                     : Pruner.prune(model, plan.config().pruning());
             // The PiSSA -> LoRA conversion at save time needs the factors as they were right after initialisation.
             peft.captureInitialFactors(plan.config().output().convertToLora());
-            if (plan.quantizer() != null) {
-                peft.setPlannedQuantization(new PlannedQuantization(plan.quantizer(),
-                        plan.config().quantization().options()));
+            if (planned != null) {
+                peft.setPlannedQuantization(planned);
             }
             long seed = plan.config().training().seed();
             List<String> names = new ArrayList<>();
@@ -101,7 +107,7 @@ public final class TuningSession implements AutoCloseable {
                 peft.addAdapter(a.name(), a.method(), a.config(), seed);
                 names.add(a.name());
             }
-            if (plan.quantizer() != null) {
+            if (plan.quantizer() != null && !onLoad) {
                 // Layer by layer: each mapped float weight is released once its quantized form exists.
                 BaseQuantization.quantize(model, plan.quantizer(), plan.config().quantization().options());
             }
@@ -111,6 +117,25 @@ public final class TuningSession implements AutoCloseable {
             manager.close();
             throw e;
         }
+    }
+
+    /**
+     * Whether the base must be in full precision while the adapters are created: pruning reads and rewrites it, and
+     * initializer plugins (PiSSA, MiLoRA, LoftQ) decompose the float weights. Plain LoRA-style inits do not (DoRA's
+     * magnitude then comes from the dequantized weight, as in PEFT on a bitsandbytes-quantized model).
+     */
+    static boolean needsFullPrecisionBase(RunPlan plan, InstalledExtensions ext) {
+        if (plan.config().pruning() != null) {
+            return true;
+        }
+        for (RunPlan.PlannedAdapter a : plan.adapters()) {
+            Object init = io.peft4j.core.peft.AdapterConfigCodec.toPeftJson(a.method(), a.config(), null)
+                    .get("init_lora_weights");
+            if (init instanceof String name && ext.initializerFor(name.toLowerCase(java.util.Locale.ROOT)).isPresent()) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** A resolver over every installed quantizer, re-quantizing with the options the model's config.json records. */

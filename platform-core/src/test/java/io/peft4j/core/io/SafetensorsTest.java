@@ -144,6 +144,79 @@ class SafetensorsTest {
     }
 
     @Test
+    void sizesOverflowingALongAreFormatErrors() throws IOException {
+        // 2^32 x 2^32 elements: the element count overflows a long.
+        fails(file("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,8]}}", 8),
+                "'a'", "shape [4294967296,4294967296]", "64-bit count");
+        // 2^62 elements fit, x 4 bytes do not.
+        fails(file("{\"a\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904],\"data_offsets\":[0,8]}}", 8),
+                "'a'", "F32", "64-bit size");
+        // Offsets beyond a long.
+        fails(file("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,99999999999999999999]}}", 8),
+                "'a'", "data_offsets");
+    }
+
+    @Test
+    void readFloat32WidensEveryFloatTypeIntoOwnedMemory() throws IOException {
+        Path f = tmp.resolve("types.safetensors");
+        float[] values = {1.5f, -2.25f, 0f, 3.0e-3f, 65504f};
+        // BF16 bits written by hand: the upper halves of the float32 values (these are exact in bf16 except 3e-3,
+        // which is truncated here and compared against its truncation).
+        ByteBuffer bf = ByteBuffer.allocate(values.length * 2).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : values) {
+            bf.putShort((short) (Float.floatToRawIntBits(v) >>> 16));
+        }
+        String header = "{\"bf\":{\"dtype\":\"BF16\",\"shape\":[5],\"data_offsets\":[0,10]},"
+                + "\"h\":{\"dtype\":\"F16\",\"shape\":[1,5],\"data_offsets\":[10,20]},"
+                + "\"f\":{\"dtype\":\"F32\",\"shape\":[5],\"data_offsets\":[20,40]},"
+                + "\"i\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[40,48]}}";
+        byte[] h = header.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer b = ByteBuffer.allocate(8 + h.length + 48).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(h.length).put(h).put(bf.array());
+        short[] halves = {0x3E00, (short) 0xC080, 0, 0x1A25, 0x7BFF};   // 1.5, -2.25, 0, ~3e-3, 65504 in IEEE half
+        for (short x : halves) {
+            b.putShort(x);
+        }
+        for (float v : values) {
+            b.putFloat(v);
+        }
+        b.putLong(7);
+        Files.write(f, b.array());
+        try (SafetensorsReader r = SafetensorsReader.open(f)) {
+            float[] truncated = new float[values.length];
+            for (int k = 0; k < values.length; k++) {
+                truncated[k] = Float.intBitsToFloat(Float.floatToRawIntBits(values[k]) & 0xFFFF0000);
+            }
+            try (NDArray a = r.readFloat32("bf", m); NDArray hf = r.readFloat32("h", m);
+                 NDArray ff = r.readFloat32("f", m); NDArray mapped = r.read("h", m)) {
+                assertThat(a.getDataType()).isEqualTo(DataType.FLOAT32);
+                assertThat(a.toFloatArray()).containsExactly(truncated);
+                assertThat(hf.getShape()).isEqualTo(new Shape(1, 5));
+                // Same values as the engine's own half -> float conversion of the mapped F16 tensor.
+                assertThat(hf.toFloatArray()).containsExactly(mapped.toType(DataType.FLOAT32, false).toFloatArray());
+                assertThat(ff.toFloatArray()).containsExactly(values);
+            }
+            assertThatThrownBy(() -> r.readFloat32("i", m)).isInstanceOf(SafetensorsException.class)
+                    .hasMessageContainingAll(f.toString(), "'i'", "I64");
+        }
+    }
+
+    @Test
+    void readFloat32CrossesChunkBoundaries() throws IOException {
+        int n = SafetensorsReader.CHUNK_ELEMENTS + 3;   // two reads, the second partial
+        float[] values = new float[n];
+        for (int k = 0; k < n; k++) {
+            values[k] = k * 0.5f - 7f;
+        }
+        Path f = tmp.resolve("big.safetensors");
+        SafetensorsWriter.write(f, Map.of("w", m.create(values, new Shape(n))));
+        try (SafetensorsReader r = SafetensorsReader.open(f); NDArray a = r.readFloat32("w", m)) {
+            // isEqualTo compares arrays with Arrays.equals (containsExactly is quadratic on 4M elements).
+            assertThat(a.toFloatArray()).isEqualTo(values);
+        }
+    }
+
+    @Test
     void missingTensorNamesSomePresent() throws IOException {
         Path file = tmp.resolve("x.safetensors");
         SafetensorsWriter.write(file, Map.of("alpha", m.create(new float[] {1f}, new Shape(1))));

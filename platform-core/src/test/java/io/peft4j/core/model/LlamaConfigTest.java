@@ -61,4 +61,34 @@ class LlamaConfigTest {
                 .hasMessageContainingAll("rms_norm_eps", "number");
         assertThat(parse(",\"model_type\":\"qwen2\",\"eos_token_id\":5").eosTokenIds()).containsExactly(5);
     }
+
+    /** Zero, negative and non-dividing sizes fail naming the file and the field, never with a JDK exception. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+        "\"num_attention_heads\":0                      | num_attention_heads | positive integer",
+        "\"num_attention_heads\":-8                     | num_attention_heads | positive integer",
+        "\"hidden_size\":0                              | hidden_size         | positive integer",
+        "\"num_key_value_heads\":0                      | num_key_value_heads | positive integer",
+        "\"num_key_value_heads\":3                      | num_key_value_heads | multiple of",
+        "\"num_attention_heads\":7                      | num_attention_heads | hidden_size (64) must be a multiple",
+        "\"head_dim\":0                                 | head_dim            | positive integer",
+        "\"head_dim\":7                                 | head_dim            | even",
+        "\"head_dim\":1073741824                        | head_dim            | exceeds",
+        "\"intermediate_size\":-1                       | intermediate_size   | positive integer",
+        "\"num_hidden_layers\":0                        | num_hidden_layers   | positive integer",
+        "\"vocab_size\":0                               | vocab_size          | positive integer",
+        "\"max_position_embeddings\":0                  | max_position_embeddings | positive integer",
+        "\"rms_norm_eps\":0                             | rms_norm_eps        | positive number",
+        "\"rope_theta\":-1                              | rope_theta          | positive number",
+        "\"rope_scaling\":{\"rope_type\":\"linear\",\"factor\":0} | factor | positive number",
+        "\"rope_scaling\":{\"rope_type\":\"llama3\",\"factor\":8,\"low_freq_factor\":4,\"high_freq_factor\":4,\"original_max_position_embeddings\":8192} | high_freq_factor | larger than",
+    })
+    void malformedSizesAreFormatErrors(String override, String field, String expected,
+                                       @org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        java.nio.file.Path file = tmp.resolve("config.json");
+        // Later keys win in Jackson's tree model: the override replaces BASE's value.
+        java.nio.file.Files.writeString(file, "{" + BASE + ",\"model_type\":\"llama\"," + override + "}");
+        assertThatThrownBy(() -> LlamaConfig.load(file)).isInstanceOf(ConfigException.class)
+                .hasMessageContainingAll(file.toString(), field, expected);
+    }
 }
