@@ -106,7 +106,7 @@ final class CaseMeasurement {
         rec.put("warmup", o.warmup());
         rec.put("steps", c.mode() == BenchMode.RSS ? o.rssSteps() : o.steps());
         if (c.modelDir() != null) {
-            rec.put("load_s", Json.round(s.load.seconds(), 2));
+            rec.put("load_s", Json.round(s.load.seconds(), 4));   // ms precision: a tiny model loads in ~10 ms
             rec.put("rss_peak_mib_after_load", Json.round(s.load.rssPeakMib(), 1));
             rec.put("quantized_on_load", s.load.quantizedOnLoad());
             rec.put("max_heap_mib", Runtime.getRuntime().maxMemory() / (1024 * 1024));
