@@ -9,8 +9,8 @@ transformers' PreTrainedTokenizerBase.apply_chat_template returns:
     sentencepiece, tokenizer.model), tokenize=True, i.e. the rendered text tokenized with add_special_tokens=False;
   * error: the message when the template raises (raise_exception) for that conversation.
 
-Run (see /work/coord/pyref.md for the library path):
-  PYTHONPATH=/work/pyref:tools/interop/import_stubs /usr/bin/python3 tools/interop/generate_chat_templates.py \
+Run (<libs>: the unmodified library sources listed in docs/interop.md):
+  PYTHONPATH=<libs>:tools/interop/import_stubs /usr/bin/python3 tools/interop/generate_chat_templates.py \
       ../shared/models/stories260K platform-core/src/test/resources/chat-templates/golden.json
 """
 import glob

@@ -12,8 +12,8 @@ integration-tests/src/test/resources/golden-extra/ (index.json + one JSON file p
   including ranks 2r > min(in, out).
 * lora_forward_rank_*: LoRA / DoRA with r > min(in, out), which PEFT accepts.
 
-Run (Debian's python3 with torch, the unmodified libraries in /work/pyref):
-    PYTHONPATH=/work/pyref:tools/interop/import_stubs /usr/bin/python3 tools/interop/generate_edge_cases.py
+Run (Debian's python3 with torch, <libs> = the unmodified library sources listed in docs/interop.md):
+    PYTHONPATH=<libs>:tools/interop/import_stubs /usr/bin/python3 tools/interop/generate_edge_cases.py
 """
 import json
 import math

@@ -3,7 +3,7 @@
 
 Run with the libraries described in docs/interop.md, for example
 
-    PYTHONPATH=/work/pyref:tools/interop/import_stubs /usr/bin/python3 tools/interop/generate_fixtures.py
+    PYTHONPATH=<libs>:tools/interop/import_stubs /usr/bin/python3 tools/interop/generate_fixtures.py
 
 Two directions, both written under integration-tests/src/test/resources/interop/:
 
