@@ -56,7 +56,7 @@ class PluginClassLoadingTest {
         List<String> internals = List.of(
                 PluginRuntime.class.getName(),
                 "io.peft4j.core.model.LlamaModel",
-                "io.peft4j.core.linalg.EjmlLinearAlgebra",
+                "io.peft4j.linalg.EjmlLinearAlgebra",
                 "picocli.CommandLine",
                 "org.ejml.data.DMatrixRMaj",
                 "ai.djl.pytorch.engine.PtNDArray");

@@ -2,6 +2,7 @@ package io.peft4j.core.linalg;
 
 import com.google.inject.AbstractModule;
 import io.peft4j.api.LinearAlgebra;
+import io.peft4j.linalg.EjmlLinearAlgebra;
 
 /**
  * The platform services bound in the root injector, which every plugin's extensions may {@code @Inject}

@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.LinearAlgebra;
-import io.peft4j.core.linalg.EjmlLinearAlgebra;
+import io.peft4j.linalg.EjmlLinearAlgebra;
 
 /**
  * The platform's {@link ForwardContext}. Dropout masks come from the engine's seeded generator

@@ -8,7 +8,7 @@ import io.peft4j.api.LinearAlgebra;
 import io.peft4j.api.LinearBase;
 import io.peft4j.api.ModelShape;
 import io.peft4j.api.PlannedQuantization;
-import io.peft4j.core.linalg.EjmlLinearAlgebra;
+import io.peft4j.linalg.EjmlLinearAlgebra;
 import java.util.Optional;
 import java.util.function.Function;
 

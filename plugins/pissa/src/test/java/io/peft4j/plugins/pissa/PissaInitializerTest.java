@@ -12,7 +12,7 @@ import io.peft4j.plugins.testkit.TestAdapterContext;
 import io.peft4j.plugins.testkit.TestLinearBase;
 import io.peft4j.plugins.testkit.TestLowRankSite;
 import io.peft4j.plugins.testkit.TestTensors;
-import io.peft4j.core.linalg.EjmlLinearAlgebra;
+import io.peft4j.linalg.EjmlLinearAlgebra;
 import org.junit.jupiter.api.Test;
 
 class PissaInitializerTest {

@@ -9,7 +9,7 @@ import io.peft4j.api.LinearAlgebra;
 import io.peft4j.api.LinearBase;
 import io.peft4j.api.ModelShape;
 import io.peft4j.api.SiteInfo;
-import io.peft4j.core.linalg.EjmlLinearAlgebra;
+import io.peft4j.linalg.EjmlLinearAlgebra;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.LinearAlgebra;
-import io.peft4j.core.linalg.EjmlLinearAlgebra;
+import io.peft4j.linalg.EjmlLinearAlgebra;
 
 /**
  * A forward context for plugin tests. In eval mode, or for {@code p <= 0}, dropout is the identity; in training

@@ -8,7 +8,7 @@ import io.peft4j.api.LinearBase;
 import io.peft4j.api.LinearSiteModule;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
-import io.peft4j.core.linalg.EjmlLinearAlgebra;
+import io.peft4j.linalg.EjmlLinearAlgebra;
 import java.util.List;
 import java.util.Optional;
 

@@ -1,4 +1,4 @@
-package io.peft4j.core.linalg;
+package io.peft4j.linalg;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -16,6 +16,10 @@ import org.ejml.interfaces.decomposition.SingularValueDecomposition_F64;
  * The platform's {@link LinearAlgebra}: decompositions with EJML in float64 (DJL has no SVD or QR; see
  * reference/java-stack.md), products in the tensor engine, {@code linear} through torch's own op. The only place
  * in the platform that talks to EJML, and, with the model code, to DJL's internal {@code NDArrayEx}.
+ *
+ * <p>Its own module (platform-api + DJL's API + EJML) so that plugin unit tests, through the testkit, run the
+ * platform's decompositions without depending on platform-core. At run time plugins never see this class (the
+ * plugin class loader exposes only io.peft4j.api); they get the instance from the SPI contexts or by injection.
  */
 public final class EjmlLinearAlgebra implements LinearAlgebra {
 
