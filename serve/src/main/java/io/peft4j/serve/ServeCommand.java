@@ -1,8 +1,8 @@
 package io.peft4j.serve;
 
-import ai.djl.engine.Engine;
 import io.peft4j.api.ConfigException;
 import io.peft4j.core.cli.CliExtension;
+import io.peft4j.core.cli.PluginOptions;
 import io.peft4j.core.config.RunConfigParser;
 import io.peft4j.core.plugin.PluginRuntime;
 import io.peft4j.core.run.Bundled;
@@ -18,18 +18,15 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code peft4j serve}: the OpenAI-compatible server (docs/serving.md). */
 @Command(name = "serve", description = "Serve the base model and adapters over an OpenAI-compatible HTTP API "
         + "(/v1/completions, /v1/chat/completions, /v1/models, /v1/adapters, /health, /metrics).")
 public final class ServeCommand implements Callable<Integer>, CliExtension {
-    @Option(names = "--plugins", paramLabel = "DIR",
-            description = "Plugins directory (default: plugins/ beside the launcher, or -Dpeft4j.plugins.dir).")
-    Path pluginsDir;
-
-    @Option(names = "--threads", paramLabel = "N", description = "CPU threads for tensor ops (default: all cores).")
-    Integer threads;
+    @Mixin
+    PluginOptions plugins = new PluginOptions();
 
     @Option(names = "--model", paramLabel = "DIR", defaultValue = Bundled.MODEL,
             description = "Model directory (default: ${DEFAULT-VALUE}).")
@@ -76,16 +73,10 @@ public final class ServeCommand implements Callable<Integer>, CliExtension {
 
     @Override
     public Integer call() throws Exception {
-        if (threads != null) {
-            System.setProperty("ai.djl.pytorch.num_threads", String.valueOf(threads));
-            System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
-        }
         PeftServer.Options o = new PeftServer.Options(host, port, apiKey == null || apiKey.isBlank() ? null : apiKey,
                 adapterRoot, maxBatch, queue, timeoutSeconds * 1000);
-        Engine.getInstance();
         var cfg = RunConfigParser.parse("{}", false).withModelPath(model);
-        try (PluginRuntime rt = PluginRuntime.start(pluginsDir != null ? pluginsDir
-                : PluginRuntime.defaultPluginsDir())) {
+        try (PluginRuntime rt = plugins.start()) {
             RunPlan plan = RunConfigValidator.validate(cfg, rt.extensions());
             try (TuningSession s = TuningSession.open(plan, rt.extensions())) {
                 ChatFormat chat = ChatFormats.forModel(plan.modelDir(), chatTemplate);

@@ -1,12 +1,12 @@
 package io.peft4j.serve.bench;
 
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.core.bench.BenchShape;
 import io.peft4j.core.cli.CliExtension;
+import io.peft4j.core.cli.PluginOptions;
 import io.peft4j.core.model.LlamaModel;
 import io.peft4j.core.peft.AdapterConfigCodec;
 import io.peft4j.core.peft.LlamaAdapterHost;
@@ -32,6 +32,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -47,10 +48,8 @@ import picocli.CommandLine.Option;
 public final class ServeBench implements Runnable, CliExtension {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @Option(names = "--plugins", paramLabel = "DIR", description = "Plugins directory (default: beside the launcher).")
-    Path pluginsDir;
-    @Option(names = "--threads", description = "CPU threads for tensor ops (default: all cores).")
-    Integer threads;
+    @Mixin
+    PluginOptions plugins = new PluginOptions();
     @Option(names = "--size", defaultValue = "small", description = "tiny | small | medium (default: ${DEFAULT-VALUE}).")
     String size;
     @Option(names = "--clients", defaultValue = "8") int clients;
@@ -70,14 +69,8 @@ public final class ServeBench implements Runnable, CliExtension {
 
     @Override
     public void run() {
-        if (threads != null) {
-            System.setProperty("ai.djl.pytorch.num_threads", String.valueOf(threads));
-            System.setProperty("ai.djl.pytorch.num_interop_threads", "1");
-        }
-        Engine.getInstance();
         BenchShape shape = BenchShape.parse(size);
-        try (PluginRuntime rt = PluginRuntime.start(pluginsDir != null ? pluginsDir
-                : PluginRuntime.defaultPluginsDir());
+        try (PluginRuntime rt = plugins.start();
              NDManager root = NDManager.newBaseManager();
              LlamaModel model = LlamaModel.random(shape.config(), root, seed, 0.02)) {
             PeftModel peft = new PeftModel(new LlamaAdapterHost(model, null), rt.extensions()::initializerFor);
