@@ -13,7 +13,7 @@ import io.peft4j.core.model.PlatformForwardContext;
 import io.peft4j.core.plugin.PluginRuntime;
 import io.peft4j.core.run.RunConfigValidator;
 import io.peft4j.core.run.TuningSession;
-import io.peft4j.core.train.loss.CausalLmLoss;
+import io.peft4j.core.model.loss.CausalLmLoss;
 import io.peft4j.core.train.optim.AdamW;
 import io.peft4j.it.support.Dist;
 import java.nio.file.Path;

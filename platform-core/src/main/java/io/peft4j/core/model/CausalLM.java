@@ -6,7 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.ModelShape;
-import io.peft4j.core.train.loss.CausalLmLoss;
+import io.peft4j.core.model.loss.CausalLmLoss;
 
 /** A decoder-only language model as the trainer and generator see it. */
 public interface CausalLM {

@@ -28,8 +28,8 @@ import java.util.Set;
  * @param rmsNormEps            {@code rms_norm_eps} (default 1e-6)
  * @param ropeTheta             {@code rope_theta} (default 10000)
  * @param ropeScaling           {@code rope_scaling}, null for plain RoPE
- * @param attentionBias         {@code attention_bias}: q/k/v/o carry a bias (Qwen2: q/k/v only, detected from the
- *                              weights by the loader)
+ * @param attentionBias         {@code attention_bias}: q/k/v/o carry a bias (Qwen2 has q/k/v biases without the flag,
+ *                              see {@link LlamaSiteLayout})
  * @param mlpBias               {@code mlp_bias}
  * @param tieWordEmbeddings     {@code tie_word_embeddings} (default false; lm_head shares the embedding when true)
  * @param bosTokenId            {@code bos_token_id}, or -1 when absent

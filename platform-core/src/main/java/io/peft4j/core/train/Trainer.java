@@ -16,7 +16,7 @@ import io.peft4j.core.train.checkpoint.TensorFileFormat;
 import io.peft4j.core.train.checkpoint.TrainerState;
 import io.peft4j.core.train.data.Batch;
 import io.peft4j.core.train.data.DataLoader;
-import io.peft4j.core.train.loss.CausalLmLoss;
+import io.peft4j.core.model.loss.CausalLmLoss;
 import io.peft4j.core.train.metrics.LossCurvePlot;
 import io.peft4j.core.train.metrics.MetricsLog;
 import io.peft4j.core.train.metrics.MetricsRecord;

@@ -10,7 +10,7 @@ import ai.djl.training.GradientCollector;
 import io.peft4j.core.model.BundledModel;
 import io.peft4j.core.model.LlamaModel;
 import io.peft4j.core.model.PlatformForwardContext;
-import io.peft4j.core.train.loss.CausalLmLoss;
+import io.peft4j.core.model.loss.CausalLmLoss;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;

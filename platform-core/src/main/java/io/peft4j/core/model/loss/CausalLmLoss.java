@@ -1,4 +1,4 @@
-package io.peft4j.core.train.loss;
+package io.peft4j.core.model.loss;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;

@@ -1,4 +1,4 @@
-package io.peft4j.core.train;
+package io.peft4j.core.model.loss;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.within;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import io.peft4j.core.train.loss.CausalLmLoss;
 import org.junit.jupiter.api.Test;
 
 class CausalLmLossTest {

@@ -1,4 +1,4 @@
-package io.peft4j.core.train;
+package io.peft4j.core.model.loss;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
@@ -9,7 +9,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
-import io.peft4j.core.train.loss.CausalLmLoss;
 import org.junit.jupiter.api.Test;
 
 /**

@@ -1,2 +1,0 @@
-/** Causal language-model cross-entropy with Hugging Face's label shift and ignore index. */
-package io.peft4j.core.train.loss;
