@@ -5,13 +5,12 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
-import io.peft4j.core.train.data.Example;
 import io.peft4j.core.util.Scalars;
 
 /**
  * Causal language-model cross-entropy with Hugging Face's shift: the logits at position {@code t} predict the label
  * at {@code t + 1}, i.e. {@code logits[:, :-1]} against {@code labels[:, 1:]}. Labels equal to
- * {@link Example#IGNORE_INDEX} are not counted.
+ * {@link #IGNORE_INDEX} are not counted.
  *
  * <pre>
  *   nll_sum = - sum_{b, t < T-1, labels[b,t+1] != -100} log_softmax(logits[b,t])[labels[b,t+1]]
@@ -21,6 +20,9 @@ import io.peft4j.core.util.Scalars;
  * last position gets weight 0.
  */
 public final class CausalLmLoss {
+    /** Label of a position that is not counted in the loss (PyTorch's {@code ignore_index}). */
+    public static final long IGNORE_INDEX = -100;
+
     private CausalLmLoss() {
     }
 
@@ -47,7 +49,7 @@ public final class CausalLmLoss {
         // whose weight 0 removes it from the sum and from the gradient.
         long batch = logits.getShape().get(0);
         NDArray shiftLabels = labels.get(":, 1:");
-        NDArray counted = shiftLabels.neq(Example.IGNORE_INDEX);
+        NDArray counted = shiftLabels.neq(IGNORE_INDEX);
         // -100 would be an invalid gather index: zero it where the label is ignored (masked out below anyway)
         NDArray safe = shiftLabels.mul(counted.toType(DataType.INT64, false));
         NDManager m = logits.getManager();
@@ -81,7 +83,7 @@ public final class CausalLmLoss {
         if (labels.getShape().get(1) < 2) {
             return 0;
         }
-        try (NDArray shifted = labels.get(":, 1:"); NDArray c = shifted.neq(Example.IGNORE_INDEX);
+        try (NDArray shifted = labels.get(":, 1:"); NDArray c = shifted.neq(IGNORE_INDEX);
              NDArray n = c.toType(DataType.INT64, false).sum()) {
             return n.getLong();
         }

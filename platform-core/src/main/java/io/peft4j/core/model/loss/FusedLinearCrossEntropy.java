@@ -7,7 +7,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.pytorch.jni.JniUtils;
-import io.peft4j.core.train.data.Example;
 
 /**
  * The output projection ({@code lm_head}, frozen, no bias) and the causal-LM cross-entropy of {@link CausalLmLoss}
@@ -58,7 +57,7 @@ public final class FusedLinearCrossEntropy {
     /**
      * @param hidden    {@code [batch, seq, H]} float32, the input of lm_head (read only)
      * @param weight    {@code [V, H]} lm_head weight
-     * @param labels    {@code [batch, seq]} int64, unshifted, {@link Example#IGNORE_INDEX} for positions not counted
+     * @param labels    {@code [batch, seq]} int64, unshifted, {@link CausalLmLoss#IGNORE_INDEX} for positions not counted
      * @param scale     factor applied to the gradient (e.g. 1 / counted tokens of the step)
      * @param chunkRows rows of the flattened {@code [batch·seq]} positions per chunk, &gt;= 1
      * @return the loss sum and the gradient, the latter attached to {@code hidden}'s manager
@@ -97,7 +96,7 @@ public final class FusedLinearCrossEntropy {
             } else {
                 NDArray shifted = labels.get(":, 1:");
                 shifted.attach(tmp);
-                NDArray keep = shifted.neq(Example.IGNORE_INDEX);
+                NDArray keep = shifted.neq(CausalLmLoss.IGNORE_INDEX);
                 NDArray safe = shifted.mul(keep.toType(DataType.INT64, false));
                 next = safe.concat(tmp.zeros(new Shape(batch, 1), DataType.INT64), 1);
                 counted = keep.toType(DataType.FLOAT32, false).concat(tmp.zeros(new Shape(batch, 1)), 1);

@@ -1,5 +1,7 @@
 package io.peft4j.core.train.data;
 
+import io.peft4j.core.model.loss.CausalLmLoss;
+
 /**
  * One tokenized training example.
  *
@@ -9,8 +11,8 @@ package io.peft4j.core.train.data;
  * @param source   file and line it came from, e.g. {@code train.jsonl:12}, for messages
  */
 public record Example(long[] inputIds, long[] labels, String source) {
-    /** Label of a position that is not counted in the loss (PyTorch's {@code ignore_index}). */
-    public static final long IGNORE_INDEX = -100;
+    /** Label of a position that is not counted in the loss (PyTorch's {@code ignore_index}): the loss's own. */
+    public static final long IGNORE_INDEX = CausalLmLoss.IGNORE_INDEX;
 
     public Example {
         if (inputIds.length != labels.length) {
