@@ -600,7 +600,7 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
         if (!a.quantized()) {
             out.put(a.site().path() + ".weight", a.rawWeight());
         } else if (dequantize) {
-            out.put(a.site().path() + ".weight", a.weight());
+            out.put(a.site().path() + ".weight", a.dequantizedCopy());
         }
         a.bias().ifPresent(b -> out.put(a.site().path() + ".bias", b));
     }
@@ -754,7 +754,7 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
                                    GradientCollector collector) {
         NDArray h = pass.hidden(top);
         if (fusedCrossEntropy && plainHead(pass.active)) {
-            FusedLinearCrossEntropy.Result r = FusedLinearCrossEntropy.compute(h, lmHead.weight(), labels, lossScale,
+            FusedLinearCrossEntropy.Result r = FusedLinearCrossEntropy.compute(h, lmHead.rawWeight(), labels, lossScale,
                     FusedLinearCrossEntropy.defaultChunkRows(config.vocabSize()));
             collector.backward(h.mul(r.gradHidden()).sum());
             r.gradHidden().close();
