@@ -14,7 +14,10 @@ import java.util.Optional;
  *   input scaling (feed-forward):     y = (x ⊙ l) W^T + b            l: [1, in]
  * </pre>
  * Written additively on top of the output so far: {@code y + (y_base ⊙ (l - 1))} resp. {@code y + (x ⊙ (l - 1)) W^T}.
- * Merge folds {@code l} into the rows (output) or columns (input) of W.
+ * {@code y_base} is {@link LinearBase#output}, the base output the platform already computed for this call, and
+ * {@code (x ⊙ (l - 1)) W^T} is {@link LinearBase#project}, so the layer never touches W in a forward pass. Merge folds
+ * {@code l} into the rows (output) or columns (input) of W, reading W through a lease ({@link LinearBase#weight()}),
+ * which frees the dequantized copy of a quantized base when it closes.
  */
 final class Ia3Layer implements LinearSiteModule {
     private final SiteInfo site;
@@ -31,38 +34,31 @@ final class Ia3Layer implements LinearSiteModule {
     public NDArray forward(NDArray x, NDArray result, LinearBase base, ForwardContext ctx) {
         NDArray lm1 = l.reshape(-1).sub(1f);
         if (feedforward) {
-            NDArray xs = x.mul(lm1);
-            return result.add(ctx.linearAlgebra().linear(xs, base.weight(), null));
+            return result.add(base.project(x.mul(lm1), ctx));
         }
-        NDArray baseOut = ctx.linearAlgebra().linear(x, base.weight(), base.bias().orElse(null));
-        return result.add(baseOut.mul(lm1));
+        return result.add(base.output(x, ctx).mul(lm1));
     }
 
     @Override
     public Optional<NDArray> deltaWeight(LinearBase base) {
-        NDArray w = base.weight();
         NDArray lm1 = l.reshape(-1).sub(1f);
-        return Optional.of(feedforward ? w.mul(lm1.reshape(1, -1)) : w.mul(lm1.reshape(-1, 1)));
+        return Optional.of(base.withWeight(w -> w.mul(feedforward ? lm1.reshape(1, -1) : lm1.reshape(-1, 1))));
     }
 
     @Override
     public void merge(LinearBase base) {
-        NDArray w = base.weight();
-        if (feedforward) {
-            base.setWeight(w.mul(l.reshape(1, -1)));
-        } else {
-            base.setWeight(w.mul(l.reshape(-1, 1)));
+        NDArray scale = feedforward ? l.reshape(1, -1) : l.reshape(-1, 1);
+        base.setWeight(base.withWeight(w -> w.mul(scale)));
+        if (!feedforward) {
             base.bias().ifPresent(b -> base.setBias(b.mul(l.reshape(-1))));
         }
     }
 
     @Override
     public void unmerge(LinearBase base) {
-        NDArray w = base.weight();
-        if (feedforward) {
-            base.setWeight(w.div(l.reshape(1, -1)));
-        } else {
-            base.setWeight(w.div(l.reshape(-1, 1)));
+        NDArray scale = feedforward ? l.reshape(1, -1) : l.reshape(-1, 1);
+        base.setWeight(base.withWeight(w -> w.div(scale)));
+        if (!feedforward) {
             base.bias().ifPresent(b -> base.setBias(b.div(l.reshape(-1))));
         }
     }

@@ -58,10 +58,9 @@ class LoftqEndToEndTest {
     private static double startError(TuningSession s, float[] original) {
         try (NDManager m = NDManager.newBaseManager()) {
             assertThat(s.model().linear(MODULE).quantized()).isTrue();
-            NDArray base = s.model().linear(MODULE).weight();   // a dequantized copy: ours to close
-            base.attach(m);
             LowRankSite site = (LowRankSite) s.peft().adapter("default").instance().modules().get(MODULE);
-            NDArray effective = base.add(site.loraB().matMul(site.loraA()).mul((float) site.scaling()));
+            NDArray effective = s.model().linear(MODULE).withWeight(
+                    base -> base.add(site.loraB().matMul(site.loraA()).mul((float) site.scaling())));
             effective.attach(m);
             float[] e = effective.toFloatArray();
             double sum = 0;
@@ -77,7 +76,7 @@ class LoftqEndToEndTest {
         float[] original;
         try (TuningSession fp32 = open("{name: default, method: lora, r: 8, lora_alpha: 16, target_modules: all-linear}",
                 "")) {
-            original = fp32.model().linear(MODULE).weight().toFloatArray();
+            original = fp32.model().linear(MODULE).rawWeight().toFloatArray();
         }
         String nf4 = "quantization: {method: nf4}";
         double plain;

@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.peft4j.core.config.RunConfig;
+import io.peft4j.core.config.RunConfigParser;
+import io.peft4j.core.model.AdaptableLinear;
 import io.peft4j.core.model.PlatformForwardContext;
 import io.peft4j.core.peft.AdapterFiles;
 import io.peft4j.core.plugin.PluginRuntime;
@@ -40,8 +42,8 @@ class ThirdPartyMethodTest {
         }
     }
 
-    @Test
-    void ia3PluginBuiltAgainstTheApiTrainsSavesAndReloads() throws Exception {
+    /** The shipped plugin jars plus the IA3 example compiled and packed as a third party would. */
+    private Path pluginsWithIa3() throws Exception {
         Path plugins = tmp.resolve("plugins");
         Files.createDirectories(plugins);
         try (Stream<Path> jars = Files.list(Dist.pluginsDir())) {
@@ -52,6 +54,47 @@ class ThirdPartyMethodTest {
         Path src = Path.of(System.getProperty("peft4j.repo.root"), "integration-tests/src/third-party-ia3/java");
         ThirdPartyPluginBuilder.build(src, Map.of("Plugin-Id", "ia3-example", "Plugin-Version", "1.0.0",
                 "Plugin-Requires", ">=0.1.0", "Plugin-Provider", "example.org"), plugins.resolve("ia3-example.jar"));
+        return plugins;
+    }
+
+    /**
+     * On an NF4 base the IA3 example reads W only through leases (LinearBase.weight / withWeight): deltaWeight,
+     * merge and unmerge leave no lease open, so each dequantized copy was freed when its lease closed (not merely
+     * with the merge operation's temporaries).
+     */
+    @Test
+    void ia3OnAnNf4BaseClosesEveryWeightLease() throws Exception {
+        Path plugins = pluginsWithIa3();
+        String yaml = """
+                model: {path: "bundled:stories260K"}
+                adapters:
+                  - {name: default, method: ia3, target_modules: [k_proj, v_proj, down_proj], \
+                feedforward_modules: [down_proj]}
+                quantization: {method: nf4}
+                training: {steps: 1, batch_size: 2, max_seq_len: 16, progress_bar: false}
+                data: {train: "bundled:demo/train.jsonl"}
+                output: {dir: "%s"}
+                """.formatted(tmp.resolve("nf4").toString().replace("\\", "/"));
+        try (PluginRuntime rt = PluginRuntime.start(plugins);
+             TuningSession s = TuningSession.open(RunConfigValidator.validate(RunConfigParser.parse(yaml, true),
+                     rt.extensions()), rt.extensions())) {
+            var instance = s.peft().adapter("default").instance();
+            List<AdaptableLinear> sites = instance.modules().keySet().stream().map(s.model()::linear).toList();
+            assertThat(sites).hasSize(5 * 3).allSatisfy(l -> assertThat(l.quantized()).isTrue());
+            logits(s);
+            for (AdaptableLinear l : sites) {
+                var module = (io.peft4j.api.LinearSiteModule) instance.modules().get(l.site().path());
+                module.deltaWeight(l).orElseThrow().close();
+            }
+            s.peft().merge("default");
+            s.peft().unmergeAll();
+            assertThat(sites).allSatisfy(l -> assertThat(l.openWeightLeases()).as(l.site().path()).isZero());
+        }
+    }
+
+    @Test
+    void ia3PluginBuiltAgainstTheApiTrainsSavesAndReloads() throws Exception {
+        Path plugins = pluginsWithIa3();
 
         Path out = tmp.resolve("run");
         RunConfig cfg = Runs.yaml("- {name: default, method: ia3, target_modules: [k_proj, v_proj, down_proj], "

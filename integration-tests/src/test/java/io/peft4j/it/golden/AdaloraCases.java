@@ -62,12 +62,12 @@ final class AdaloraCases {
         c.assertClose("y", y, c.expectedTensor(m, "y"));
         LinearSiteModule site = (LinearSiteModule) a.instance().modules().get(PATH);
         c.assertClose("delta_weight", site.deltaWeight(linear).orElseThrow(), c.expectedTensor(m, "delta_weight"));
-        NDArray w0 = linear.weight().duplicate();
+        NDArray w0 = linear.rawWeight().duplicate();
         linear.merge("default");
         NDArray yMerged = linear.forward(c.input(m, "x"), host.active(), new TestForwardContext(false, m, null));
         c.assertClose("y after merge", yMerged, c.expectedTensor(m, "y"));
         linear.unmergeAll();
-        c.assertClose("unmerged weight", linear.weight(), w0);
+        c.assertClose("unmerged weight", linear.rawWeight(), w0);
     }
 
     /** {@code adalora_orth_reg}: the auxiliary loss in training is orth_reg_weight · mean of the norms; none in eval. */

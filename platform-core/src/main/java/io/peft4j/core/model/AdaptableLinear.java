@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
+import io.peft4j.api.BaseWeight;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.LinearBase;
 import io.peft4j.api.LinearSiteModule;
@@ -16,6 +17,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A frozen linear layer {@code y = x W^T + b} that adapters attach to. Holds the base weight either in full
@@ -25,14 +28,19 @@ import java.util.Optional;
  * the output so far (Hugging Face PEFT semantics). In a mixed batch ({@link RowAdapters} in the context) each
  * row gets only its own adapter instead.
  *
+ * <p>While the adapters run, the layer remembers the call's input and base output, so that
+ * {@link #output}{@code (x)} for that input returns the base output instead of multiplying again (IA3, DoRA).
+ *
  * <p>Quantized base (QLoRA, spec §7.5): the layer keeps the {@link Quantizer} and options that produced the weight,
- * so that {@link #setWeight} can re-quantize. A forward pass dequantizes once into the pass's manager; a merge or
- * unmerge runs as an <em>operation</em> with its own temporary manager: {@link #weight()} returns the dequantized
- * weight of that operation (re-dequantized after each {@link #setWeight}), and every temporary is freed when the
- * operation ends. Merging into a quantized base is lossy: {@code W' = Q(deq(Q(W)) + ΔW)} - the new statistics
- * (absmax etc.) are those of the merged weight.
+ * so that {@link #setWeight} can re-quantize. A forward pass dequantizes once into the pass's manager, and leases
+ * ({@link #weight()}) taken during the pass hand out that copy (owned by the pass). Outside a pass each lease
+ * dequantizes a copy and closes it when the lease closes; a merge or unmerge runs as an <em>operation</em> whose
+ * copies go to a temporary manager closed when it ends, so even a lease a plugin forgot to close is freed then
+ * (and logged: {@link #openWeightLeases()}). Merging into a quantized base is lossy: {@code W' = Q(deq(Q(W)) + ΔW)}
+ * - the new statistics (absmax etc.) are those of the merged weight.
  */
 public final class AdaptableLinear implements LinearBase {
+    private static final Logger LOG = LoggerFactory.getLogger(AdaptableLinear.class);
     private final SiteInfo site;
     private final NDManager manager;
     private NDArray weight;              // [out, in] float32, null when quantized
@@ -42,8 +50,11 @@ public final class AdaptableLinear implements LinearBase {
     private final List<String> merged = new ArrayList<>();
     private Quantizer quantizer;         // what produced `quantized`, to re-quantize in setWeight
     private Map<String, Object> quantizerOptions = Map.of();
-    private NDArray forwardWeight;       // dequantized weight of the forward pass / operation in progress
+    private NDArray forwardWeight;       // dequantized weight of the forward pass in progress (quantized only)
+    private NDArray callInput;           // input of the layer call whose adapters are running
+    private NDArray callOutput;          // its base output x W^T + b
     private NDManager opManager;         // temporaries of the merge/unmerge in progress (quantized base only)
+    private int openLeases;              // weight leases handed out and not yet closed
 
     public AdaptableLinear(SiteInfo site, NDManager manager, NDArray weight, NDArray bias) {
         this.site = site;
@@ -93,16 +104,21 @@ public final class AdaptableLinear implements LinearBase {
             if (ctx instanceof PlatformForwardContext p && p.rowAdapters() != null) {
                 return forwardMixed(x, y, p.rowAdapters(), ctx);
             }
+            NDArray out = y;
             for (String name : active) {
                 LinearSiteModule m = adapters.get(name);
                 if (m != null && !merged.contains(name)) {
-                    y = m.forward(x, y, this, ctx);
+                    callInput = x;
+                    callOutput = y;
+                    out = m.forward(x, out, this, ctx);
                 }
             }
+            return out;
         } finally {
             forwardWeight = null;
+            callInput = null;
+            callOutput = null;
         }
-        return y;
     }
 
     /**
@@ -133,7 +149,9 @@ public final class AdaptableLinear implements LinearBase {
                 continue;
             }
             NDIndex idx = new NDIndex("{}", ctx.manager().create(e.getValue()));
-            parts.add(m.forward(x.get(idx), y.get(idx), this, ctx));
+            callInput = x.get(idx);
+            callOutput = y.get(idx);
+            parts.add(m.forward(callInput, callOutput, this, ctx));
             for (long r : e.getValue()) {
                 order[n++] = r;
                 covered[(int) r] = true;
@@ -161,19 +179,66 @@ public final class AdaptableLinear implements LinearBase {
     }
 
     /**
-     * The compute weight. For a quantized base, inside {@link #forward} this is the pass's dequantized copy (owned by
-     * the pass's manager) and inside {@link #merge}/{@link #unmergeAll} the operation's copy (freed when it ends);
-     * otherwise it is a fresh dequantized copy in the layer's manager, which the caller should close when done.
+     * A lease on the compute weight. Full precision: the stored weight, nothing to free. Quantized: inside
+     * {@link #forward} the pass's dequantized copy (the pass frees it); otherwise a fresh dequantized copy that the
+     * lease frees on close (in the operation's manager during {@link #merge}/{@link #unmergeAll}, in the layer's
+     * otherwise). Each lease dequantizes the weight as it is then, so one taken after {@link #setWeight} sees the
+     * re-quantized weight.
      */
     @Override
-    public NDArray weight() {
+    public BaseWeight weight() {
+        NDArray w;
+        boolean owned;
         if (quantized == null) {
-            return weight;
+            w = weight;
+            owned = false;
+        } else if (forwardWeight != null) {
+            w = forwardWeight;
+            owned = false;
+        } else {
+            w = quantized.dequantize(opManager != null ? opManager : manager);
+            owned = true;
         }
-        if (forwardWeight == null && opManager != null) {
-            forwardWeight = quantized.dequantize(opManager);
+        openLeases++;
+        return new Lease(w, owned);
+    }
+
+    /** Weight leases handed out and not closed yet (a plugin that forgets to close one shows up here). */
+    public int openWeightLeases() {
+        return openLeases;
+    }
+
+    /** {@code x W^T + b}; for the input of the layer call in progress, the base output computed for it. */
+    @Override
+    public NDArray output(NDArray x, ForwardContext ctx) {
+        if (x == callInput && callOutput != null) {
+            return callOutput;
         }
-        return forwardWeight != null ? forwardWeight : quantized.dequantize(manager);
+        NDArray w = forwardWeight != null ? forwardWeight : weight;
+        if (w != null) {   // the stored or the pass's weight: no lease needed
+            return x.getNDArrayInternal().linear(x, w, bias).singletonOrThrow();
+        }
+        return LinearBase.super.output(x, ctx);
+    }
+
+    @Override
+    public NDArray project(NDArray x, ForwardContext ctx) {
+        NDArray w = forwardWeight != null ? forwardWeight : weight;
+        if (w != null) {
+            return x.getNDArrayInternal().linear(x, w, null).singletonOrThrow();
+        }
+        return LinearBase.super.project(x, ctx);
+    }
+
+    /**
+     * A float32 dequantization of a quantized base in the layer's manager, owned by the caller (for writers that hand
+     * it on and free it themselves); fails for a full-precision base, whose weight is {@link #rawWeight()}.
+     */
+    public NDArray dequantizedCopy() {
+        if (quantized == null) {
+            throw new IllegalStateException(site.path() + ": base is not quantized; use rawWeight()");
+        }
+        return quantized.dequantize(manager);
     }
 
     /** The stored full-precision weight without dequantizing; null when quantized. */
@@ -248,10 +313,6 @@ public final class AdaptableLinear implements LinearBase {
             quantized.close();
             quantized = q;
             w.close();
-            if (forwardWeight != null && opManager != null) {
-                forwardWeight.close();
-                forwardWeight = null;   // the next weight() dequantizes the new one
-            }
             return;
         }
         NDArray old = weight;
@@ -321,33 +382,70 @@ public final class AdaptableLinear implements LinearBase {
         if (m == null || merged.contains(adapterName)) {
             return;
         }
-        inOperation(() -> m.merge(this));
+        inOperation(adapterName, () -> m.merge(this));
         merged.add(adapterName);
     }
 
     /**
      * Runs a merge/unmerge step; for a quantized base with a temporary manager that {@link #weight()} dequantizes
-     * into, closed afterwards so no dequantized copy outlives the step.
+     * into, closed afterwards so no dequantized copy outlives the step even if a lease was left open.
      */
-    private void inOperation(Runnable r) {
+    private void inOperation(String adapterName, Runnable r) {
         if (quantized == null || opManager != null) {
             r.run();
             return;
         }
+        int before = openLeases;
         try (NDManager tmp = manager.newSubManager()) {
             opManager = tmp;
             r.run();
         } finally {
             opManager = null;
-            forwardWeight = null;
+        }
+        if (openLeases > before) {
+            LOG.warn("{}: adapter '{}' left {} base-weight lease(s) open; freed with the operation", site.path(),
+                    adapterName, openLeases - before);
+        }
+    }
+
+    /** The lease {@link #weight()} hands out: frees the copy if it owns one, and keeps {@link #openLeases}. */
+    private final class Lease implements BaseWeight {
+        private final NDArray array;
+        private final boolean owned;
+        private boolean closed;
+
+        Lease(NDArray array, boolean owned) {
+            this.array = array;
+            this.owned = owned;
+        }
+
+        @Override
+        public NDArray array() {
+            if (closed) {
+                throw new IllegalStateException(site.path() + ": base-weight lease used after close");
+            }
+            return array;
+        }
+
+        @Override
+        public void close() {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            openLeases--;
+            if (owned && !array.isReleased()) {
+                array.close();
+            }
         }
     }
 
     /** Unmerges adapters in reverse merge order up to and including the named one... here: only that one, if last. */
     public void unmergeAll() {
         for (int i = merged.size() - 1; i >= 0; i--) {
-            LinearSiteModule m = adapters.get(merged.get(i));
-            inOperation(() -> m.unmerge(this));
+            String name = merged.get(i);
+            LinearSiteModule m = adapters.get(name);
+            inOperation(name, () -> m.unmerge(this));
         }
         merged.clear();
     }

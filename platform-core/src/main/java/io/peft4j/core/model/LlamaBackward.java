@@ -100,7 +100,7 @@ final class LlamaBackward {
         NDArray h = pass.hidden(top);
         AdaptableLinear lmHead = model.lmHead;
         if (fusedCrossEntropy && plainHead(pass.active)) {
-            FusedLinearCrossEntropy.Result r = FusedLinearCrossEntropy.compute(h, lmHead.weight(), labels, lossScale,
+            FusedLinearCrossEntropy.Result r = FusedLinearCrossEntropy.compute(h, lmHead.rawWeight(), labels, lossScale,
                     FusedLinearCrossEntropy.defaultChunkRows(model.config.vocabSize()));
             collector.backward(h.mul(r.gradHidden()).sum());
             r.gradHidden().close();

@@ -41,7 +41,7 @@ final class LlamaExport {
         if (!a.quantized()) {
             out.put(a.site().path() + ".weight", a.rawWeight());
         } else if (dequantize) {
-            out.put(a.site().path() + ".weight", a.weight());
+            out.put(a.site().path() + ".weight", a.dequantizedCopy());
         }
         a.bias().ifPresent(b -> out.put(a.site().path() + ".bias", b));
     }

@@ -71,7 +71,7 @@ final class EmbeddingLayerCopies {
         for (var s : host.sites()) {
             if (s.path().equals(LM_HEAD)) {
                 AdaptableLinear head = host.linear(LM_HEAD);
-                return head.weight().duplicate();
+                return head.withWeight(NDArray::duplicate);
             }
         }
         return null;

@@ -3,6 +3,7 @@ package io.peft4j.core.prune;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import io.peft4j.api.BaseWeight;
 import io.peft4j.api.ConfigException;
 import io.peft4j.core.config.RunConfig.PruningSection;
 import io.peft4j.core.model.LlamaConfig;
@@ -154,13 +155,8 @@ public final class Pruner {
 
     private static float[] abs(LlamaModel model, String path) {
         var l = model.linear(path);
-        NDArray w = l.weight();
-        try (NDArray a = w.abs()) {
+        try (BaseWeight w = l.weight(); NDArray a = w.array().abs()) {
             return a.toFloatArray();
-        } finally {
-            if (l.quantized()) {
-                w.close();
-            }
         }
     }
 
@@ -231,15 +227,7 @@ public final class Pruner {
         var l = model.linear(path);
         int out = l.site().outFeatures();
         int in = l.site().inFeatures();
-        NDArray w = l.weight();
-        float[] a;
-        try {
-            a = w.toFloatArray();
-        } finally {
-            if (l.quantized()) {
-                w.close();
-            }
-        }
+        float[] a = l.withWeight(NDArray::toFloatArray);
         int units = (columns ? in : out) / block;
         double[] sq = new double[units];
         for (int r = 0; r < out; r++) {

@@ -1,6 +1,7 @@
 package io.peft4j.core.prune;
 
 import ai.djl.ndarray.NDArray;
+import io.peft4j.api.BaseWeight;
 import io.peft4j.api.QuantizedWeight;
 import io.peft4j.core.model.AdaptableLinear;
 import io.peft4j.core.model.LlamaModel;
@@ -42,11 +43,11 @@ public final class PruningMasks implements AutoCloseable {
                 if (requantize == null) {
                     throw new IllegalStateException(e.getKey() + ": base is quantized; masks need the quantizer");
                 }
-                try (NDArray w = l.weight(); NDArray masked = w.mul(e.getValue())) {
+                try (BaseWeight w = l.weight(); NDArray masked = w.array().mul(e.getValue())) {
                     l.setQuantizedWeight(requantize.apply(masked));
                 }
             } else {
-                NDArray masked = l.weight().mul(e.getValue());
+                NDArray masked = l.rawWeight().mul(e.getValue());
                 masked.attach(model.manager());
                 l.setWeight(masked);
             }

@@ -1,6 +1,7 @@
 package io.peft4j.core.prune;
 
 import ai.djl.ndarray.NDArray;
+import io.peft4j.api.BaseWeight;
 import io.peft4j.core.model.AdaptableLinear;
 import io.peft4j.core.model.LlamaModel;
 import java.util.ArrayList;
@@ -34,13 +35,8 @@ public record SparsityReport(Map<String, Count> modules) {
         Map<String, Count> out = new LinkedHashMap<>();
         for (String p : paths) {
             AdaptableLinear l = model.linear(p);
-            NDArray w = l.weight();
-            try (NDArray z = w.eq(0f); NDArray n = z.countNonzero()) {
-                out.put(p, new Count(n.getLong(), w.getShape().size()));
-            } finally {
-                if (l.quantized()) {
-                    w.close();
-                }
+            try (BaseWeight w = l.weight(); NDArray z = w.array().eq(0f); NDArray n = z.countNonzero()) {
+                out.put(p, new Count(n.getLong(), w.array().getShape().size()));
             }
         }
         return new SparsityReport(out);

@@ -47,7 +47,7 @@ public final class MergedExport {
         for (var l : model.linears().values()) {
             if (l.quantized() && !(l.site().path().equals("lm_head") && model.tiedEmbeddings())) {
                 w.addLazy(l.site().path() + ".weight", SafetensorsDType.F32, l.quantizedWeight().shape(), () -> {
-                    NDArray d = l.weight();   // a fresh dequantization outside a forward pass: ours to close
+                    NDArray d = l.dequantizedCopy();   // ours to close
                     if (d.getDataType() == DataType.FLOAT32) {
                         return d;
                     }

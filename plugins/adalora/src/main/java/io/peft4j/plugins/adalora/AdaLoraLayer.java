@@ -74,12 +74,12 @@ public final class AdaLoraLayer implements LinearSiteModule {
      */
     @Override
     public void merge(LinearBase base) {
-        base.setWeight(addDelta(base.weight(), 1));
+        base.setWeight(base.withWeight(w -> addDelta(w, 1)));
     }
 
     @Override
     public void unmerge(LinearBase base) {
-        base.setWeight(addDelta(base.weight(), -1));
+        base.setWeight(base.withWeight(w -> addDelta(w, -1)));
     }
 
     private NDArray addDelta(NDArray w, int sign) {

@@ -1,6 +1,7 @@
 package io.peft4j.plugins.dora;
 
 import ai.djl.ndarray.NDArray;
+import io.peft4j.api.BaseWeight;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.LinearBase;
 import io.peft4j.api.LowRankSite;
@@ -53,28 +54,22 @@ public final class DoraLayer implements LowRankSite {
 
     /** Sets {@code m = n(W + s·B A)} from the base weight and the current factors (PEFT's DoRA init). */
     void initMagnitude(LinearBase base) {
-        NDArray w = base.weight();
-        try (NDArray ba = loraB.matMul(loraA)) {
-            ba.muli(scaling).addi(w);
+        try (BaseWeight w = base.weight(); NDArray ba = loraB.matMul(loraA)) {
+            ba.muli(scaling).addi(w.array());
             try (NDArray n = rowNorm(ba)) {
                 LoraFactors.copyInto(magnitude, n, site.path() + ".lora_magnitude_vector");
-            }
-        } finally {
-            if (base.quantized()) {
-                w.close(); // a dequantized copy
             }
         }
     }
 
     @Override
     public NDArray forward(NDArray x, NDArray result, LinearBase base, ForwardContext ctx) {
-        NDArray w = base.weight();
-        if (base.quantized()) {
-            w.attach(ctx.manager()); // a dequantized copy: free it with this pass's temporaries
-        }
         // Param-first ops would land in the adapter's long-lived manager; move such temporaries to the pass.
         NDArray ba = temp(loraB.matMul(loraA), ctx);
-        NDArray n = rowNorm(ba.stopGradient().mul(scaling).add(w));     // detached: no grad through n
+        NDArray n;
+        try (BaseWeight w = base.weight()) {
+            n = rowNorm(ba.stopGradient().mul(scaling).add(w.array()));  // detached: no grad through n
+        }
         NDArray g = temp(magnitude.div(n), ctx);                        // [out]
 
         NDArray xBranch;
@@ -86,7 +81,7 @@ public final class DoraLayer implements LowRankSite {
             baseResult = b.isPresent() ? result.sub(b.get()) : result;
         } else {
             xBranch = ctx.dropout(x, dropout);
-            baseResult = ctx.linearAlgebra().linear(xBranch, w, null);
+            baseResult = base.project(xBranch, ctx);
         }
         NDArray down = ctx.linearAlgebra().linear(xBranch, loraA, null);
         NDArray lora = ctx.linearAlgebra().linear(down, loraB, null);
@@ -102,8 +97,8 @@ public final class DoraLayer implements LowRankSite {
      */
     @Override
     public Optional<NDArray> deltaWeight(LinearBase base) {
-        NDArray current = base.weight();
-        try (NDArray delta = loraDelta()) {
+        try (BaseWeight lease = base.weight(); NDArray delta = loraDelta()) {
+            NDArray current = lease.array();
             if (mergedNorm != null) {
                 try (NDArray factor = magnitude.div(mergedNorm).reshape(-1, 1);
                      NDArray orig = current.div(factor).subi(delta)) {
@@ -114,10 +109,6 @@ public final class DoraLayer implements LowRankSite {
                  NDArray factor = magnitude.div(n).reshape(-1, 1)) {
                 return Optional.of(v.mul(factor).subi(current));
             }
-        } finally {
-            if (base.quantized()) {
-                current.close();
-            }
         }
     }
 
@@ -126,17 +117,12 @@ public final class DoraLayer implements LowRankSite {
         if (mergedNorm != null) {
             throw new IllegalStateException(site.path() + ": DoRA adapter is already merged");
         }
-        NDArray w = base.weight();
-        try (NDArray delta = loraDelta(); NDArray v = delta.add(w)) {
+        try (BaseWeight w = base.weight(); NDArray delta = loraDelta(); NDArray v = delta.add(w.array())) {
             NDArray n0 = rowNorm(v).stopGradient();
             try (NDArray factor = magnitude.div(n0).reshape(-1, 1)) {
                 base.setWeight(v.mul(factor));
             }
             mergedNorm = n0;
-        } finally {
-            if (base.quantized()) {
-                w.close();
-            }
         }
     }
 
@@ -145,13 +131,9 @@ public final class DoraLayer implements LowRankSite {
         if (mergedNorm == null) {
             throw new IllegalStateException(site.path() + ": DoRA adapter is not merged, nothing to unmerge");
         }
-        NDArray w = base.weight();
-        try (NDArray delta = loraDelta(); NDArray factor = magnitude.div(mergedNorm).reshape(-1, 1)) {
-            base.setWeight(w.div(factor).subi(delta));
-        } finally {
-            if (base.quantized()) {
-                w.close();
-            }
+        try (BaseWeight w = base.weight(); NDArray delta = loraDelta();
+             NDArray factor = magnitude.div(mergedNorm).reshape(-1, 1)) {
+            base.setWeight(w.array().div(factor).subi(delta));
         }
         mergedNorm.close();
         mergedNorm = null;

@@ -85,7 +85,7 @@ class DoraLayerTest extends ManagedTensorTest {
             public void initialize(String initName, LowRankSite site, LinearBase base, AdapterContext ctx) {
                 site.setFactors(a, b);
                 if (writeResidual) {
-                    base.setWeight(base.weight().sub(b.matMul(a).mul(site.scaling())));
+                    base.setWeight(base.withWeight(w -> w.sub(b.matMul(a).mul(site.scaling()))));
                 }
             }
         };
@@ -112,7 +112,7 @@ class DoraLayerTest extends ManagedTensorTest {
                 List.of(fixedFactors(g.input(m, "lora_A"), g.input(m, "lora_B"), true)));
         // W_res + s·BA == W, so the magnitude is the row norm of the original weight.
         g.assertClose("magnitude after residual init", layer.magnitude(), g.expected(m, "magnitude_when_B_zero"));
-        assertThat(base.weight().allClose(g.input(m, "weight"), 1e-5, 1e-5, false)).isFalse();
+        assertThat(base.rawWeight().allClose(g.input(m, "weight"), 1e-5, 1e-5, false)).isFalse();
     }
 
     @Test
@@ -139,7 +139,7 @@ class DoraLayerTest extends ManagedTensorTest {
         GoldenCase g = GoldenCase.read("dora_merge");
         TestLinearBase base = baseOf(g);
         DoraLayer layer = loaded(g, base);
-        NDArray w0 = base.weight().duplicate();
+        NDArray w0 = base.rawWeight().duplicate();
         NDArray b0 = base.bias().orElseThrow().duplicate();
         NDArray x = m.randomNormal(new Shape(3, w0.getShape().get(1)));
         NDArray yAdapter = base.forward(x, List.of(layer), TestForwardContext.eval(m));
@@ -147,7 +147,7 @@ class DoraLayerTest extends ManagedTensorTest {
 
         layer.merge(base);
         assertThat(layer.merged()).isTrue();
-        g.assertClose("merged_weight", base.weight(), g.expected(m, "merged_weight"));
+        g.assertClose("merged_weight", base.rawWeight(), g.expected(m, "merged_weight"));
         g.assertClose("merged_bias", base.bias().orElseThrow(), g.expected(m, "merged_bias"));
         // Merged base alone computes what base + adapter computed.
         g.assertClose("merged forward", base.forward(x, List.of(), null), yAdapter);
@@ -157,9 +157,33 @@ class DoraLayerTest extends ManagedTensorTest {
 
         layer.unmerge(base);
         assertThat(layer.merged()).isFalse();
-        g.assertClose("unmerged weight", base.weight(), w0);
+        g.assertClose("unmerged weight", base.rawWeight(), w0);
         g.assertClose("unmerged bias", base.bias().orElseThrow(), b0);
         assertThatThrownBy(() -> layer.unmerge(base)).isInstanceOf(IllegalStateException.class);
+    }
+
+    /**
+     * On a quantized base every weight DoRA reads is a dequantized copy: creation (the magnitude), forward,
+     * deltaWeight, merge and unmerge must each free theirs (the testkit's stand-in is lossless, so the golden
+     * values still hold).
+     */
+    @Test
+    void onAQuantizedBaseEveryDequantizedCopyIsFreed() {
+        GoldenCase g = GoldenCase.read("dora_merge");
+        TestLinearBase base = TestLinearBase.quantized(PATH, g.input(m, "weight"), g.input(m, "bias"));
+        DoraLayer layer = loaded(g, base);
+        NDArray x = m.randomNormal(new Shape(3, base.site().inFeatures()));
+        NDArray yAdapter = base.forward(x, List.of(layer), TestForwardContext.eval(m));
+        layer.deltaWeight(base).orElseThrow();
+        layer.merge(base);
+        g.assertClose("merged_weight", base.rawWeight(), g.expected(m, "merged_weight"));
+        g.assertClose("merged forward", base.forward(x, List.of(), null), yAdapter);
+        layer.unmerge(base);
+
+        assertThat(base.leasedCopies()).hasSizeGreaterThanOrEqualTo(4);   // magnitude, delta, merge, unmerge
+        assertThat(base.leasedCopies()).allSatisfy(c -> assertThat(c.isReleased()).isTrue());
+        assertThat(base.openLeases()).isZero();
+        assertThat(base.rawWeight().isReleased()).isFalse();
     }
 
     /**
@@ -173,7 +197,7 @@ class DoraLayerTest extends ManagedTensorTest {
         TestLinearBase base = baseOf(g);
         DoraLayer layer = loaded(g, base);
         NDArray x = g.input(m, "x");
-        NDArray w = base.weight();
+        NDArray w = base.rawWeight();
         NDArray a = layer.loraA();
         NDArray b = layer.loraB();
         NDArray mag = layer.magnitude();

@@ -34,12 +34,12 @@ final class DenseDeltaLayer implements LinearSiteModule {
 
     @Override
     public void merge(LinearBase base) {
-        base.setWeight(base.weight().add(delta));
+        base.setWeight(base.withWeight(w -> w.add(delta)));
     }
 
     @Override
     public void unmerge(LinearBase base) {
-        base.setWeight(base.weight().sub(delta));
+        base.setWeight(base.withWeight(w -> w.sub(delta)));
     }
 
     @Override

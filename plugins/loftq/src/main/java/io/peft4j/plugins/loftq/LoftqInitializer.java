@@ -111,7 +111,7 @@ public final class LoftqInitializer implements Initializer {
         int iterations = iterations(initName);
         int r = (int) site.loraA().getShape().get(0);   // factorRank: r, or min(in, out) below it
         try (NDManager tmp = ctx.manager().newSubManager()) {
-            NDArray w = base.weight().duplicate();
+            NDArray w = base.withWeight(NDArray::duplicate);
             w.attach(tmp);
             NDArray toQuantize = w;
             Svd top = null;
@@ -131,7 +131,7 @@ public final class LoftqInitializer implements Initializer {
             }
             PissaInitializer.setScaledFactors(top, site, tmp);
             NDArray newBase = toQuantize.duplicate();
-            newBase.attach(base.weight().getManager());
+            newBase.attach(base.withWeight(NDArray::getManager));
             base.setWeight(newBase);
         }
     }

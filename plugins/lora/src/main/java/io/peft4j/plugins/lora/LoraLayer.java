@@ -71,7 +71,7 @@ public final class LoraLayer implements LowRankSite {
      */
     @Override
     public void merge(LinearBase base) {
-        base.setWeight(addDelta(base.weight(), 1));
+        base.setWeight(base.withWeight(w -> addDelta(w, 1)));
         if (loraBBias != null) {
             NDArray b = base.bias().orElseThrow(() -> new IllegalStateException(site.path()
                     + ": lora_bias needs a base layer with a bias to merge into"));
@@ -81,7 +81,7 @@ public final class LoraLayer implements LowRankSite {
 
     @Override
     public void unmerge(LinearBase base) {
-        base.setWeight(addDelta(base.weight(), -1));
+        base.setWeight(base.withWeight(w -> addDelta(w, -1)));
         if (loraBBias != null) {
             base.bias().ifPresent(b -> base.setBias(b.sub(loraBBias.mul(scaling))));
         }

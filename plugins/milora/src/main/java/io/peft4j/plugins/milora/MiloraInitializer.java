@@ -69,8 +69,7 @@ public final class MiloraInitializer implements Initializer {
 
     @Override
     public void initialize(String initName, LowRankSite site, LinearBase base, AdapterContext ctx) {
-        NDArray w = base.weight();
-        Svd svd = ctx.linearAlgebra().svd(w);     // u [out, k], s [k] descending, vh [k, in]
+        Svd svd = base.withWeight(ctx.linearAlgebra()::svd);     // u [out, k], s [k] descending, vh [k, in]
         int out = svd.rows();
         int in = svd.cols();
         int k = svd.rank();
@@ -92,7 +91,7 @@ public final class MiloraInitializer implements Initializer {
             site.setFactors(tmp.create(a, new Shape(r, in)), tmp.create(b, new Shape(out, r)));
             // w is the first operand, so the residual lives in the base layer's manager, not in tmp.
             try (NDArray delta = site.loraB().matMul(site.loraA()).muli((float) scaling)) {
-                base.setWeight(w.sub(delta));
+                base.setWeight(base.withWeight(w -> w.sub(delta)));
             }
         }
     }

@@ -111,10 +111,9 @@ public final class PissaInitializer implements Initializer {
     public void initialize(String initName, LowRankSite site, LinearBase base, AdapterContext ctx) {
         validate(initName, base.site(), site.rank());
         int niter = niter(initName);
-        NDArray w = base.weight();
         int r = (int) site.loraA().getShape().get(0);   // factorRank: r, or min(in, out) below it
         LinearAlgebra la = ctx.linearAlgebra();
-        Svd top = niter < 0 ? la.svd(w).slice(0, r) : la.svdLowRank(w, r, niter);
+        Svd top = base.withWeight(w -> niter < 0 ? la.svd(w).slice(0, r) : la.svdLowRank(w, r, niter));
         applyTriplets(top, site, base, ctx.manager());
     }
 
@@ -149,10 +148,9 @@ public final class PissaInitializer implements Initializer {
         double s = site.scaling();
         try (NDManager tmp = manager.newSubManager()) {
             setScaledFactors(t, site, tmp);
-            NDArray w = base.weight();
             // w is the first operand, so the residual lives in the base layer's manager, not in tmp.
             try (NDArray delta = site.loraB().matMul(site.loraA()).muli((float) s)) {
-                base.setWeight(w.sub(delta));
+                base.setWeight(base.withWeight(w -> w.sub(delta)));
             }
         }
     }

@@ -60,14 +60,14 @@ public final class VeraLayer implements LinearSiteModule {
     @Override
     public void merge(LinearBase base) {
         try (NDArray delta = delta()) {
-            base.setWeight(base.weight().add(delta));
+            base.setWeight(base.withWeight(w -> w.add(delta)));
         }
     }
 
     @Override
     public void unmerge(LinearBase base) {
         try (NDArray delta = delta()) {
-            base.setWeight(base.weight().sub(delta));
+            base.setWeight(base.withWeight(w -> w.sub(delta)));
         }
     }
 
