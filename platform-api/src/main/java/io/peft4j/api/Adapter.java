@@ -60,6 +60,25 @@ public interface Adapter extends ExtensionPoint {
         return true;
     }
 
+    /**
+     * The modules this method adapts on a model of {@code model_type} {@code architecture} (e.g. {@code llama}) when
+     * its config names none: Hugging Face PEFT's {@code TRANSFORMERS_MODELS_TO_*_TARGET_MODULES_MAPPING} (LoRA's for
+     * Llama, Mistral and Qwen2: {@code q_proj, v_proj}). Empty (the default): no default, a config of this method must
+     * name its targets if it attaches to linear sites.
+     */
+    default List<String> defaultTargets(String architecture) {
+        return List.of();
+    }
+
+    /**
+     * Whether adapters of this method may serve individual rows of a mixed batch (PEFT's {@code adapter_names}):
+     * each row's output must depend on that row's input only, through the method's linear site modules. False by
+     * default; LoRA says true, DoRA false (its magnitude normalises the whole layer output; PEFT refuses it too).
+     */
+    default boolean supportsMixedBatch() {
+        return false;
+    }
+
     /** Creates and initialises the adapter on the given sites. */
     AdapterInstance create(String name, AdapterConfig config, List<SiteInfo> sites, AdapterContext ctx);
 }

@@ -1,5 +1,8 @@
 package io.peft4j.api;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import java.util.Map;
 import org.pf4j.ExtensionPoint;
 
 /**
@@ -48,4 +51,28 @@ public interface Initializer extends ExtensionPoint {
 
     /** Sets {@code site}'s factors and (optionally) rewrites {@code base}'s weight. */
     void initialize(String initName, LowRankSite site, LinearBase base, AdapterContext ctx);
+
+    /**
+     * An adapter converted for the original base weights: its configuration and its tensors under PEFT's saved
+     * key names ({@link AdapterInstance#stateDict()}).
+     */
+    record OriginalBaseAdapter(AdapterConfig config, Map<String, NDArray> stateDict) {
+    }
+
+    /**
+     * For an initializer that {@link #rewritesBase rewrites the base}: converts the trained adapter into one for the
+     * ORIGINAL base weight, given the factors {@code (A0, B0)} this initializer produced (PEFT's
+     * {@code save_pretrained(path_initial_model_for_weight_conversion=...)}). The platform captures the initial
+     * factors and writes the result; the math and the config changes are the initializer's. Errors are
+     * {@link ConfigException}s naming the adapter's field (the platform reports them under its run option).
+     *
+     * @param trained the trained adapter (modules are {@link LowRankSite}s, config a {@link LowRankConfig})
+     * @param initial the initial factors per module path
+     * @param manager owns the new tensors; the caller closes it after writing
+     */
+    default OriginalBaseAdapter convertForOriginalBase(AdapterInstance trained, Map<String, LowRankUpdate> initial,
+                                                       NDManager manager) {
+        throw new UnsupportedOperationException("initializer " + id() + " does not rewrite the base weight; "
+                + "its adapters need no conversion");
+    }
 }

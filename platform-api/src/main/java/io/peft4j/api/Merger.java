@@ -19,6 +19,17 @@ public interface Merger extends ExtensionPoint {
     /** One line for {@code peft4j plugins}. */
     String description();
 
+    /**
+     * The configuration of the combined adapter (PEFT's {@code add_weighted_adapter}, spec 9.1 and 9.6): a copy of
+     * the first input's, of rank {@code rank} with the combined targets of all inputs. The platform creates the new
+     * adapter with the first input's method and then sets every site's factors from {@link #combine} (scaling 1).
+     *
+     * @param inputs the inputs' configs, in order, each with its {@code target_modules} made explicit (a method's
+     *               {@link Adapter#defaultTargets default targets} filled in)
+     * @param rank   {@link #combinedRank} over the inputs
+     */
+    LowRankConfig combinedConfig(List<LowRankConfig> inputs, int rank);
+
     /** Combination types offered, e.g. {@code linear, cat, svd, ties, dare_linear, dare_ties, magnitude_prune}. */
     Set<String> combinationTypes();
 

@@ -19,6 +19,19 @@ public record TargetSpec(List<String> names, String regex, boolean allLinear,
 
     public static final String ALL_LINEAR = "all-linear";
 
+    /**
+     * Hugging Face PEFT's {@code TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING} for the architectures the
+     * platform loads ({@code q_proj, v_proj} for {@code llama}, {@code mistral}, {@code qwen2}); empty for any other
+     * {@code model_type}. PEFT's AdaLoRA and VeRA mappings are copies of it, so LoRA-family methods return this from
+     * {@link Adapter#defaultTargets}.
+     */
+    public static List<String> loraFamilyDefaults(String architecture) {
+        return switch (architecture == null ? "" : architecture) {
+            case "llama", "mistral", "qwen2" -> List.of("q_proj", "v_proj");
+            default -> List.of();
+        };
+    }
+
     public TargetSpec {
         names = names == null ? null : List.copyOf(names);
         excludeNames = excludeNames == null ? null : List.copyOf(excludeNames);

@@ -49,7 +49,7 @@ final class PissaCases {
         return switch (GoldenHandlers.kind(c.name, "pissa_init", "pissa_niter_init", "milora_init",
                 "pissa_to_lora_conversion")) {
             case "pissa_init", "pissa_niter_init", "milora_init" -> Optional.of((cc, m) -> init(cc, lora.get(), ext, m));
-            case "pissa_to_lora_conversion" -> Optional.of((cc, m) -> conversion(cc, lora.get(), m));
+            case "pissa_to_lora_conversion" -> Optional.of((cc, m) -> conversion(cc, lora.get(), init.get(), m));
             default -> throw new AssertionError("initializer for '" + c.method + "' is installed but the golden runner"
                     + " has no handler for case " + c.name);
         };
@@ -111,7 +111,7 @@ final class PissaCases {
      * converted tensors and config, then loads the converted adapter (its own config) on a fresh layer and checks
      * its delta weight {@code s·B'A' = s·(B A - B0 A0)}.
      */
-    static void conversion(GoldenCase c, Adapter lora, NDManager m) {
+    static void conversion(GoldenCase c, Adapter lora, Initializer pissa, NDManager m) {
         NDArray a0 = c.input(m, "lora_A_initial");
         NDArray b0 = c.input(m, "lora_B_initial");
         long out = b0.getShape().get(0);
@@ -127,7 +127,7 @@ final class PissaCases {
         double s = c.config.get("scaling").asDouble();
         Map<String, LowRankUpdate> initial = Map.of(PATH, new LowRankUpdate(a0, b0, s));
 
-        PissaConversion.Converted conv = PissaConversion.convert(a, initial, null, m);
+        PissaConversion.Converted conv = PissaConversion.convert(a, pissa, initial, null, m);
         NDArray aConv = conv.stateDict().get(PeftKeys.saved(PATH, "lora_A.weight"));
         NDArray bConv = conv.stateDict().get(PeftKeys.saved(PATH, "lora_B.weight"));
         c.assertClose("lora_A_converted", aConv, c.expectedTensor(m, "lora_A_converted"));

@@ -51,7 +51,7 @@ class AdapterArithmeticTest {
         try (TuningSession s = TwoAdapters.open(rt, tmp)) {
             s.peft().setActive(List.of("a", "b"));
             float[] both = logits(s, ROWS[0]);
-            AttachedAdapter c = AdapterArithmetic.addWeighted(s.peft(), merger, lora, List.of("a", "b"),
+            AttachedAdapter c = AdapterArithmetic.addWeighted(s.peft(), merger, List.of("a", "b"),
                     List.of(1.0, 1.0), "ab", "cat", Map.of(), 0);
             Map<String, Object> json = AdapterConfigCodec.toPeftJson(lora, c.instance().config(), null);
             assertThat(json).containsEntry("r", 6).containsEntry("use_rslora", false);
@@ -65,7 +65,7 @@ class AdapterArithmeticTest {
             assertThat(maxAbsDiff(logits(s, ROWS[0]), both)).isLessThan(1e-5 * Math.max(1, maxAbs(both)));
 
             // A negative weight subtracts: a cat with weights (1, -1) and b active again gives a alone.
-            AdapterArithmetic.addWeighted(s.peft(), merger, lora, List.of("a", "b"), List.of(1.0, -1.0), "a_minus_b",
+            AdapterArithmetic.addWeighted(s.peft(), merger, List.of("a", "b"), List.of(1.0, -1.0), "a_minus_b",
                     "cat", Map.of(), 0);
             s.peft().setActive(List.of("a"));
             float[] a = logits(s, ROWS[0]);
@@ -73,7 +73,7 @@ class AdapterArithmeticTest {
             assertThat(maxAbsDiff(logits(s, ROWS[0]), a)).isLessThan(1e-5 * Math.max(1, maxAbs(a)));
 
             // One adapter: PEFT combines it linearly whatever the type (no density needed), a rescaled copy.
-            AdapterArithmetic.addWeighted(s.peft(), merger, lora, List.of("a"), List.of(1.0), "a_copy", "ties",
+            AdapterArithmetic.addWeighted(s.peft(), merger, List.of("a"), List.of(1.0), "a_copy", "ties",
                     Map.of(), 0);
             s.peft().setActive(List.of("a_copy"));
             assertThat(maxAbsDiff(logits(s, ROWS[0]), a)).isLessThan(1e-5 * Math.max(1, maxAbs(a)));
@@ -83,7 +83,7 @@ class AdapterArithmeticTest {
     @Test
     void svdAndLinearTypes() {
         try (TuningSession s = TwoAdapters.open(rt, tmp)) {
-            AttachedAdapter svd = AdapterArithmetic.addWeighted(s.peft(), merger, lora, List.of("a", "b"),
+            AttachedAdapter svd = AdapterArithmetic.addWeighted(s.peft(), merger, List.of("a", "b"),
                     List.of(0.7, 0.3), "svd", "svd", Map.of(), 0);
             LowRankSite v = (LowRankSite) svd.instance().modules().get("model.layers.0.self_attn.v_proj");
             assertThat(v.rank()).as("svd: the largest input rank").isEqualTo(4);
@@ -93,13 +93,13 @@ class AdapterArithmeticTest {
 
             TwoAdapters.add(s, lora, "c", Map.of("r", 4, "lora_alpha", 4, "target_modules", List.of("q_proj", "v_proj")),
                     33);
-            AttachedAdapter ties = AdapterArithmetic.addWeighted(s.peft(), merger, lora, List.of("a", "c"),
+            AttachedAdapter ties = AdapterArithmetic.addWeighted(s.peft(), merger, List.of("a", "c"),
                     List.of(0.5, 0.5), "ties", "ties", Map.of("density", 0.5, "majority_sign_method", "frequency"), 0);
             assertThat(((LowRankSite) ties.instance().modules().get("model.layers.0.self_attn.q_proj")).rank())
                     .isEqualTo(4);
-            AttachedAdapter dare1 = AdapterArithmetic.addWeighted(s.peft(), merger, lora, List.of("a", "c"),
+            AttachedAdapter dare1 = AdapterArithmetic.addWeighted(s.peft(), merger, List.of("a", "c"),
                     List.of(0.5, 0.5), "dare1", "dare_linear", Map.of("density", 0.5), 42);
-            AttachedAdapter dare2 = AdapterArithmetic.addWeighted(s.peft(), merger, lora, List.of("a", "c"),
+            AttachedAdapter dare2 = AdapterArithmetic.addWeighted(s.peft(), merger, List.of("a", "c"),
                     List.of(0.5, 0.5), "dare2", "dare_linear", Map.of("density", 0.5), 42);
             String q = "model.layers.1.self_attn.q_proj";
             assertThat(((LowRankSite) dare1.instance().modules().get(q)).loraA().toFloatArray())
@@ -111,26 +111,26 @@ class AdapterArithmeticTest {
     @Test
     void errors() {
         try (TuningSession s = TwoAdapters.open(rt, tmp)) {
-            assertThatThrownBy(() -> AdapterArithmetic.addWeighted(s.peft(), merger, lora, List.of("a", "b"),
+            assertThatThrownBy(() -> AdapterArithmetic.addWeighted(s.peft(), merger, List.of("a", "b"),
                     List.of(1.0, 1.0), "x", "linear", Map.of(), 0))
                     .isInstanceOf(ConfigException.class).hasMessageContaining("linear needs equal ranks, got [4, 2]");
-            assertThatThrownBy(() -> AdapterArithmetic.addWeighted(s.peft(), merger, lora, List.of("a", "b"),
+            assertThatThrownBy(() -> AdapterArithmetic.addWeighted(s.peft(), merger, List.of("a", "b"),
                     List.of(1.0), "x", "cat", Map.of(), 0))
                     .isInstanceOf(ConfigException.class).hasMessageContaining("got 1 weights for 2 adapters");
             for (double d : new double[] {0, 1.5}) {
-                assertThatThrownBy(() -> AdapterArithmetic.addWeighted(s.peft(), merger, lora, List.of("a", "b"),
+                assertThatThrownBy(() -> AdapterArithmetic.addWeighted(s.peft(), merger, List.of("a", "b"),
                         List.of(1.0, 1.0), "x", "ties_svd", Map.of("density", d), 0))
                         .isInstanceOf(ConfigException.class).hasMessageContaining("density: must be in (0, 1]");
             }
-            assertThatThrownBy(() -> AdapterArithmetic.addWeighted(s.peft(), merger, lora, List.of("a", "b"),
+            assertThatThrownBy(() -> AdapterArithmetic.addWeighted(s.peft(), merger, List.of("a", "b"),
                     List.of(1.0, 1.0), "a", "cat", Map.of(), 0))
                     .isInstanceOf(ConfigException.class).hasMessageContaining("\"a\" is already loaded");
-            assertThatThrownBy(() -> AdapterArithmetic.addWeighted(s.peft(), merger, lora, List.of("a", "nope"),
+            assertThatThrownBy(() -> AdapterArithmetic.addWeighted(s.peft(), merger, List.of("a", "nope"),
                     List.of(1.0, 1.0), "x", "cat", Map.of(), 0))
                     .isInstanceOf(ConfigException.class).hasMessageContaining("\"nope\" is not loaded");
             TwoAdapters.add(s, rt.extensions().requireAdapter("dora"), "d",
                     Map.of("r", 4, "lora_alpha", 8, "target_modules", List.of("q_proj")), 3);
-            assertThatThrownBy(() -> AdapterArithmetic.addWeighted(s.peft(), merger, lora, List.of("a", "d"),
+            assertThatThrownBy(() -> AdapterArithmetic.addWeighted(s.peft(), merger, List.of("a", "d"),
                     List.of(1.0, 1.0), "x", "linear", Map.of(), 0))
                     .isInstanceOf(ConfigException.class).hasMessageContaining("DoRA magnitude");
             assertThat(s.peft().adapters()).as("failed calls leave no adapter behind").containsOnlyKeys("a", "b", "d");

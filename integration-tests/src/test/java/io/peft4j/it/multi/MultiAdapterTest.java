@@ -148,7 +148,8 @@ class MultiAdapterTest {
             TwoAdapters.add(s, rt.extensions().requireAdapter("dora"), "d",
                     Map.of("r", 2, "lora_alpha", 4, "target_modules", List.of("q_proj")), 3);
             assertThatThrownBy(() -> s.peft().rowAdapters(Arrays.asList("a", "d", null)))
-                    .isInstanceOf(ConfigException.class).hasMessageContaining("DoRA");
+                    .isInstanceOf(ConfigException.class).hasMessageContaining("method dora")
+                    .hasMessageContaining("mixed batches");
         }
     }
 }

@@ -1,6 +1,5 @@
 package io.peft4j.core.cli;
 
-import io.peft4j.api.Adapter;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.Merger;
 import io.peft4j.api.Quantizer;
@@ -126,7 +125,6 @@ final class MergeCommand implements Callable<Integer> {
         Merger m = rt.extensions().merger(merger).orElseThrow(() -> new ConfigException("--merger",
                 "no installed plugin provides merger '" + merger + "'; installed: " + rt.extensions().mergers().keySet()
                         + " (the merging plugin provides 'weighted')"));
-        Adapter lora = rt.extensions().requireAdapter("lora");
         Map<String, Object> options = new LinkedHashMap<>();
         if (density != null) {
             options.put("density", density);
@@ -144,7 +142,7 @@ final class MergeCommand implements Callable<Integer> {
         while (names.contains(name)) {
             name = name + "_";
         }
-        AttachedAdapter a = AdapterArithmetic.addWeighted(s.peft(), m, lora, names, weights, name, combine, options,
+        AttachedAdapter a = AdapterArithmetic.addWeighted(s.peft(), m, names, weights, name, combine, options,
                 seed);
         AdapterFiles.saveOne(s.peft(), name, out, model);
         System.out.println("combined " + names + " with weights " + weights + " (" + combine + ", rank "

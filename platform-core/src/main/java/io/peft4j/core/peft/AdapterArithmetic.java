@@ -3,9 +3,9 @@ package io.peft4j.core.peft;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
-import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.ConfigException;
+import io.peft4j.api.LowRankConfig;
 import io.peft4j.api.LowRankSite;
 import io.peft4j.api.LowRankUpdate;
 import io.peft4j.api.Merger;
@@ -23,7 +23,7 @@ import java.util.Random;
 import java.util.Set;
 
 /**
- * Builds a new LoRA adapter in a {@link PeftModel} from existing ones, as Hugging Face PEFT's
+ * Builds a new low-rank adapter in a {@link PeftModel} from existing ones, as Hugging Face PEFT's
  * {@code add_weighted_adapter} (spec section 9), with an installed {@link Merger} doing the per-site arithmetic:
  * <ol>
  *   <li>the inputs must be plain low-rank adapters: every module a {@link LowRankSite}, no parameters besides
@@ -31,9 +31,9 @@ import java.util.Set;
  *       {@code lora_bias} are refused, since PEFT would silently ignore that state;</li>
  *   <li>the new rank comes from {@link Merger#combinedRank} over each input's rank (the largest of its sites, as
  *       PEFT's {@code max(r, *rank_pattern.values())});</li>
- *   <li>the new config is a copy of the first input's with {@code r = lora_alpha = new rank} (scaling 1),
- *       {@code use_rslora = false}, no rank/alpha patterns, and {@code target_modules} the union of the inputs'
- *       lists, or the alternation {@code (p1)|(p2)|...} of their regexes;</li>
+ *   <li>the new config comes from {@link Merger#combinedConfig} (PEFT: a copy of the first input's with
+ *       {@code r = lora_alpha = new rank}, scaling 1, and the inputs' combined targets); the first input's method
+ *       creates the new adapter;</li>
  *   <li>per linear site of the new adapter, the updates {@code (A_i, B_i, s_i)} of the inputs present there are
  *       combined; sites without inputs get zero factors; a result of smaller rank than the new one ({@code cat} with
  *       some inputs absent, or an svd rank above {@code min(in, out)}) is padded with zeros.</li>
@@ -49,13 +49,12 @@ public final class AdapterArithmetic {
     }
 
     /**
-     * @param lora     the installed LoRA method (creates the new adapter)
      * @param adapters names of loaded adapters to combine, in order
      * @param weights  one weight per adapter (may be negative)
      * @param options  merger options such as {@code density}, {@code majority_sign_method}, {@code svd_rank}
      * @param seed     seed of the random masks (DARE)
      */
-    public static AttachedAdapter addWeighted(PeftModel model, Merger merger, Adapter lora, List<String> adapters,
+    public static AttachedAdapter addWeighted(PeftModel model, Merger merger, List<String> adapters,
                                               List<Double> weights, String newName, String combinationType,
                                               Map<String, Object> options, long seed) {
         if (model.adapters().containsKey(newName)) {
@@ -92,8 +91,8 @@ public final class AdapterArithmetic {
             mergeOptions.put("svd_rank", newRank);   // every site gets the global rank, as in PEFT
         }
 
-        AdapterConfig config = newConfig(lora, inputs, newRank);
-        AttachedAdapter created = model.addAdapter(newName, lora, config, seed);
+        AdapterConfig config = newConfig(merger, inputs, newRank, model.host().architecture());
+        AttachedAdapter created = model.addAdapter(newName, inputs.get(0).method(), config, seed);
         try {
             Map<String, LowRankSite> newSites = lowRankModules(created);
             for (AttachedAdapter in : inputs) {
@@ -208,46 +207,21 @@ public final class AdapterArithmetic {
         return out;
     }
 
-    /** A copy of the first input's config: new rank, scaling 1, combined targets (spec 9.1, 9.6). */
-    static AdapterConfig newConfig(Adapter lora, List<AttachedAdapter> inputs, int newRank) {
-        AttachedAdapter first = inputs.get(0);
-        Map<String, Object> json = AdapterConfigCodec.toPeftJson(first.method(), first.instance().config(), null);
-        json.put("r", newRank);
-        json.put("lora_alpha", newRank);
-        json.put("use_rslora", false);
-        json.put("rank_pattern", Map.of());
-        json.put("alpha_pattern", Map.of());
-        json.put("use_dora", false);
-        json.put("lora_bias", false);
-        json.put("init_lora_weights", false);   // overwritten by the combined factors
-        json.put("target_modules", combinedTargets(inputs));
-        return AdapterConfigCodec.parseLenient(lora, json, "combined adapter config");
-    }
-
-    /** Union of the target lists, or the alternation of the target regexes; mixing the two is an error. */
-    static Object combinedTargets(List<AttachedAdapter> inputs) {
-        List<Object> targets = inputs.stream().map(a -> {
-            Object t = a.instance().config().targetSpec().toPeftTargetModules();
-            return t == null ? (Object) PeftModel.DEFAULT_LLAMA_TARGETS : t;
-        }).toList();
-        if (targets.stream().allMatch(t -> t instanceof List<?>)) {
-            Set<String> union = new LinkedHashSet<>();
-            targets.forEach(t -> ((List<?>) t).forEach(x -> union.add(String.valueOf(x))));
-            return new ArrayList<>(union);
-        }
-        if (targets.stream().allMatch(t -> t instanceof String)) {
-            Set<String> distinct = new LinkedHashSet<>();
-            targets.forEach(t -> distinct.add((String) t));
-            if (distinct.size() == 1) {
-                return distinct.iterator().next();
+    /**
+     * The combined adapter's config, built by the merger from the inputs' {@link LowRankConfig}s, each with its
+     * method's default targets filled in where it names none (spec 9.1, 9.6).
+     */
+    static LowRankConfig newConfig(Merger merger, List<AttachedAdapter> inputs, int newRank, String architecture) {
+        List<LowRankConfig> configs = new ArrayList<>();
+        for (AttachedAdapter a : inputs) {
+            if (!(a.instance().config() instanceof LowRankConfig c)) {
+                throw new ConfigException("adapters", "'" + a.name() + "' (method " + a.method().method()
+                        + ") has no low-rank configuration (r, lora_alpha); only LoRA adapters can be combined");
             }
-            if (distinct.contains(io.peft4j.api.TargetSpec.ALL_LINEAR)) {
-                throw new ConfigException("target_modules", "cannot combine \"all-linear\" with other regexes "
-                        + distinct);
-            }
-            return String.join("|", distinct.stream().map(p -> "(" + p + ")").toList());
+            configs.add(c.targetSpec().isEmpty()
+                    ? c.withTargetModules(PeftModel.defaultTargets(a.method(), architecture, "adapters." + a.name()))
+                    : c);
         }
-        throw new ConfigException("target_modules", "the adapters mix target lists and regexes " + targets
-                + "; PEFT combines only all-list or all-regex targets");
+        return merger.combinedConfig(configs, newRank);
     }
 }

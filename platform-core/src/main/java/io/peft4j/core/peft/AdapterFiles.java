@@ -115,7 +115,9 @@ public final class AdapterFiles {
     private static void writeConverted(AttachedAdapter a, Map<String, io.peft4j.api.LowRankUpdate> initial, Path dir,
                                        String baseModelName, PeftModel model) throws IOException {
         try (NDManager tmp = model.host().manager().newSubManager()) {
-            PissaConversion.Converted c = PissaConversion.convert(a, initial, baseModelName, tmp);
+            io.peft4j.api.Initializer init = model.initializerOf(a.name()).orElseThrow(() -> new IllegalStateException(
+                    "adapter '" + a.name() + "' has initial factors but no installed initializer"));
+            PissaConversion.Converted c = PissaConversion.convert(a, init, initial, baseModelName, tmp);
             Files.writeString(dir.resolve(CONFIG_FILE), JSON.writeValueAsString(c.config()));
             SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), c.stateDict(), Map.of("format", "pt"));
         }

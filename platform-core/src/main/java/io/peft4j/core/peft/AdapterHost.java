@@ -21,6 +21,14 @@ public interface AdapterHost {
 
     ModelShape shape();
 
+    /**
+     * The model's {@code model_type} (e.g. {@code llama}), for {@link io.peft4j.api.Adapter#defaultTargets}; empty
+     * when unknown (then no method has default targets).
+     */
+    default String architecture() {
+        return "";
+    }
+
     /** The manager owning the model weights. */
     NDManager manager();
 

@@ -38,6 +38,11 @@ public final class LlamaAdapterHost implements AdapterHost {
     }
 
     @Override
+    public String architecture() {
+        return model.config().modelType();
+    }
+
+    @Override
     public ModelShape shape() {
         return model.shape();
     }

@@ -10,9 +10,9 @@ import io.peft4j.api.ConfigException;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.Initializer;
 import io.peft4j.api.LinearSiteModule;
+import io.peft4j.api.LowRankConfig;
 import io.peft4j.api.LowRankSite;
 import io.peft4j.api.LowRankUpdate;
-import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
 import io.peft4j.api.PlannedQuantization;
 import io.peft4j.api.SiteInfo;
@@ -34,9 +34,6 @@ import java.util.function.Function;
  * per-adapter sub-manager of the model's manager, so deleting an adapter frees them.
  */
 public final class PeftModel {
-    /** PEFT's default targets for Llama-family models when a LoRA-like config names none. */
-    public static final List<String> DEFAULT_LLAMA_TARGETS = List.of("q_proj", "v_proj");
-
     private final AdapterHost host;
     private final Function<String, Optional<Initializer>> initializers;
     private final Map<String, AttachedAdapter> adapters = new LinkedHashMap<>();
@@ -56,26 +53,39 @@ public final class PeftModel {
     }
 
     /**
-     * The sites an adapter config selects on this model (PEFT matching rules; PEFT's Llama default targets
-     * {@code q_proj, v_proj} when a linear method names none).
+     * The sites an adapter config selects on this model (PEFT matching rules; the method's
+     * {@link Adapter#defaultTargets default targets} for this architecture when a linear method names none).
      */
     public List<SiteInfo> resolveSites(Adapter method, AdapterConfig config, String field) {
-        return resolveSites(method, config, host.sites(), field);
+        return resolveSites(method, config, host.sites(), host.architecture(), field);
     }
 
-    /** {@link #resolveSites(Adapter, AdapterConfig, String)} over a given site list (e.g. from config.json alone). */
+    /**
+     * {@link #resolveSites(Adapter, AdapterConfig, String)} over a given site list (e.g. from config.json alone) of a
+     * model of {@code model_type} {@code architecture}.
+     */
     public static List<SiteInfo> resolveSites(Adapter method, AdapterConfig config, List<SiteInfo> sites,
-                                              String field) {
+                                              String architecture, String field) {
         TargetSpec spec = config.targetSpec();
         if (spec.isEmpty()) {
-            if (method.siteKinds().contains(SiteKind.LINEAR)) {
-                spec = TargetSpec.fromPeft(DEFAULT_LLAMA_TARGETS, spec.toPeftExcludeModules(), spec.layers(),
-                        spec.layersPattern());
-            } else {
+            if (!method.siteKinds().contains(SiteKind.LINEAR)) {
                 return sites.stream().filter(s -> method.siteKinds().contains(s.kind())).toList();
             }
+            spec = TargetSpec.fromPeft(defaultTargets(method, architecture, field), spec.toPeftExcludeModules(),
+                    spec.layers(), spec.layersPattern());
         }
         return TargetMatcher.select(spec, sites, method.siteKinds(), field + ".target_modules");
+    }
+
+    /** The method's default targets for the architecture; a config error naming the field when it has none. */
+    public static List<String> defaultTargets(Adapter method, String architecture, String field) {
+        List<String> targets = method.defaultTargets(architecture);
+        if (targets.isEmpty()) {
+            throw new ConfigException(field + ".target_modules", "required: method '" + method.method()
+                    + "' has no default target modules for model_type '" + architecture + "'; name the layers to "
+                    + "adapt, e.g. [q_proj, v_proj] or all-linear");
+        }
+        return targets;
     }
 
     /**
@@ -116,7 +126,7 @@ public final class PeftModel {
         AttachedAdapter attached = new AttachedAdapter(method, instance, sites);
         adapters.put(name, attached);
         managers.put(name, m);
-        if (captureInitialFactors && pluginInitializer(method, config).map(Initializer::rewritesBase).orElse(false)) {
+        if (captureInitialFactors && initializerOf(config, initializers).map(Initializer::rewritesBase).orElse(false)) {
             initialFactors.put(name, snapshot(instance));
         }
         return attached;
@@ -148,10 +158,19 @@ public final class PeftModel {
         return Optional.ofNullable(initialFactors.get(name));
     }
 
-    /** The installed initializer named by the config's {@code init_lora_weights}, if it names one. */
-    Optional<Initializer> pluginInitializer(Adapter method, AdapterConfig config) {
-        Object init = AdapterConfigCodec.toPeftJson(method, config, null).get("init_lora_weights");
-        return init instanceof String s ? initializers.apply(s.toLowerCase(java.util.Locale.ROOT)) : Optional.empty();
+    /** The installed initializer of the adapter, if any (see {@link #initializerOf(AdapterConfig, Function)}). */
+    public Optional<Initializer> initializerOf(String name) {
+        return initializerOf(adapter(name).instance().config(), initializers);
+    }
+
+    /**
+     * The installed initializer a low-rank config's {@link io.peft4j.api.LowRankSettings#initializer()} names
+     * (PEFT's {@code init_lora_weights}), if it names one; empty for other configs and built-in initialisations.
+     */
+    public static Optional<Initializer> initializerOf(AdapterConfig config,
+                                                      Function<String, Optional<Initializer>> initializers) {
+        return config instanceof LowRankConfig l
+                ? initializers.apply(l.lowRank().initializer().toLowerCase(java.util.Locale.ROOT)) : Optional.empty();
     }
 
     /** Copies of the factors of every low-rank module (in the adapter's manager, freed with it). */
@@ -208,9 +227,9 @@ public final class PeftModel {
     /**
      * A mixed-batch assignment (PEFT's {@code adapter_names}): one loaded adapter name per batch row, {@code null}
      * for the base model. Pass it in the forward context ({@code PlatformForwardContext.eval(manager, rows)}); it
-     * then replaces the active list for that pass. Refused, as in PEFT, for DoRA adapters and while adapters are
-     * merged; refused for adapters with non-linear modules (prompt/prefix/bottleneck), which cannot be applied per
-     * row yet.
+     * then replaces the active list for that pass. Refused for methods that do not {@link
+     * Adapter#supportsMixedBatch support it} (DoRA, as in PEFT), while adapters are merged, and for adapters with
+     * non-linear modules (prompt/prefix/bottleneck), which the platform cannot apply per row yet.
      */
     public RowAdapters rowAdapters(List<String> perRow) {
         for (String n : new java.util.LinkedHashSet<>(perRow)) {
@@ -229,9 +248,9 @@ public final class PeftModel {
                             + "on linear layers only");
                 }
             }
-            if (a.instance().parameters().stream().anyMatch(p -> p.role() == ParamRole.MAGNITUDE)) {
-                throw new ConfigException("adapter_names", "adapter '" + n + "' is a DoRA adapter; DoRA cannot be "
-                        + "used in mixed batches (PEFT refuses it too)");
+            if (!a.method().supportsMixedBatch()) {
+                throw new ConfigException("adapter_names", "adapter '" + n + "' (method " + a.method().method()
+                        + ") cannot be used in mixed batches (the method does not support per-row adapters)");
             }
         }
         for (SiteInfo s : host.sites()) {

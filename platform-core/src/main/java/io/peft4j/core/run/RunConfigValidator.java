@@ -4,10 +4,12 @@ import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.Initializer;
+import io.peft4j.api.LowRankConfig;
 import io.peft4j.api.OptimizerPolicy;
 import io.peft4j.api.Quantizer;
 import io.peft4j.api.RankAllocator;
 import io.peft4j.api.SiteInfo;
+import io.peft4j.api.VirtualTokenConfig;
 import io.peft4j.core.config.RunConfig;
 import io.peft4j.core.model.LlamaConfig;
 import io.peft4j.core.model.LlamaSiteLayout;
@@ -30,6 +32,7 @@ import java.util.Map;
  * weights - and produces a {@link RunPlan}. Every error names the configuration field and what was expected.
  */
 public final class RunConfigValidator {
+    /** PEFT's field that {@code initializer:} in a composition config sets (LowRankSettings.initializer). */
     private static final String INIT_KEY = "init_lora_weights";
 
     private RunConfigValidator() {
@@ -112,10 +115,10 @@ public final class RunConfigValidator {
         Map<String, Object> settings = new LinkedHashMap<>(a.settings());
         if (a.initializer() != null) {
             String init = a.initializer();
-            if (!AdapterConfigCodec.knownKeys(method).contains(INIT_KEY)) {
+            if (!LowRankConfig.class.isAssignableFrom(method.configType())) {
                 throw new ConfigException(field + ".initializer", "method '" + method.method() + "' has no low-rank "
-                        + "factors to initialise (no " + INIT_KEY + " option), so initializer '" + init
-                        + "' cannot be used with it");
+                        + "factors to initialise (its config is not a LoRA-family LowRankConfig), so initializer '"
+                        + init + "' cannot be used with it");
             }
             Object given = settings.get(INIT_KEY);
             if (given != null && !String.valueOf(given).equals(init)) {
@@ -127,7 +130,7 @@ public final class RunConfigValidator {
             settings.put(INIT_KEY, init);
         }
         AdapterConfig config = AdapterConfigCodec.parseStrict(method, settings, field);
-        List<SiteInfo> matched = PeftModel.resolveSites(method, config, sites, field);
+        List<SiteInfo> matched = PeftModel.resolveSites(method, config, sites, mc.modelType(), field);
         try {
             BaseTrainingOptions.check(config, sites, matched);
             method.validate(config, matched, mc.shape());
@@ -172,24 +175,22 @@ public final class RunConfigValidator {
 
     /** Whether the adapter's init_lora_weights names an installed initializer that rewrites the base (PiSSA ...). */
     private static boolean rewritesBase(RunPlan.PlannedAdapter p, InstalledExtensions ext) {
-        Object init = AdapterConfigCodec.toPeftJson(p.method(), p.config(), null).get(INIT_KEY);
-        return init instanceof String s && ext.initializerFor(s.toLowerCase(java.util.Locale.ROOT))
-                .map(Initializer::rewritesBase).orElse(false);
+        return PeftModel.initializerOf(p.config(), ext::initializerFor).map(Initializer::rewritesBase).orElse(false);
     }
 
     /**
      * Virtual tokens (prompt tuning) and prefix tokens (prefix tuning) occupy positions of the model's context, so
      * the longest training sequence plus all of them must fit in {@code max_position_embeddings}. The count is read
-     * from the adapters' {@code num_virtual_tokens} (PEFT's field for every prompt-learning method).
+     * from the adapters' {@link VirtualTokenConfig#virtualTokens()} (PEFT's {@code num_virtual_tokens}).
      */
     private static void checkContext(RunConfig cfg, List<RunPlan.PlannedAdapter> planned, LlamaConfig mc) {
         int virtual = 0;
         List<String> who = new ArrayList<>();
         for (RunPlan.PlannedAdapter a : planned) {
-            Object n = AdapterConfigCodec.toPeftJson(a.method(), a.config(), null).get("num_virtual_tokens");
-            if (n instanceof Number num && num.intValue() > 0) {
-                virtual += num.intValue();
-                who.add(a.name() + " (" + a.method().method() + "): " + num.intValue());
+            int n = a.config() instanceof VirtualTokenConfig v ? v.virtualTokens() : 0;
+            if (n > 0) {
+                virtual += n;
+                who.add(a.name() + " (" + a.method().method() + "): " + n);
             }
         }
         int seq = cfg.training().maxSeqLen();

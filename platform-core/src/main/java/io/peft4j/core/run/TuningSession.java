@@ -129,9 +129,7 @@ public final class TuningSession implements AutoCloseable {
             return true;
         }
         for (RunPlan.PlannedAdapter a : plan.adapters()) {
-            Object init = io.peft4j.core.peft.AdapterConfigCodec.toPeftJson(a.method(), a.config(), null)
-                    .get("init_lora_weights");
-            if (init instanceof String name && ext.initializerFor(name.toLowerCase(java.util.Locale.ROOT)).isPresent()) {
+            if (PeftModel.initializerOf(a.config(), ext::initializerFor).isPresent()) {
                 return true;
             }
         }

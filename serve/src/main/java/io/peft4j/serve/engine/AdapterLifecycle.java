@@ -111,7 +111,7 @@ public final class AdapterLifecycle {
                     "no installed plugin provides merger '" + mergerId + "'; installed: " + ext.mergers().keySet()));
             PeftModel peft = engine.peft();
             try {
-                AdapterArithmetic.addWeighted(peft, merger, ext.requireAdapter("lora"), adapters, weights, name,
+                AdapterArithmetic.addWeighted(peft, merger, adapters, weights, name,
                         type, options, 0);
             } catch (ConfigException e) {
                 throw ServeException.invalid("combine." + e.field(), e.getMessage());
@@ -158,13 +158,8 @@ public final class AdapterLifecycle {
                         + "layers only (LoRA family, IA3, VeRA, DoRA, ...), whose rows can share a KV-cached batch");
             }
         }
-        boolean mixed;
-        try {
-            peft.rowAdapters(java.util.Collections.singletonList(name));
-            mixed = true;
-        } catch (ConfigException e) {
-            mixed = false;   // DoRA: batched only with requests for the same adapter
-        }
+        // A method without per-row support (DoRA) is batched only with requests for the same adapter.
+        boolean mixed = a.method().supportsMixedBatch();
         // Plain low-rank (LoRA without lora_bias): only lora_A/lora_B parameters on LowRankSite modules, so the
         // mixed batch can run it through the stacked path.
         boolean plain = mixed && a.instance().modules().values().stream().allMatch(m -> m instanceof LowRankSite)

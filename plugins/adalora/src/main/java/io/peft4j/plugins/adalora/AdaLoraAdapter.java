@@ -12,6 +12,7 @@ import io.peft4j.api.ConfigException;
 import io.peft4j.api.ModelShape;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
+import io.peft4j.api.TargetSpec;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -68,6 +69,18 @@ public final class AdaLoraAdapter implements Adapter {
                         + sites.stream().map(SiteInfo::path).toList());
             }
         }
+    }
+
+    /** PEFT's {@code TRANSFORMERS_MODELS_TO_ADALORA_TARGET_MODULES_MAPPING}, a copy of LoRA's. */
+    @Override
+    public List<String> defaultTargets(String architecture) {
+        return TargetSpec.loraFamilyDefaults(architecture);
+    }
+
+    /** Each row's update depends on that row's input only, so the mixed-batch path may apply it per row. */
+    @Override
+    public boolean supportsMixedBatch() {
+        return true;
     }
 
     @Override

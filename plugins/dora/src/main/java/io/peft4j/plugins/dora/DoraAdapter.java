@@ -1,6 +1,5 @@
 package io.peft4j.plugins.dora;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.Adapter;
@@ -11,8 +10,8 @@ import io.peft4j.api.Initializer;
 import io.peft4j.api.ModelShape;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
+import io.peft4j.api.TargetSpec;
 import io.peft4j.plugins.lora.LoraFactors;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -75,27 +74,19 @@ public final class DoraAdapter implements Adapter {
         LoraFactors.warnLargeRanks(sites, c::rankFor);
     }
 
+    /** LoRA's default targets (PEFT uses the LoRA mapping for DoRA). */
+    @Override
+    public List<String> defaultTargets(String architecture) {
+        return TargetSpec.loraFamilyDefaults(architecture);
+    }
+
     @Override
     public AdapterInstance create(String name, AdapterConfig config, List<SiteInfo> sites, AdapterContext ctx) {
         DoraConfig c = (DoraConfig) config;
-        String init = c.initName();
-        Initializer external = LoraFactors.externalInitializer(init, sites, c::rankFor, ctx);
         NDManager m = ctx.manager();
-        Map<String, DoraLayer> layers = new LinkedHashMap<>();
-        for (SiteInfo s : sites) {
-            int r = c.rankFor(s.path());
-            int k = external == null ? r : external.factorRank(init, s, r);   // rows of A (PiSSA: <= min(in, out))
-            NDArray a = LoraFactors.initA(m, init, k, s.inFeatures());
-            NDArray b = LoraFactors.initB(m, init, s.outFeatures(), k);
-            NDArray magnitude = m.zeros(new Shape(s.outFeatures()));
-            DoraLayer layer = new DoraLayer(s, r, c.scalingFor(s.path()), c.loraDropout().floatValue(), a, b,
-                    magnitude);
-            if (external != null) {
-                external.initialize(init, layer, ctx.linear(s.path()), ctx);
-            }
-            layer.initMagnitude(ctx.linear(s.path()));
-            layers.put(s.path(), layer);
-        }
+        Map<String, DoraLayer> layers = LoraFactors.createLayers(c, sites, ctx, (s, r, a, b) -> new DoraLayer(s, r,
+                c.scalingFor(s.path()), c.loraDropout().floatValue(), a, b, m.zeros(new Shape(s.outFeatures()))),
+                DoraLayer::initMagnitude);
         return new DoraInstance(name, c, layers);
     }
 }

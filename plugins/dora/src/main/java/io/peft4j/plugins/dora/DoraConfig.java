@@ -1,10 +1,9 @@
 package io.peft4j.plugins.dora;
 
-import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
-import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.ConfigException;
-import io.peft4j.api.TargetSpec;
+import io.peft4j.api.LowRankSettings;
+import io.peft4j.plugins.lora.LoraFamilyConfig;
 import io.peft4j.plugins.lora.LoraRules;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -13,7 +12,8 @@ import java.util.Map;
 /**
  * DoRA hyper-parameters. Hugging Face PEFT has no DoRA config of its own: it writes a {@code LoraConfig} with
  * {@code use_dora: true} and {@code peft_type: "LORA"}, so the field names here are exactly LoRA's and
- * {@code use_dora} defaults to (and must be) true. Defaults are PEFT's.
+ * {@code use_dora} defaults to (and must be) true. Defaults are PEFT's. The rank, alpha and scaling rules are LoRA's
+ * ({@link LoraFamilyConfig}).
  *
  * @param r                 rank (default 8)
  * @param loraAlpha         alpha (default 8); scaling {@code s = alpha / r}, or {@code alpha / sqrt(r)} with rsLoRA
@@ -55,7 +55,7 @@ public record DoraConfig(
         @JsonProperty("modules_to_save") List<String> modulesToSave,
         @JsonProperty("fan_in_fan_out") Boolean fanInFanOut,
         @JsonProperty("task_type") String taskType,
-        @JsonProperty("base_model_name_or_path") String baseModelNameOrPath) implements AdapterConfig {
+        @JsonProperty("base_model_name_or_path") String baseModelNameOrPath) implements LoraFamilyConfig {
 
     public DoraConfig {
         r = r == null ? 8 : r;
@@ -78,11 +78,19 @@ public record DoraConfig(
                 null, null, null, null, null);
     }
 
+    /** A copy with the given rank, alpha, rsLoRA flag, patterns and {@code init_lora_weights}. */
     @Override
-    @JsonIgnore
-    public TargetSpec targetSpec() {
-        return TargetSpec.fromPeft(targetModules, excludeModules, LoraRules.layerList(layersToTransform),
-                layersPattern);
+    public DoraConfig withLowRank(LowRankSettings s) {
+        return new DoraConfig(s.r(), s.alpha(), loraDropout, s.useRslora(), bias, loraBias, targetModules,
+                excludeModules, LoraFamilyConfig.initValue(s.initializer()), s.rankPattern(), s.alphaPattern(),
+                useDora, layersToTransform, layersPattern, modulesToSave, fanInFanOut, taskType, baseModelNameOrPath);
+    }
+
+    @Override
+    public DoraConfig withTargetModules(Object targets) {
+        return new DoraConfig(r, loraAlpha, loraDropout, useRslora, bias, loraBias, targets, excludeModules,
+                initLoraWeights, rankPattern, alphaPattern, useDora, layersToTransform, layersPattern, modulesToSave,
+                fanInFanOut, taskType, baseModelNameOrPath);
     }
 
     @Override
@@ -96,25 +104,5 @@ public record DoraConfig(
         }
         LoraRules.checkLayoutAndPatterns(fanInFanOut, initLoraWeights, rankPattern, alphaPattern, layersToTransform,
                 targetSpec());
-    }
-
-    /** The {@code init_lora_weights} value as text: {@code "true"}, {@code "false"} or the string given. */
-    public String initName() {
-        return LoraRules.initName(initLoraWeights);
-    }
-
-    /** Rank at a module: the first matching {@code rank_pattern} key (PEFT's get_pattern_key), else {@code r}. */
-    public int rankFor(String modulePath) {
-        return LoraRules.rankFor(rankPattern, r, modulePath);
-    }
-
-    /** Alpha at a module: the first matching {@code alpha_pattern} key, else {@code lora_alpha}. */
-    public double alphaFor(String modulePath) {
-        return LoraRules.alphaFor(alphaPattern, loraAlpha, modulePath);
-    }
-
-    /** {@code alpha / r}, or {@code alpha / sqrt(r)} with rsLoRA. */
-    public float scalingFor(String modulePath) {
-        return LoraRules.scaling(useRslora, alphaFor(modulePath), rankFor(modulePath));
     }
 }

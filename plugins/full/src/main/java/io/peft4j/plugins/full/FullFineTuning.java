@@ -52,6 +52,12 @@ public final class FullFineTuning implements Adapter {
         return Set.of(SiteKind.LINEAR);
     }
 
+    /** Each row's update depends on that row's input only, so the mixed-batch path may apply it per row. */
+    @Override
+    public boolean supportsMixedBatch() {
+        return true;
+    }
+
     @Override
     public AdapterInstance create(String name, AdapterConfig config, List<SiteInfo> sites, AdapterContext ctx) {
         Map<String, DenseDeltaLayer> layers = new LinkedHashMap<>();

@@ -11,7 +11,7 @@ import io.peft4j.api.Initializer;
 import io.peft4j.api.ModelShape;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
-import java.util.LinkedHashMap;
+import io.peft4j.api.TargetSpec;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -62,25 +62,26 @@ public final class LoraAdapter implements Adapter {
         LoraFactors.warnLargeRanks(sites, c::rankFor);
     }
 
+    /** PEFT's LoRA target mapping: {@code q_proj, v_proj} for Llama, Mistral and Qwen2. */
+    @Override
+    public List<String> defaultTargets(String architecture) {
+        return TargetSpec.loraFamilyDefaults(architecture);
+    }
+
+    /** Each row's update {@code s·B A x} depends on that row only (PEFT's mixed-batch forward). */
+    @Override
+    public boolean supportsMixedBatch() {
+        return true;
+    }
+
     @Override
     public AdapterInstance create(String name, AdapterConfig config, List<SiteInfo> sites, AdapterContext ctx) {
         LoraConfig c = (LoraConfig) config;
         String init = c.initName();
-        Initializer external = LoraFactors.externalInitializer(init, sites, c::rankFor, ctx);
         NDManager m = ctx.manager();
-        Map<String, LoraLayer> layers = new LinkedHashMap<>();
-        for (SiteInfo s : sites) {
-            int r = c.rankFor(s.path());
-            int k = external == null ? r : external.factorRank(init, s, r);   // rows of A (PiSSA: <= min(in, out))
-            NDArray a = LoraFactors.initA(m, init, k, s.inFeatures());
-            NDArray b = LoraFactors.initB(m, init, s.outFeatures(), k);
-            NDArray bias = c.loraBias() ? initBias(m, init, s.outFeatures(), r) : null;
-            LoraLayer layer = new LoraLayer(s, r, c.scalingFor(s.path()), c.loraDropout().floatValue(), a, b, bias);
-            if (external != null) {
-                external.initialize(init, layer, ctx.linear(s.path()), ctx);
-            }
-            layers.put(s.path(), layer);
-        }
+        Map<String, LoraLayer> layers = LoraFactors.createLayers(c, sites, ctx, (s, r, a, b) -> new LoraLayer(s, r,
+                c.scalingFor(s.path()), c.loraDropout().floatValue(), a, b,
+                c.loraBias() ? initBias(m, init, s.outFeatures(), r) : null), null);
         return new LoraInstance(name, c, layers);
     }
 

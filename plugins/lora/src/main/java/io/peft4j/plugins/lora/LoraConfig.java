@@ -1,10 +1,8 @@
 package io.peft4j.plugins.lora;
 
-import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
-import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.ConfigException;
-import io.peft4j.api.TargetSpec;
+import io.peft4j.api.LowRankSettings;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -57,7 +55,7 @@ public record LoraConfig(
         @JsonProperty("fan_in_fan_out") Boolean fanInFanOut,
         @JsonProperty("loftq_config") Map<String, Object> loftqConfig,
         @JsonProperty("task_type") String taskType,
-        @JsonProperty("base_model_name_or_path") String baseModelNameOrPath) implements AdapterConfig {
+        @JsonProperty("base_model_name_or_path") String baseModelNameOrPath) implements LoraFamilyConfig {
 
     public LoraConfig {
         r = r == null ? 8 : r;
@@ -92,11 +90,24 @@ public record LoraConfig(
                 null, null, null, null, null, null);
     }
 
+    /**
+     * A copy with the given rank, alpha, rsLoRA flag, patterns and {@code init_lora_weights} (LoftQ's
+     * {@code loftq_iter_N} spelling becomes {@code loftq} with {@code loftq_config}, as when parsed; any other
+     * initializer drops the {@code loftq_config}).
+     */
     @Override
-    @JsonIgnore
-    public TargetSpec targetSpec() {
-        return TargetSpec.fromPeft(targetModules, excludeModules, LoraRules.layerList(layersToTransform),
-                layersPattern);
+    public LoraConfig withLowRank(LowRankSettings s) {
+        return new LoraConfig(s.r(), s.alpha(), loraDropout, s.useRslora(), bias, loraBias, targetModules,
+                excludeModules, LoraFamilyConfig.initValue(s.initializer()), s.rankPattern(), s.alphaPattern(),
+                useDora, layersToTransform, layersPattern, modulesToSave, fanInFanOut,
+                s.initializer().startsWith(LOFTQ) ? loftqConfig : null, taskType, baseModelNameOrPath);
+    }
+
+    @Override
+    public LoraConfig withTargetModules(Object targets) {
+        return new LoraConfig(r, loraAlpha, loraDropout, useRslora, bias, loraBias, targets, excludeModules,
+                initLoraWeights, rankPattern, alphaPattern, useDora, layersToTransform, layersPattern, modulesToSave,
+                fanInFanOut, loftqConfig, taskType, baseModelNameOrPath);
     }
 
     @Override
@@ -132,6 +143,7 @@ public record LoraConfig(
      * The {@code init_lora_weights} value as text: {@code "true"}, {@code "false"} or the string given; for LoftQ the
      * initializer's spelling of {@code loftq_config.loftq_iter} ({@code "loftq_iter_N"}, or {@code "loftq"} for 1).
      */
+    @Override
     public String initName() {
         String init = LoraRules.initName(initLoraWeights);
         Object iter = loftqConfig.get("loftq_iter");
@@ -139,20 +151,5 @@ public record LoraConfig(
             return LOFTQ_ITER_PREFIX + n.intValue();
         }
         return init;
-    }
-
-    /** Rank at a module: the first matching {@code rank_pattern} key (PEFT's get_pattern_key), else {@code r}. */
-    public int rankFor(String modulePath) {
-        return LoraRules.rankFor(rankPattern, r, modulePath);
-    }
-
-    /** Alpha at a module: the first matching {@code alpha_pattern} key, else {@code lora_alpha}. */
-    public double alphaFor(String modulePath) {
-        return LoraRules.alphaFor(alphaPattern, loraAlpha, modulePath);
-    }
-
-    /** {@code alpha / r}, or {@code alpha / sqrt(r)} with rsLoRA. */
-    public float scalingFor(String modulePath) {
-        return LoraRules.scaling(useRslora, alphaFor(modulePath), rankFor(modulePath));
     }
 }

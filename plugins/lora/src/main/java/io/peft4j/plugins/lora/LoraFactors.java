@@ -8,13 +8,16 @@ import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.AdapterContext;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.Initializer;
+import io.peft4j.api.LinearBase;
 import io.peft4j.api.LowRankSite;
 import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
 import io.peft4j.api.PeftKeys;
 import io.peft4j.api.SiteInfo;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiConsumer;
 import java.util.function.ToIntFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -66,6 +69,40 @@ public final class LoraFactors {
             external.validate(init, s, rankFor.applyAsInt(s.path()));
         }
         return external;
+    }
+
+    /** How a LoRA-family method builds its layer at one site from fresh factors {@code a [k, in]}, {@code b [out, k]}. */
+    @FunctionalInterface
+    public interface LayerFactory<L extends LowRankSite> {
+        /** @param rank the site's {@code r} (after rank_pattern); {@code k} may be smaller (SVD initializers) */
+        L create(SiteInfo site, int rank, NDArray a, NDArray b);
+    }
+
+    /**
+     * One layer per site, created in PEFT's order: A and B from a built-in {@code init_lora_weights} ({@link #initA},
+     * {@link #initB}), the layer from them, then an installed {@link Initializer} (PiSSA, MiLoRA, LoftQ: it sets the
+     * factors and may rewrite the base weight), then {@code afterInit} with the site's (possibly rewritten) base, e.g.
+     * DoRA's magnitude {@code ||W + s·B A||}.
+     */
+    public static <L extends LowRankSite> Map<String, L> createLayers(LoraFamilyConfig c, List<SiteInfo> sites,
+            AdapterContext ctx, LayerFactory<L> factory, BiConsumer<L, LinearBase> afterInit) {
+        String init = c.initName();
+        Initializer external = externalInitializer(init, sites, c::rankFor, ctx);
+        NDManager m = ctx.manager();
+        Map<String, L> layers = new LinkedHashMap<>();
+        for (SiteInfo s : sites) {
+            int r = c.rankFor(s.path());
+            int k = external == null ? r : external.factorRank(init, s, r);   // rows of A (PiSSA: <= min(in, out))
+            L layer = factory.create(s, r, initA(m, init, k, s.inFeatures()), initB(m, init, s.outFeatures(), k));
+            if (external != null) {
+                external.initialize(init, layer, ctx.linear(s.path()), ctx);
+            }
+            if (afterInit != null) {
+                afterInit.accept(layer, ctx.linear(s.path()));
+            }
+            layers.put(s.path(), layer);
+        }
+        return layers;
     }
 
     /**

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.ConfigException;
+import io.peft4j.api.LowRankConfig;
 import io.peft4j.api.LowRankUpdate;
 import io.peft4j.api.LinearAlgebra;
 import io.peft4j.api.Merger;
@@ -56,6 +57,12 @@ public final class WeightedMerger implements Merger {
     @Override
     public String description() {
         return "add_weighted_adapter: linear, cat, svd, ties, dare_linear, dare_ties, magnitude_prune (+ _svd variants)";
+    }
+
+    /** PEFT's combined config: see {@link CombinedConfig}. */
+    @Override
+    public LowRankConfig combinedConfig(List<LowRankConfig> inputs, int rank) {
+        return CombinedConfig.of(inputs, rank);
     }
 
     @Override

@@ -1,14 +1,12 @@
 package io.peft4j.plugins.milora;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.AdapterContext;
-import io.peft4j.api.Initializer;
 import io.peft4j.api.LinearAlgebra.Svd;
 import io.peft4j.api.LinearBase;
 import io.peft4j.api.LowRankSite;
 import io.peft4j.api.SiteInfo;
+import io.peft4j.plugins.pissa.PissaInitializer;
+import io.peft4j.plugins.pissa.ResidualInitializer;
 import org.pf4j.Extension;
 
 /**
@@ -22,9 +20,10 @@ import org.pf4j.Extension;
  *   W_res = W - s · B A             written back to the base layer
  * </pre>
  * For a rectangular W the "minor" components are the last of the {@code min(out, in)} values; the null space is not
- * used. The decomposition runs in float64 (the platform's LinearAlgebra); the factors are rounded to float32 and the residual is computed in
- * float32 from them, so {@code W_res + s·B A} reproduces W to float32 rounding and the output is unchanged at
- * initialisation. Factors are set through the {@link LowRankSite} view (LoRA and DoRA alike).
+ * used. The decomposition runs in float64 (the platform's LinearAlgebra); the factors are rounded to float32 and the
+ * residual is computed in float32 from them (PiSSA's code, reached through the plugin dependency on pissa), so
+ * {@code W_res + s·B A} reproduces W to float32 rounding and the output is unchanged at initialisation. Factors are
+ * set through the {@link LowRankSite} view (LoRA and DoRA alike).
  *
  * <p><b>Quantized bases.</b> The platform quantizes base layers after initialisation, so MiLoRA decomposes the
  * full-precision weight and the residual is what gets quantized. On an already quantized base it decomposes the
@@ -34,7 +33,7 @@ import org.pf4j.Extension;
  * when loaded; {@code output.convert_to_lora} saves a plain LoRA adapter for the original weights instead.
  */
 @Extension
-public final class MiloraInitializer implements Initializer {
+public final class MiloraInitializer extends ResidualInitializer {
     public static final String ID = "milora";
 
     @Override
@@ -45,12 +44,6 @@ public final class MiloraInitializer implements Initializer {
     @Override
     public String description() {
         return "MiLoRA: adapter = smallest-r singular triplets of W, base = the rest";
-    }
-
-    /** The residual {@code W - s·B A} replaces the base weight. */
-    @Override
-    public boolean rewritesBase() {
-        return true;
     }
 
     @Override
@@ -67,32 +60,12 @@ public final class MiloraInitializer implements Initializer {
         return Math.min(rank, Math.min(site.inFeatures(), site.outFeatures()));
     }
 
+    /** The last r triplets, applied as PiSSA applies its top ones ({@link PissaInitializer#applyTriplets}). */
     @Override
     public void initialize(String initName, LowRankSite site, LinearBase base, AdapterContext ctx) {
         Svd svd = base.withWeight(ctx.linearAlgebra()::svd);     // u [out, k], s [k] descending, vh [k, in]
-        int out = svd.rows();
-        int in = svd.cols();
         int k = svd.rank();
         int r = (int) site.loraA().getShape().get(0);   // factorRank: r, or min(in, out) below it
-        double scaling = site.scaling();
-        float[] a = new float[r * in];
-        float[] b = new float[out * r];
-        for (int i = 0; i < r; i++) {
-            int t = k - r + i;                   // the i-th of the last r triplets, in descending order
-            double root = Math.sqrt(svd.s()[t] / scaling);
-            for (int j = 0; j < in; j++) {
-                a[i * in + j] = (float) (root * svd.vh()[t * in + j]);
-            }
-            for (int j = 0; j < out; j++) {
-                b[j * r + i] = (float) (root * svd.u()[j * k + t]);
-            }
-        }
-        try (NDManager tmp = ctx.manager().newSubManager()) {
-            site.setFactors(tmp.create(a, new Shape(r, in)), tmp.create(b, new Shape(out, r)));
-            // w is the first operand, so the residual lives in the base layer's manager, not in tmp.
-            try (NDArray delta = site.loraB().matMul(site.loraA()).muli((float) scaling)) {
-                base.setWeight(base.withWeight(w -> w.sub(delta)));
-            }
-        }
+        PissaInitializer.applyTriplets(svd.slice(k - r, k), site, base, ctx.manager());
     }
 }

@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.AdapterContext;
 import io.peft4j.api.ConfigException;
-import io.peft4j.api.Initializer;
 import io.peft4j.api.LinearAlgebra;
 import io.peft4j.api.LinearAlgebra.Svd;
 import io.peft4j.api.LinearBase;
@@ -42,7 +41,7 @@ import org.pf4j.Extension;
  * for the randomized variant gives a slightly different residual.
  */
 @Extension
-public final class PissaInitializer implements Initializer {
+public final class PissaInitializer extends ResidualInitializer {
     public static final String ID = "pissa";
     static final String NITER_PREFIX = "pissa_niter_";
 
@@ -54,12 +53,6 @@ public final class PissaInitializer implements Initializer {
     @Override
     public String description() {
         return "PiSSA: adapter = top-r singular triplets of W, base = residual (pissa, pissa_niter_<N>)";
-    }
-
-    /** The residual {@code W - s·B A} replaces the base weight. */
-    @Override
-    public boolean rewritesBase() {
-        return true;
     }
 
     @Override
@@ -142,9 +135,10 @@ public final class PissaInitializer implements Initializer {
     }
 
     /**
-     * Sets the factors as {@link #setScaledFactors} does and writes {@code W_res = W - s·B A} to the base.
+     * Sets the factors as {@link #setScaledFactors} does and writes {@code W_res = W - s·B A} to the base (used by
+     * MiLoRA too, with the last r triplets).
      */
-    static void applyTriplets(Svd t, LowRankSite site, LinearBase base, NDManager manager) {
+    public static void applyTriplets(Svd t, LowRankSite site, LinearBase base, NDManager manager) {
         double s = site.scaling();
         try (NDManager tmp = manager.newSubManager()) {
             setScaledFactors(t, site, tmp);

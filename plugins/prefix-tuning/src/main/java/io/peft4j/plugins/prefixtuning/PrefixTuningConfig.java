@@ -2,7 +2,7 @@ package io.peft4j.plugins.prefixtuning;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
-import io.peft4j.api.AdapterConfig;
+import io.peft4j.api.VirtualTokenConfig;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.ModelShape;
 import io.peft4j.api.TargetSpec;
@@ -38,7 +38,7 @@ public record PrefixTuningConfig(
         @JsonProperty("prefix_projection") Boolean prefixProjection,
         @JsonProperty("inference_mode") Boolean inferenceMode,
         @JsonProperty("task_type") String taskType,
-        @JsonProperty("base_model_name_or_path") String baseModelNameOrPath) implements AdapterConfig {
+        @JsonProperty("base_model_name_or_path") String baseModelNameOrPath) implements VirtualTokenConfig {
 
     public PrefixTuningConfig {
         prefixProjection = prefixProjection != null && prefixProjection;
@@ -71,6 +71,12 @@ public record PrefixTuningConfig(
     @JsonIgnore
     public TargetSpec targetSpec() {
         return new TargetSpec(null, null, false, null, null, null, null);
+    }
+
+    /** The prefix tokens take {@code num_virtual_tokens} positions of the model's context. */
+    @Override
+    public int virtualTokens() {
+        return numVirtualTokens == null ? 0 : numVirtualTokens;
     }
 
     @Override

@@ -2,7 +2,7 @@ package io.peft4j.plugins.prompttuning;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonProperty;
-import io.peft4j.api.AdapterConfig;
+import io.peft4j.api.VirtualTokenConfig;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.TargetSpec;
 import java.util.List;
@@ -37,7 +37,7 @@ public record PromptTuningConfig(
         @JsonProperty("tokenizer_kwargs") Map<String, Object> tokenizerKwargs,
         @JsonProperty("inference_mode") Boolean inferenceMode,
         @JsonProperty("task_type") String taskType,
-        @JsonProperty("base_model_name_or_path") String baseModelNameOrPath) implements AdapterConfig {
+        @JsonProperty("base_model_name_or_path") String baseModelNameOrPath) implements VirtualTokenConfig {
 
     static final List<String> INITS = List.of("RANDOM", "TEXT");
 
@@ -68,6 +68,12 @@ public record PromptTuningConfig(
     @JsonIgnore
     public TargetSpec targetSpec() {
         return new TargetSpec(null, null, false, null, null, null, null);
+    }
+
+    /** The virtual tokens take {@code num_virtual_tokens} positions of the model's context. */
+    @Override
+    public int virtualTokens() {
+        return numVirtualTokens == null ? 0 : numVirtualTokens;
     }
 
     @Override

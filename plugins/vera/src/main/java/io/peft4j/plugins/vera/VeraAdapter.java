@@ -11,6 +11,7 @@ import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
+import io.peft4j.api.TargetSpec;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -52,6 +53,18 @@ public final class VeraAdapter implements Adapter {
     @Override
     public Set<SiteKind> siteKinds() {
         return Set.of(SiteKind.LINEAR);
+    }
+
+    /** PEFT's {@code TRANSFORMERS_MODELS_TO_VERA_TARGET_MODULES_MAPPING}, a copy of LoRA's. */
+    @Override
+    public List<String> defaultTargets(String architecture) {
+        return TargetSpec.loraFamilyDefaults(architecture);
+    }
+
+    /** Each row's update depends on that row's input only, so the mixed-batch path may apply it per row. */
+    @Override
+    public boolean supportsMixedBatch() {
+        return true;
     }
 
     @Override
