@@ -41,7 +41,7 @@ def main():
     ap.add_argument("configs", nargs="*")
     ap.add_argument("--opts", nargs=argparse.REMAINDER, default=[])
     a = ap.parse_args()
-    base = [a.java, "-Dai.djl.offline=true", "-cp", a.cp, "io.peft4j.core.bench.BenchMain", "--plugins", a.plugins]
+    base = [a.java, "-Dai.djl.offline=true", "-cp", a.cp, "io.peft4j.bench.BenchMain", "--plugins", a.plugins]
     out = open(a.out, "a")
     def emit(line):
         out.write(line + "\n"); out.flush(); print(line[:160], flush=True)

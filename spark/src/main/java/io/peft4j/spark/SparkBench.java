@@ -4,7 +4,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.peft4j.core.bench.BenchShape;
+import io.peft4j.bench.BenchShape;
 import io.peft4j.core.config.RunConfig;
 import io.peft4j.core.config.RunConfigParser;
 import io.peft4j.core.model.BundledModel;

@@ -3,11 +3,11 @@ package io.peft4j.it.bench;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.peft4j.core.bench.BenchCase;
-import io.peft4j.core.bench.BenchMode;
-import io.peft4j.core.bench.BenchOptions;
-import io.peft4j.core.bench.BenchRunner;
-import io.peft4j.core.bench.BenchShape;
+import io.peft4j.bench.BenchCase;
+import io.peft4j.bench.BenchMode;
+import io.peft4j.bench.BenchOptions;
+import io.peft4j.bench.BenchRunner;
+import io.peft4j.bench.BenchShape;
 import io.peft4j.core.model.BundledModel;
 import io.peft4j.it.support.Dist;
 import java.io.ByteArrayOutputStream;

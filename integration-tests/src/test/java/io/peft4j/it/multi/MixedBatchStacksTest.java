@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.peft4j.core.model.LowRankStacks;
 import io.peft4j.core.model.RowAdapters;
+import io.peft4j.core.peft.PlainLowRank;
 import io.peft4j.core.plugin.PluginRuntime;
 import io.peft4j.core.run.TuningSession;
 import io.peft4j.it.support.Dist;
@@ -30,6 +31,9 @@ class MixedBatchStacksTest {
     void stackedMixedBatchGivesEachRowItsOwnAdapter() {
         try (PluginRuntime rt = PluginRuntime.start(Dist.pluginsDir()); TuningSession s = TwoAdapters.open(rt, tmp);
              LowRankStacks stacks = new LowRankStacks(s.model().manager())) {
+            // The one stacking rule: both are plain LoRA (nothing but s·B A), as the server checks before declaring.
+            assertThat(PlainLowRank.test(s.peft().adapter("a").instance())).isTrue();
+            assertThat(PlainLowRank.test(s.peft().adapter("b").instance())).isTrue();
             stacks.reset(Set.of("a", "b"));
             // a: r 4 on q/v; b: r 2 on v/down (padded to 4 on v_proj, alone on down_proj).
             for (List<String> perRow : List.of(Arrays.asList("a", "b", null), Arrays.asList(null, "b", "a"),

@@ -1,26 +1,17 @@
 package io.peft4j.core.chat;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.util.DefaultIndenter;
-import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.ObjectWriter;
 import com.hubspot.jinjava.Jinjava;
-import com.hubspot.jinjava.JinjavaConfig;
-import com.hubspot.jinjava.LegacyOverrides;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
-import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 
@@ -39,11 +30,11 @@ import java.util.Objects;
  * added around its output (tokenize the result without adding BOS, as transformers tokenizes it with
  * {@code add_special_tokens=False}).
  *
- * <p>The engine is Jinjava with its Jinja-compatibility options on. Known differences from Jinja: a variable bound
- * to null (such as {@code tools}) is not {@code defined}, and {@code none} prints as nothing rather than
- * {@code None}; the templates of the golden tests (Llama 3, Llama 3.2, Qwen2.5, Mistral Nemo, Gemma) do not depend
- * on either. Rendering is thread-safe. Errors are
- * {@link ChatTemplateException}s naming the template's source and line.
+ * <p>The engine is Jinjava with its Jinja-compatibility options on ({@link JinjaEnvironment}). Known differences
+ * from Jinja: a variable bound to null (such as {@code tools}) is not {@code defined}, and {@code none} prints as
+ * nothing rather than {@code None}; the templates of the golden tests (Llama 3, Llama 3.2, Qwen2.5, Mistral Nemo,
+ * Gemma) do not depend on either. Rendering is thread-safe. Errors are {@link ChatTemplateException}s naming the
+ * template's source and line.
  */
 public final class ChatTemplate {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -63,7 +54,7 @@ public final class ChatTemplate {
         this.body = withoutTrailingNewline(template);
         this.specialTokens = Map.copyOf(specialTokens);
         this.source = source;
-        this.jinjava = newEngine();
+        this.jinjava = JinjaEnvironment.create();
     }
 
     /**
@@ -219,13 +210,13 @@ public final class ChatTemplate {
         RenderResult result;
         try {
             result = jinjava.renderForResult(body, vars);
-        } catch (TemplateRaised r) {
+        } catch (JinjaEnvironment.TemplateRaised r) {
             throw new ChatTemplateException(source + ": the template raised an error: " + r.getMessage(), -1, r);
         } catch (RuntimeException e) {
             throw new ChatTemplateException(source + ": cannot render the chat template: " + e.getMessage(), -1, e);
         }
         for (TemplateError err : result.getErrors()) {
-            TemplateRaised raised = raisedBy(err.getException());
+            JinjaEnvironment.TemplateRaised raised = raisedBy(err.getException());
             if (raised != null) {
                 int line = lineOfRaise(raised.getMessage(), err.getLineno());
                 throw new ChatTemplateException(source + ", template line " + line
@@ -260,9 +251,9 @@ public final class ChatTemplate {
         return line;
     }
 
-    private static TemplateRaised raisedBy(Throwable t) {
+    private static JinjaEnvironment.TemplateRaised raisedBy(Throwable t) {
         for (Throwable c = t; c != null; c = c.getCause()) {
-            if (c instanceof TemplateRaised r) {
+            if (c instanceof JinjaEnvironment.TemplateRaised r) {
                 return r;
             }
             if (c.getCause() == c) {
@@ -314,125 +305,5 @@ public final class ChatTemplate {
     /** The {@code eos_token} string, or null. */
     public String eosToken() {
         return specialTokens.get("eos_token") instanceof String s ? s : null;
-    }
-
-    private static Jinjava newEngine() {
-        JinjavaConfig config = JinjavaConfig.newBuilder()
-                .withTrimBlocks(true)
-                .withLstripBlocks(true)
-                // Output is text for a tokenizer: never re-interpret "{{" that a template prints (Qwen prints some).
-                .withNestedInterpretationEnabled(false)
-                // Jinja's semantics where Jinjava offers a choice (not LegacyOverrides.ALL: it also demands spaces
-                // inside "{{ }}" and strips a trailing newline from the OUTPUT, which Jinja never does).
-                .withLegacyOverrides(LegacyOverrides.newBuilder()
-                        .withEvaluateMapKeys(true)
-                        .withIterateOverMapKeys(true)
-                        .withUsePyishObjectMapper(true)
-                        .withUseNaturalOperatorPrecedence(true)
-                        .withParseWhitespaceControlStrictly(true)
-                        .withUseTrimmingForNotesAndExpressions(true)
-                        .withKeepNullableLoopValues(true)
-                        .withHandleBackslashInQuotesOnly(true)
-                        .build())
-                .withLocale(Locale.ENGLISH)
-                .build();
-        Jinjava j = new Jinjava(config);
-        j.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class,
-                "raiseException", String.class));
-        j.getGlobalContext().registerFunction(new ELFunctionDefinition("", "strftime_now", ChatTemplate.class,
-                "strftimeNow", String.class));
-        j.getGlobalContext().registerFilter(new TojsonFilter());
-        return j;
-    }
-
-    /** The template's {@code raise_exception(message)}: aborts rendering with the template's message. */
-    public static String raiseException(String message) {
-        throw new TemplateRaised(message);
-    }
-
-    /** The template's {@code strftime_now(format)}: the local time in Python {@code strftime} format. */
-    public static String strftimeNow(String format) {
-        return Strftime.format(LocalDateTime.now(), format);
-    }
-
-    /** Thrown by {@code raise_exception}; carries the template's own message. */
-    static final class TemplateRaised extends RuntimeException {
-        TemplateRaised(String message) {
-            super(message);
-        }
-    }
-
-    /**
-     * transformers' {@code tojson}: {@code json.dumps(x, ensure_ascii=False, indent=indent)} - Python's separators
-     * ({@code ", "} and {@code ": "}), no HTML escaping, keys in insertion order.
-     */
-    static final class TojsonFilter implements com.hubspot.jinjava.lib.filter.Filter {
-        @Override
-        public String getName() {
-            return "tojson";
-        }
-
-        @Override
-        public Object filter(Object var, com.hubspot.jinjava.interpret.JinjavaInterpreter interpreter,
-                             String... args) {
-            Integer indent = null;
-            if (args.length > 0 && args[0] != null && !args[0].isBlank()) {
-                indent = Integer.parseInt(args[0].trim());
-            }
-            return PythonJson.dumps(var, indent);
-        }
-
-        @Override
-        public Object filter(Object var, com.hubspot.jinjava.interpret.JinjavaInterpreter interpreter,
-                             Object[] args, Map<String, Object> kwargs) {
-            Object indent = kwargs.get("indent");
-            if (indent == null && args.length > 0) {
-                indent = args[0];
-            }
-            return PythonJson.dumps(var, indent == null ? null : Integer.valueOf(String.valueOf(indent)));
-        }
-    }
-
-    /** Python's {@code json.dumps} layout over Jackson. */
-    static final class PythonJson {
-        private PythonJson() {
-        }
-
-        static String dumps(Object value, Integer indent) {
-            try {
-                ObjectWriter w;
-                if (indent == null) {
-                    w = JSON.writer(new CompactPrinter());
-                } else {
-                    DefaultPrettyPrinter p = new DefaultPrettyPrinter()
-                            .withObjectIndenter(new DefaultIndenter(" ".repeat(indent), "\n"))
-                            .withArrayIndenter(new DefaultIndenter(" ".repeat(indent), "\n"))
-                            .withSeparators(com.fasterxml.jackson.core.util.Separators.createDefaultInstance()
-                                    .withObjectFieldValueSpacing(com.fasterxml.jackson.core.util.Separators.Spacing.AFTER));
-                    w = JSON.writer(p);
-                }
-                return w.writeValueAsString(value);
-            } catch (JsonProcessingException e) {
-                throw new IllegalArgumentException("tojson: cannot serialise " + e.getOriginalMessage(), e);
-            }
-        }
-
-        /** {@code ", "} between items and {@code ": "} after keys, all on one line. */
-        private static final class CompactPrinter extends com.fasterxml.jackson.core.util.MinimalPrettyPrinter {
-            @Override
-            public void writeObjectFieldValueSeparator(com.fasterxml.jackson.core.JsonGenerator g) throws IOException {
-                g.writeRaw(": ");
-            }
-
-            @Override
-            public void writeObjectEntrySeparator(com.fasterxml.jackson.core.JsonGenerator g) throws IOException {
-                g.writeRaw(", ");
-            }
-
-            @Override
-            public void writeArrayValueSeparator(com.fasterxml.jackson.core.JsonGenerator g) throws IOException {
-                g.writeRaw(", ");
-            }
-        }
     }
 }

@@ -1,7 +1,5 @@
 package io.peft4j.core.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.peft4j.core.config.RunConfig;
 import io.peft4j.core.config.RunConfigParser;
 import io.peft4j.core.io.AtomicFiles;
@@ -93,8 +91,7 @@ final class DemoCommand implements Callable<Integer> {
                 report.put("samples_after", after.samples());
                 report.put("adapter_dir", o.adapterDir().toString());
                 Path reportFile = out.resolve("demo_report.json");
-                AtomicFiles.write(reportFile, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
-                        .writeValueAsBytes(report));
+                AtomicFiles.writeJson(reportFile, report);
                 System.out.println("output: " + out.toAbsolutePath() + " (adapter/, metrics.jsonl, loss.png, "
                         + "demo_report.json)");
             }

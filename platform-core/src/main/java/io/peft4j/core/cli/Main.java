@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 @Command(name = "peft4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Parameter-efficient fine-tuning of LLMs on the JVM; one plugin jar per method.",
         subcommands = {DemoCommand.class, TrainCommand.class, EvalCommand.class, GenerateCommand.class,
-                MergeCommand.class, InspectCommand.class, PluginsCommand.class, CompareCommand.class, BenchCommand.class,
+                MergeCommand.class, InspectCommand.class, PluginsCommand.class, CompareCommand.class,
                 CompareCommand.RunOne.class, DataCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
@@ -27,7 +27,7 @@ public final class Main implements Runnable {
         CommandLine completion = new CommandLine(new AutoComplete.GenerateCompletion());
         completion.getCommandSpec().name("completion");
         cl.addSubcommand("completion", completion);
-        // Commands of optional modules on the classpath (peft4j serve), found without core depending on them.
+        // Commands of optional modules on the classpath (peft4j serve, peft4j bench), found without core depending on them.
         for (CliExtension extra : java.util.ServiceLoader.load(CliExtension.class)) {
             cl.addSubcommand(extra);
         }

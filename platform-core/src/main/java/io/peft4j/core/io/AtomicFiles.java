@@ -1,5 +1,7 @@
 package io.peft4j.core.io;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -13,6 +15,7 @@ import java.nio.file.StandardOpenOption;
  * file in the same directory, which is fsynced and then renamed over the target with {@code ATOMIC_MOVE}.
  */
 public final class AtomicFiles {
+    private static final ObjectMapper PRETTY_JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     /** Writes the content of a file through a channel. */
     @FunctionalInterface
@@ -57,6 +60,11 @@ public final class AtomicFiles {
                 ch.write(b);
             }
         });
+    }
+
+    /** Writes {@code value} (a map, list or record) atomically as indented JSON (Jackson). */
+    public static void writeJson(Path file, Object value) throws IOException {
+        write(file, PRETTY_JSON.writeValueAsBytes(value));
     }
 
     // Makes the rename durable; not every platform lets a directory be opened, which is harmless to skip.

@@ -24,8 +24,9 @@ import java.util.Set;
  * without adapter; a pass then gathers each row's factors and runs two batched matmuls, a fixed number of ops
  * whatever the number of adapters in the batch (the general path runs each adapter on its own rows).
  *
- * <p>Opt-in and owned by the caller (a server), who declares which adapters are plain and must {@link #reset} the
- * cache whenever adapters are added or removed or their factors change. Pass it with
+ * <p>Opt-in and owned by the caller (a server), who declares which adapters are plain (by the one rule,
+ * {@code peft.PlainLowRank}) and must {@link #reset} the cache whenever adapters are added or removed or their
+ * factors change. Pass it with
  * {@link RowAdapters#RowAdapters(List, LowRankStacks)}. Inference only.
  */
 public final class LowRankStacks implements AutoCloseable {
@@ -43,7 +44,7 @@ public final class LowRankStacks implements AutoCloseable {
         this.manager = parent.newSubManager();
     }
 
-    /** Declares the plain low-rank adapters and drops every cached stack. */
+    /** Declares the plain low-rank adapters ({@code PlainLowRank.test}) and drops every cached stack. */
     public void reset(Set<String> plainAdapters) {
         manager.close();
         manager = parent.newSubManager();

@@ -9,10 +9,6 @@ import io.peft4j.api.LowRankConfig;
 import io.peft4j.api.LowRankSite;
 import io.peft4j.api.LowRankUpdate;
 import io.peft4j.api.Merger;
-import io.peft4j.api.ParamRole;
-import io.peft4j.api.Parameter;
-import io.peft4j.api.SiteKind;
-import io.peft4j.api.SiteModule;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -173,27 +169,15 @@ public final class AdapterArithmetic {
         return out;
     }
 
-    /** Refuses adapters with state beyond {@code s·B A}: PEFT would ignore it and change the adapter's function. */
+    /**
+     * Refuses adapters that are not {@link PlainLowRank}: combining reads only {@code s·B A}, so PEFT would ignore
+     * any other state and change the adapter's function.
+     */
     static void checkLowRank(AttachedAdapter a) {
-        for (SiteModule m : a.instance().modules().values()) {
-            if (m.site().kind() != SiteKind.LINEAR || !(m instanceof LowRankSite)) {
-                throw new ConfigException("adapters", "'" + a.name() + "' (method " + a.method().method()
-                        + ") is not a low-rank adapter at " + m.site().path() + "; only LoRA adapters can be combined");
-            }
-        }
-        for (Parameter p : a.instance().parameters()) {
-            if (p.role() != ParamRole.DOWN && p.role() != ParamRole.UP) {
-                String what = switch (p.role()) {
-                    case MAGNITUDE -> "DoRA magnitude vectors";
-                    case UP_BIAS -> "lora_B biases (lora_bias)";
-                    case RANK_SCALE -> "AdaLoRA singular values";
-                    default -> p.role() + " parameters such as " + p.name();
-                };
-                throw new ConfigException("adapters", "'" + a.name() + "' (method " + a.method().method()
-                        + ") has " + what + ", which combining would silently drop; only plain LoRA adapters "
-                        + "can be combined");
-            }
-        }
+        PlainLowRank.whyNot(a.instance()).ifPresent(why -> {
+            throw new ConfigException("adapters", "'" + a.name() + "' (method " + a.method().method() + ") " + why
+                    + "; only plain LoRA adapters (nothing but s·B A) can be combined");
+        });
     }
 
     private static int rank(AttachedAdapter a) {

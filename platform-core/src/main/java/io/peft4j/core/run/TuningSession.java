@@ -2,15 +2,8 @@ package io.peft4j.core.run;
 
 import ai.djl.ndarray.NDManager;
 import io.peft4j.api.ConfigException;
-import io.peft4j.api.OptimizerSettings;
-import io.peft4j.api.ParamGroup;
-import io.peft4j.api.Parameter;
 import io.peft4j.api.PlannedQuantization;
-import io.peft4j.api.RankAllocator;
-import io.peft4j.api.SiteInfo;
-import io.peft4j.api.SiteKind;
 import io.peft4j.core.config.RunConfig;
-import io.peft4j.core.model.AdaptableLinear;
 import io.peft4j.core.model.GenerationOptions;
 import io.peft4j.core.model.Generator;
 import io.peft4j.core.model.LlamaModel;
@@ -29,22 +22,12 @@ import io.peft4j.core.prune.SparsityReport;
 import io.peft4j.core.train.EvalResult;
 import io.peft4j.core.train.MicroBatchBackward;
 import io.peft4j.core.train.Trainer;
-import io.peft4j.core.train.TrainingConfig;
 import io.peft4j.core.train.TrainingResult;
-import io.peft4j.core.train.data.DataLoader;
-import io.peft4j.core.train.data.DataOptions;
-import io.peft4j.core.train.data.DatasetSplit;
-import io.peft4j.core.train.data.Example;
-import io.peft4j.core.train.data.DataSpec;
-import io.peft4j.core.train.data.Datasets;
-import io.peft4j.core.train.data.Tokenization;
-import io.peft4j.core.train.optim.LrSchedule;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * A loaded run: base model, tokenizer and adapters as a {@link RunPlan} declares them. The Java API for embedding
@@ -52,16 +35,14 @@ import java.util.Locale;
  * {@link #saveAdapters}; close to free native memory.
  */
 public final class TuningSession implements AutoCloseable {
-    /** Token id used for padding; every padded position is masked out of attention and loss. */
-    private static final long PAD_ID = RunData.PAD_ID;
-
     private final RunPlan plan;
     private final InstalledExtensions ext;
     private final NDManager manager;
     private final LlamaModel model;
     private final TextTokenizer tokenizer;
     private final PeftModel peft;
-    private PruningMasks masks;
+    private final SessionPruning pruning;
+    private final TrainerWiring trainers;
 
     private TuningSession(RunPlan plan, InstalledExtensions ext, NDManager manager, LlamaModel model,
                           TextTokenizer tokenizer, PeftModel peft, PruningMasks masks) {
@@ -71,7 +52,8 @@ public final class TuningSession implements AutoCloseable {
         this.model = model;
         this.tokenizer = tokenizer;
         this.peft = peft;
-        this.masks = masks;
+        this.pruning = new SessionPruning(plan, model, peft, masks);
+        this.trainers = new TrainerWiring(plan, model, tokenizer, peft);
     }
 
     /**
@@ -209,7 +191,7 @@ public final class TuningSession implements AutoCloseable {
                     + "{\"prompt\": ..., \"completion\": ...} per line");
         }
         Path out = Path.of(cfg.output().dir());
-        try (Trainer trainer = buildTrainer(out, true, source)) {
+        try (Trainer trainer = trainers.build(out, true, source)) {
             EvalResult before = trainer.hasEvalData() ? trainer.evaluate() : null;
             long t0 = System.nanoTime();
             TrainingResult result = trainer.train();
@@ -217,9 +199,7 @@ public final class TuningSession implements AutoCloseable {
             EvalResult after = trainer.hasEvalData() ? trainer.evaluate() : null;
             Path adapterDir = out.resolve("adapter");
             saveAdapters(adapterDir);
-            if (masks != null) {
-                writeSparsity(out.resolve("sparsity.json"), sparsity());
-            }
+            pruning.writeReport(out);
             long tokens = (long) result.steps() * cfg.training().batchSize() * cfg.training().gradAccumulation()
                     * cfg.training().maxSeqLen();
             return new Outcome(before, after, result, adapterDir, tokens / Math.max(secs, 1e-9));
@@ -231,7 +211,7 @@ public final class TuningSession implements AutoCloseable {
     /** Eval loss and perplexity of the current model (active adapters) on the plan's eval data. */
     public EvalResult evaluate() {
         Path out = Path.of(plan.config().output().dir());
-        try (Trainer trainer = buildTrainer(out, false, null)) {
+        try (Trainer trainer = trainers.build(out, false, null)) {
             if (!trainer.hasEvalData()) {
                 throw new ConfigException("data.eval", "no eval data: set data.eval to a JSONL file, or "
                         + "data.eval_fraction > 0 to hold out part of data.train");
@@ -240,135 +220,25 @@ public final class TuningSession implements AutoCloseable {
         }
     }
 
-    /** The trainer of this plan; with {@code allocate}, rank allocators (AdaLoRA) run after each optimizer step. */
-    private Trainer buildTrainer(Path out, boolean allocate, Trainer.GradientSource source) {
-        RunConfig cfg = plan.config();
-        RunConfig.TrainingSection t = cfg.training();
-        DataOptions opts = RunData.options(cfg, tokenizer);
-        DataSpec spec = RunData.spec(cfg, plan.modelDir(), opts);
-        Tokenization tok = Tokenization.of(tokenizer);
-        List<Example> train = plan.trainData() == null ? List.of()
-                : Datasets.read(plan.trainData(), spec, tok).examples();
-        List<Example> eval;
-        if (plan.evalData() != null) {
-            eval = Datasets.read(plan.evalData(), spec, tok).examples();
-        } else if (cfg.data().evalFraction() > 0) {
-            DatasetSplit split = DatasetSplit.split(train, cfg.data().evalFraction(), t.seed());
-            train = split.train();
-            eval = split.eval();
-        } else {
-            eval = List.of();
-        }
-        List<Parameter> trainable = peft.trainableParameters();
-        if (trainable.isEmpty()) {
-            throw new ConfigException("adapters", "no trainable parameters: declare at least one adapter");
-        }
-        RunConfig.OptimizerSection o = cfg.optimizer();
-        OptimizerSettings settings = new OptimizerSettings(o.lr(), o.weightDecay(), o.betas().get(0),
-                o.betas().get(1), o.eps());
-        List<ParamGroup> groups = plan.policy() == null
-                ? List.of(new ParamGroup("default", o.lr(), o.weightDecay(), trainable))
-                : policyGroups(trainable, settings);
-        TrainingConfig tc = TrainingConfig.builder(out)
-                .maxSteps(t.steps() == null ? 0 : t.steps())
-                .epochs(t.steps() == null ? (t.epochs() == null ? 1 : t.epochs()) : 0)
-                .batchSize(t.batchSize()).gradientAccumulationSteps(t.gradAccumulation())
-                .maxGradNorm(o.maxGradNorm()).evalEvery(t.evalEvery()).checkpointEvery(t.checkpointEvery())
-                .keepCheckpoints(t.keepCheckpoints()).seed(t.seed()).logEvery(t.logEvery())
-                .progressBar(t.progressBar()).resume(t.resume())
-                .loadBestAtEnd(t.loadBestAtEnd() != null ? t.loadBestAtEnd() : !eval.isEmpty())
-                .earlyStoppingPatience(t.earlyStoppingPatience() == null ? 0 : t.earlyStoppingPatience())
-                .earlyStoppingThreshold(t.earlyStoppingThreshold())
-                .gradientCheckpointing(gradientCheckpointing())
-                .build();
-        Trainer.Builder b = Trainer.builder(model, tc).parameterGroups(groups)
-                .adamW(o.betas().get(0), o.betas().get(1), o.eps())
-                .schedule(LrSchedule.Kind.valueOf(t.schedule().toUpperCase(Locale.ROOT)), t.warmupSteps())
-                .trainData(new DataLoader(train.isEmpty() ? eval : train, t.batchSize(), t.packing(), t.maxSeqLen(),
-                        PAD_ID, cfg.data().shuffle(), t.seed()))
-                .auxiliaryLoss(peft::auxiliaryLoss);
-        if (source != null) {
-            b.gradientSource(source);
-        }
-        if (!eval.isEmpty()) {
-            b.evalData(new DataLoader(eval, t.batchSize(), false, t.maxSeqLen(), PAD_ID, false, 0));
-        }
-        if (!allocate) {
-            return b.build();
-        }
-        // Allocators need the run's real step count (known once the trainer has sized the data), so their
-        // schedules are started after build(); the callbacks registered here forward to them.
-        List<RunPlan.PlannedAdapter> allocating = plan.adapters().stream().filter(a -> a.allocator() != null)
-                .toList();
-        RankAllocator.Schedule[] schedules = new RankAllocator.Schedule[allocating.size()];
-        for (int i = 0; i < schedules.length; i++) {
-            int k = i;
-            b.afterStep(m -> schedules[k].afterStep(m.step()));
-            b.checkpointedState("allocator." + allocating.get(i).name(), () -> schedules[k].stateDict(),
-                    state -> schedules[k].loadStateDict(state));
-        }
-        Trainer trainer = b.build();
-        try {
-            for (int i = 0; i < schedules.length; i++) {
-                schedules[i] = startAllocator(allocating.get(i), trainer.totalSteps());
-            }
-        } catch (RuntimeException e) {
-            trainer.close();
-            throw e;
-        }
-        return trainer;
-    }
-
-    /** Activation checkpointing as configured; by default on with a quantized base. */
-    private boolean gradientCheckpointing() {
-        Boolean configured = plan.config().training().gradientCheckpointing();
-        return configured != null ? configured : plan.quantizer() != null;
-    }
-
     /**
      * The micro-batch forward/backward that {@link #train} runs for each micro-batch (same auxiliary losses,
      * checkpointing and dropout seeds): what a data-parallel worker holding a replica of this session computes.
      */
     public MicroBatchBackward microBatchBackward() {
-        return new MicroBatchBackward(model, List.of(peft::auxiliaryLoss), gradientCheckpointing(),
+        return new MicroBatchBackward(model, List.of(peft::auxiliaryLoss), trainers.gradientCheckpointing(),
                 plan.config().training().seed());
-    }
-
-    private RankAllocator.Schedule startAllocator(RunPlan.PlannedAdapter a, int totalSteps) {
-        String field = "adapters." + a.name();
-        try {
-            return a.allocator().start(peft.adapter(a.name()).instance(), a.allocatorOptions(), totalSteps);
-        } catch (ConfigException e) {
-            throw e.under(field);
-        }
-    }
-
-    private List<ParamGroup> policyGroups(List<Parameter> trainable, OptimizerSettings settings) {
-        try {
-            return plan.policy().group(trainable, settings, policyOptions());
-        } catch (ConfigException e) {
-            throw e.under("optimizer.policy");
-        }
-    }
-
-    private java.util.Map<String, Object> policyOptions() {
-        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>(plan.config().optimizer().policy());
-        m.remove("id");
-        return m;
     }
 
     // ------------------------------------------------------------------------------------------------ pruning
 
     /** The pruning masks in force (from the plan's {@code pruning} section or {@link #pruneAfterPeft}), or null. */
     public PruningMasks pruningMasks() {
-        return masks;
+        return pruning.masks();
     }
 
     /** Measured sparsity of the pruned linears (every decoder linear when nothing was pruned). */
     public SparsityReport sparsity() {
-        List<String> paths = masks != null ? new ArrayList<>(masks.masks().keySet())
-                : Pruner.targetPaths(model.config(), new RunConfig.PruningSection(null, 0.0, null, null, null));
-        return SparsityReport.measure(model, paths);
+        return pruning.sparsity();
     }
 
     /**
@@ -377,7 +247,7 @@ public final class TuningSession implements AutoCloseable {
      */
     public void merge(String adapterName) {
         peft.merge(adapterName);
-        reapplyMasks();
+        pruning.reapply();
     }
 
     /**
@@ -389,50 +259,7 @@ public final class TuningSession implements AutoCloseable {
      * @return sparsity of the pruned linears afterwards
      */
     public SparsityReport pruneAfterPeft(RunConfig.PruningSection spec, boolean keepAdapterUnmerged) {
-        spec.validate();
-        Pruner.validate(model.config(), spec);
-        if (model.linears().values().stream().anyMatch(AdaptableLinear::quantized)) {
-            throw new ConfigException("pruning", "the base is quantized; prune before quantizing (use the pruning "
-                    + "section of the run configuration, which prunes before quantization)");
-        }
-        if (!keepAdapterUnmerged) {
-            for (String name : peft.active()) {
-                for (SiteInfo s : peft.adapter(name).sites()) {
-                    if (s.kind() != SiteKind.LINEAR) {
-                        throw new ConfigException("pruning", "adapter '" + name + "' ("
-                                + peft.adapter(name).method().method() + ") acts on " + s.kind() + " site " + s.path()
-                                + " and cannot be merged; prune with keep_adapter_unmerged or deactivate it");
-                    }
-                }
-            }
-            for (String name : peft.active()) {
-                peft.merge(name);
-            }
-        }
-        PruningMasks fresh = Pruner.prune(model, spec);
-        if (masks != null) {
-            masks.close();
-        }
-        masks = fresh;
-        return SparsityReport.measure(model, masks.masks().keySet());
-    }
-
-    private void reapplyMasks() {
-        if (masks != null) {
-            masks.apply(model, plan.quantizer() == null ? null
-                    : w -> plan.quantizer().quantize(w, plan.config().quantization().options()));
-        }
-    }
-
-    private static void writeSparsity(Path file, SparsityReport report) {
-        try {
-            String json = new com.fasterxml.jackson.databind.ObjectMapper()
-                    .enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT)
-                    .writeValueAsString(report.toMap());
-            io.peft4j.core.io.AtomicFiles.write(file, json.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
-        }
+        return pruning.pruneAfterPeft(spec, keepAdapterUnmerged);
     }
 
     /** Generates continuations with the active adapters. */
@@ -462,9 +289,7 @@ public final class TuningSession implements AutoCloseable {
 
     @Override
     public void close() {
-        if (masks != null) {
-            masks.close();
-        }
+        pruning.close();
         tokenizer.close();
         model.close();
         manager.close();

@@ -1,26 +1,17 @@
 package io.peft4j.core.train;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.ParamGroup;
 import io.peft4j.api.Parameter;
 import io.peft4j.core.model.CausalLM;
-import io.peft4j.core.model.PlatformForwardContext;
-import io.peft4j.core.train.checkpoint.CheckpointManager;
 import io.peft4j.core.train.checkpoint.SimpleSafetensors;
 import io.peft4j.core.train.checkpoint.TensorFileFormat;
 import io.peft4j.core.train.checkpoint.TrainerState;
 import io.peft4j.core.train.data.Batch;
 import io.peft4j.core.train.data.DataLoader;
-import io.peft4j.core.model.loss.CausalLmLoss;
-import io.peft4j.core.train.metrics.LossCurvePlot;
-import io.peft4j.core.train.metrics.MetricsLog;
-import io.peft4j.core.train.metrics.MetricsRecord;
-import io.peft4j.core.train.metrics.ProgressReporter;
 import io.peft4j.core.train.optim.AdamW;
 import io.peft4j.core.train.optim.GradientClipping;
 import io.peft4j.core.train.optim.LrSchedule;
@@ -28,7 +19,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -53,7 +43,8 @@ import java.util.function.Supplier;
  *   <li>outside the scope: global-norm clipping (pre-clip norm reported), AdamW step with
  *       {@code lr = group.lr * schedule.factor(step - 1)}, the {@link StepCallback}s (gradients still readable), then
  *       gradients are zeroed;</li>
- *   <li>eval, metrics line, progress bar and checkpoint as configured; the best eval is tracked ({@link BestEval})
+ *   <li>eval ({@link EvalPass}), metrics line and progress bar ({@link TrainingLog}) and checkpoint
+ *       ({@link TrainerCheckpoints}, which also resumes) as configured; the best eval is tracked ({@link BestEval})
  *       for {@code loadBestAtEnd} and early stopping.</li>
  * </ol>
  * The data stream is continuous across epochs: micro-batch {@code k} is batch {@code k % batchesPerEpoch} of epoch
@@ -91,9 +82,11 @@ public final class Trainer implements AutoCloseable {
     private final DataLoader eval;
     private final List<Function<ForwardContext, Optional<NDArray>>> auxLosses;
     private final List<StepCallback> callbacks;
-    private final List<ExtraState> extraStates;
+    private final List<TrainerCheckpoints.ExtraState> extraStates;
     private final MicroBatchBackward backward;
     private final GradientSource gradientSource;
+    private final TensorFileFormat format;
+    private final int totalSteps;
 
     /**
      * Produces the gradients of one optimizer step: on return every trainable parameter's gradient holds the sum over
@@ -109,15 +102,6 @@ public final class Trainer implements AutoCloseable {
          */
         double accumulate(int step, List<Batch> window, long countedTokens);
     }
-
-    /** See {@link Builder#checkpointedState}. */
-    private record ExtraState(String name, Supplier<Map<String, NDArray>> save, Consumer<Map<String, NDArray>> load) {
-        String prefix() {
-            return "state/" + name + "/";
-        }
-    }
-    private final TensorFileFormat format;
-    private final int totalSteps;
 
     private Trainer(Builder b) {
         this.model = b.model;
@@ -186,8 +170,8 @@ public final class Trainer implements AutoCloseable {
         }
         Path out = config.outputDir();
         Files.createDirectories(out);
-        CheckpointManager checkpoints = new CheckpointManager(out.resolve(CHECKPOINTS_DIR), config.keepCheckpoints(),
-                format);
+        TrainerCheckpoints checkpoints = new TrainerCheckpoints(out.resolve(CHECKPOINTS_DIR), config, format,
+                trainable, optimizer, extraStates, model.manager());
         int step = 0;
         long micro = 0;
         double elapsedBefore = 0;
@@ -197,25 +181,20 @@ public final class Trainer implements AutoCloseable {
         boolean stoppedEarly = false;
         boolean endedWithBest = false;
         if (config.resume()) {
-            Optional<Path> latest = checkpoints.latest();
-            if (latest.isPresent()) {
-                TrainerState s = restore(checkpoints, latest.get(), best);
+            Optional<TrainerCheckpoints.Resumed> resumed = checkpoints.resumeLatest(best);
+            if (resumed.isPresent()) {
+                TrainerState s = resumed.get().state();
                 step = s.step();
                 micro = s.microBatches();
                 elapsedBefore = s.elapsedSeconds();
-                lastCheckpoint = latest.get();
+                lastCheckpoint = resumed.get().dir();
             }
         }
         int firstStep = step + 1;
         List<Double> losses = new ArrayList<>();
         EvalResult lastEval = null;
         long start = System.nanoTime();
-        double intervalLoss = 0;
-        int intervalSteps = 0;
-        long intervalTokens = 0;
-        long intervalNanos = 0;
-        try (best; MetricsLog log = new MetricsLog(out.resolve(METRICS_FILE), step);
-             ProgressReporter bar = new ProgressReporter(config.progressBar(), totalSteps, step, config.logEvery())) {
+        try (best; TrainingLog log = new TrainingLog(out, config, totalSteps, step)) {
             while (step < totalSteps) {
                 long stepStart = System.nanoTime();
                 int s = step + 1;
@@ -243,11 +222,6 @@ public final class Trainer implements AutoCloseable {
                 optimizer.zeroGrad();
                 long stepNanos = System.nanoTime() - stepStart;
                 losses.add(loss);
-                intervalLoss += loss;
-                intervalSteps++;
-                intervalTokens += tokens;
-                intervalNanos += stepNanos;
-                double tokensPerSecond = tokens / Math.max(1e-9, stepNanos / 1e9);
 
                 boolean evalNow = eval != null && (step == totalSteps
                         || (config.evalEvery() > 0 && step % config.evalEvery() == 0));
@@ -260,53 +234,19 @@ public final class Trainer implements AutoCloseable {
                     stoppedEarly = step < totalSteps && best.shouldStop();
                 }
                 boolean last = step == totalSteps || stoppedEarly;
-                boolean logNow = last || step % config.logEvery() == 0;
                 double elapsed = elapsedBefore + (System.nanoTime() - start) / 1e9;
-                if (logNow || evalNow) {
-                    MetricsRecord r = new MetricsRecord(step,
-                            logNow ? intervalLoss / intervalSteps : null,
-                            logNow ? lr : null,
-                            logNow ? gradNorm : null,
-                            logNow ? intervalTokens : null,
-                            logNow ? intervalTokens / Math.max(1e-9, intervalNanos / 1e9) : null,
-                            ev != null ? ev.loss() : null,
-                            ev != null ? ev.perplexity() : null,
-                            elapsed);
-                    log.append(r);
-                    if (logNow) {
-                        intervalLoss = 0;
-                        intervalSteps = 0;
-                        intervalTokens = 0;
-                        intervalNanos = 0;
-                    }
-                }
-                if (evalNow) {
-                    LossCurvePlot.write(out.resolve(PLOT_FILE), log.history());
-                }
+                log.step(metrics, stepNanos, ev, last || step % config.logEvery() == 0, elapsed, best);
                 // A new best is checkpointed too, so a resumed run can still end with the best weights.
                 if (config.checkpointEvery() > 0 && (last || step % config.checkpointEvery() == 0
                         || improved && config.loadBestAtEnd())) {
-                    TrainerState state = new TrainerState(step, micro, config.seed(), config.batchSize(),
-                            config.gradientAccumulationSteps(), elapsed, optimizer.steps(),
-                            ev != null ? ev.loss() : null, best.step(), best.loss(), best.evalsWithoutImprovement());
-                    Map<String, NDArray> optimizerFile = new LinkedHashMap<>(optimizer.stateTensors());
-                    for (ExtraState x : extraStates) {
-                        x.save().get().forEach((k, v) -> optimizerFile.put(x.prefix() + k, v));
-                    }
-                    lastCheckpoint = checkpoints.save(state, trainableTensors(), optimizerFile);
-                }
-                bar.update(step, loss, lr, tokensPerSecond);
-                if (ev != null) {
-                    bar.eval(step, ev.loss(), best.step(), best.loss());
+                    lastCheckpoint = checkpoints.save(step, micro, elapsed, ev != null ? ev.loss() : null, best);
                 }
                 if (stoppedEarly) {
-                    int n = best.evalsWithoutImprovement();
-                    bar.note(String.format(java.util.Locale.ROOT, "early stopping at step %d: no improvement in %d "
-                            + "eval%s (best %.4f at step %d)", step, n, n == 1 ? "" : "s", best.loss(), best.step()));
+                    log.stoppedEarly(step, best);
                     break;
                 }
             }
-            LossCurvePlot.write(out.resolve(PLOT_FILE), log.history());
+            log.finish();
             endedWithBest = config.loadBestAtEnd() && best.hasWeights(trainable);
             if (endedWithBest) {
                 best.restoreInto(trainable);
@@ -325,103 +265,12 @@ public final class Trainer implements AutoCloseable {
         return loss;
     }
 
-    /**
-     * Mean loss per counted token and perplexity over the whole eval set, in eval mode (no dropout, no gradient
-     * collector, torch grad mode off).
-     */
+    /** Mean loss per counted token and perplexity over the whole eval set ({@link EvalPass}). */
     public EvalResult evaluate() {
         if (eval == null) {
             throw new IllegalStateException("no eval data was given to the trainer");
         }
-        boolean gradMode = JniUtils.isGradMode();
-        JniUtils.setGradMode(false);
-        try {
-            double sum = 0;
-            long count = 0;
-            for (int i = 0; i < eval.batchesPerEpoch(); i++) {
-                Batch b = eval.batch(0, i);
-                try (NDManager sm = model.manager().newSubManager(); NDScope ignored = new NDScope()) {
-                    NDArray logits = model.forward(b.inputIds(sm), b.attentionMask(sm), null,
-                            PlatformForwardContext.eval(sm));
-                    sum += CausalLmLoss.nllSum(logits, b.labels(sm)).getFloat();
-                    count += b.countedTokens();
-                }
-            }
-            double loss = sum / Math.max(1, count);
-            return new EvalResult(loss, Math.exp(loss), count);
-        } finally {
-            JniUtils.setGradMode(gradMode);
-        }
-    }
-
-    private Map<String, NDArray> trainableTensors() {
-        Map<String, NDArray> m = new LinkedHashMap<>();
-        for (Parameter p : trainable) {
-            m.put(p.name(), p.value());
-        }
-        return m;
-    }
-
-    private TrainerState restore(CheckpointManager checkpoints, Path dir, BestEval best) throws IOException {
-        try (NDManager tmp = model.manager().newSubManager()) {
-            CheckpointManager.Loaded l = checkpoints.load(dir, tmp);
-            TrainerState s = l.state();
-            if (s.seed() != config.seed() || s.batchSize() != config.batchSize()
-                    || s.gradientAccumulationSteps() != config.gradientAccumulationSteps()) {
-                throw new IllegalStateException(dir + ": checkpoint was written with seed " + s.seed()
-                        + ", batch_size " + s.batchSize() + ", gradient_accumulation_steps "
-                        + s.gradientAccumulationSteps() + "; this run has " + config.seed() + ", "
-                        + config.batchSize() + ", " + config.gradientAccumulationSteps()
-                        + " (resuming would not continue the same run)");
-            }
-            for (Parameter p : trainable) {
-                NDArray t = l.trainable().get(p.name());
-                if (t == null) {
-                    throw new IllegalStateException(dir + ": checkpoint has no tensor for trainable parameter '"
-                            + p.name() + "'");
-                }
-                if (!t.getShape().equals(p.value().getShape()) || t.getDataType() != p.value().getDataType()) {
-                    throw new IllegalStateException(dir + ": tensor '" + p.name() + "' is " + t.getDataType() + " "
-                            + t.getShape() + ", parameter is " + p.value().getDataType() + " "
-                            + p.value().getShape());
-                }
-                p.value().set(new ai.djl.ndarray.index.NDIndex("..."), t); // in place, outside the collector
-            }
-            optimizer.loadState(l.optimizer(), s.optimizerSteps());
-            for (ExtraState x : extraStates) {
-                Map<String, NDArray> mine = new LinkedHashMap<>();
-                l.optimizer().forEach((k, v) -> {
-                    if (k.startsWith(x.prefix())) {
-                        mine.put(k.substring(x.prefix().length()), v);
-                    }
-                });
-                try {
-                    x.load().accept(mine);
-                } catch (IllegalArgumentException e) {
-                    throw new IllegalStateException(dir + ": saved state '" + x.name() + "': " + e.getMessage(), e);
-                }
-            }
-            best.resume(s.bestStep(), s.bestEvalLoss(), s.evalsWithoutImprovement(),
-                    bestWeights(checkpoints, s, l, tmp));
-            return s;
-        }
-    }
-
-    /**
-     * The trainable tensors of the best eval a resumed checkpoint names: its own, or those of the retained
-     * {@code step-<best>} checkpoint; null when that checkpoint is gone (the run then ends with its last weights
-     * unless a later eval is better).
-     */
-    private Map<String, NDArray> bestWeights(CheckpointManager checkpoints, TrainerState s, CheckpointManager.Loaded l,
-                                             NDManager tmp) throws IOException {
-        if (!config.loadBestAtEnd() || s.bestStep() == null) {
-            return null;
-        }
-        if (s.bestStep() == s.step()) {
-            return l.trainable();
-        }
-        Path dir = checkpoints.dir().resolve("step-" + s.bestStep());
-        return java.nio.file.Files.isDirectory(dir) ? checkpoints.load(dir, tmp).trainable() : null;
+        return EvalPass.run(model, eval);
     }
 
     @Override
@@ -444,7 +293,7 @@ public final class Trainer implements AutoCloseable {
         private DataLoader eval;
         private final List<Function<ForwardContext, Optional<NDArray>>> auxLosses = new ArrayList<>();
         private final List<StepCallback> callbacks = new ArrayList<>();
-        private final List<ExtraState> extraStates = new ArrayList<>();
+        private final List<TrainerCheckpoints.ExtraState> extraStates = new ArrayList<>();
         private TensorFileFormat format = new SimpleSafetensors();
         private GradientSource gradientSource;
 
@@ -497,7 +346,6 @@ public final class Trainer implements AutoCloseable {
             return this;
         }
 
-        /** Called after each optimizer step, before gradients are zeroed. */
         /**
          * State that is saved with every checkpoint and restored on resume, beside the optimizer's (e.g. a rank
          * allocator's importance averages). Its tensors are stored in the optimizer file under
@@ -508,10 +356,11 @@ public final class Trainer implements AutoCloseable {
          */
         public Builder checkpointedState(String name, Supplier<Map<String, NDArray>> save,
                                          Consumer<Map<String, NDArray>> load) {
-            extraStates.add(new ExtraState(Objects.requireNonNull(name, "name"), save, load));
+            extraStates.add(new TrainerCheckpoints.ExtraState(Objects.requireNonNull(name, "name"), save, load));
             return this;
         }
 
+        /** Called after each optimizer step, before gradients are zeroed. */
         public Builder afterStep(StepCallback callback) {
             callbacks.add(Objects.requireNonNull(callback, "callback"));
             return this;

@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
-import io.peft4j.core.bench.BenchShape;
+import io.peft4j.bench.BenchShape;
 import io.peft4j.core.cli.CliExtension;
 import io.peft4j.core.cli.PluginOptions;
 import io.peft4j.core.model.LlamaModel;

@@ -1,15 +1,14 @@
 package io.peft4j.serve.engine;
 
 import io.peft4j.api.ConfigException;
-import io.peft4j.api.LowRankSite;
 import io.peft4j.api.Merger;
-import io.peft4j.api.ParamRole;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
 import io.peft4j.core.peft.AdapterArithmetic;
 import io.peft4j.core.peft.AdapterFiles;
 import io.peft4j.core.peft.AttachedAdapter;
 import io.peft4j.core.peft.PeftModel;
+import io.peft4j.core.peft.PlainLowRank;
 import io.peft4j.core.plugin.InstalledExtensions;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -160,11 +159,8 @@ public final class AdapterLifecycle {
         }
         // A method without per-row support (DoRA) is batched only with requests for the same adapter.
         boolean mixed = a.method().supportsMixedBatch();
-        // Plain low-rank (LoRA without lora_bias): only lora_A/lora_B parameters on LowRankSite modules, so the
-        // mixed batch can run it through the stacked path.
-        boolean plain = mixed && a.instance().modules().values().stream().allMatch(m -> m instanceof LowRankSite)
-                && a.instance().parameters().stream().allMatch(p -> p.role() == ParamRole.DOWN
-                || p.role() == ParamRole.UP);
+        // Plain low-rank (LoRA without lora_bias): the mixed batch can run it through the stacked path.
+        boolean plain = mixed && PlainLowRank.test(a.instance());
         ServedModels.Info info = new ServedModels.Info(name, kind, a.method().method(), source, mixed, plain);
         engine.register(info);
         return info;

@@ -1,4 +1,4 @@
-package io.peft4j.core.bench;
+package io.peft4j.bench;
 
 import java.io.FileOutputStream;
 import java.io.IOException;

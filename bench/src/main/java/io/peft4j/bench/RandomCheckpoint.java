@@ -1,4 +1,4 @@
-package io.peft4j.core.bench;
+package io.peft4j.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -39,7 +39,7 @@ import java.util.TreeMap;
  * torch/transformers install, and it runs with the classpath {@code peft4j bench} already has.
  *
  * <pre>
- *   java -cp CP io.peft4j.core.bench.RandomCheckpoint --shape llama-3.2-1b --out DIR
+ *   java -cp CP io.peft4j.bench.RandomCheckpoint --shape llama-3.2-1b --out DIR
  *        [--max-shard-size 2GB] [--seed 1] [--tokenizer shared/models/stories260K]
  * </pre>
  */

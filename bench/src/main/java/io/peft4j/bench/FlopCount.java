@@ -1,4 +1,4 @@
-package io.peft4j.core.bench;
+package io.peft4j.bench;
 
 /**
  * The peer's FLOP model. With {@code N} = base linear weights (every projection of every layer plus lm_head),

@@ -1,4 +1,4 @@
-package io.peft4j.core.bench;
+package io.peft4j.bench;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;

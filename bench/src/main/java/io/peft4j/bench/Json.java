@@ -1,4 +1,4 @@
-package io.peft4j.core.bench;
+package io.peft4j.bench;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -1,4 +1,4 @@
-package io.peft4j.core.bench;
+package io.peft4j.bench;
 
 import io.peft4j.core.model.LlamaConfig;
 import java.util.Arrays;
