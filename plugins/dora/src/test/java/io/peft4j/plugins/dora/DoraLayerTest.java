@@ -109,7 +109,7 @@ class DoraLayerTest extends ManagedTensorTest {
                 .on("dora_forward", GoldenLinearChecks.forward(dora, GoldenClaims.ofPlugin("dora")))
                 .on("dora_init_magnitude", (g, unused) -> initMagnitudeIsRowNormOfWeightPlusScaledDelta(g))
                 .on("dora_merge", (g, unused) -> mergeMatchesGoldenAndUnmergeRestores(g))
-                .on("peft_state_dict_keys", GoldenLinearChecks.stateDictKeys(dora, "dora", Map.of()))
+                .on("peft_state_dict_keys", GoldenLinearChecks.stateDictKeys(dora, "dora", Map.of("r", 4)))
                 .tests();
     }
 

@@ -23,8 +23,8 @@ class LoraGoldenTest {
                 .on("lora_forward", GoldenLinearChecks.forward(lora, claims))
                 .on("lora_merge", GoldenLinearChecks.merge(lora, claims))
                 .on("peft_state_dict_keys", (c, m) -> {
-                    GoldenLinearChecks.stateDictKeys(lora, "lora", Map.of()).run(c, m);
-                    GoldenLinearChecks.stateDictKeys(lora, "lora_with_lora_bias", Map.of("lora_bias", true))
+                    GoldenLinearChecks.stateDictKeys(lora, "lora", Map.of("r", 4)).run(c, m);
+                    GoldenLinearChecks.stateDictKeys(lora, "lora_with_lora_bias", Map.of("r", 4, "lora_bias", true))
                             .run(c, m);
                 })
                 .tests();

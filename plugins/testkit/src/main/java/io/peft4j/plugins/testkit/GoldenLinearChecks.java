@@ -71,18 +71,16 @@ public final class GoldenLinearChecks {
     }
 
     /**
-     * {@code peft_state_dict_keys}: the saved names of an adapter created on the case's module paths (r 4 plus
-     * {@code extraConfig}) are exactly {@code expected[expectedKey]}.
+     * {@code peft_state_dict_keys}: the saved names of an adapter created from {@code config} on the case's
+     * module paths (its {@code target_modules}) are exactly {@code expected[expectedKey]}.
      */
-    public static GoldenSuite.Handler stateDictKeys(Adapter adapter, String expectedKey,
-                                                    Map<String, Object> extraConfig) {
+    public static GoldenSuite.Handler stateDictKeys(Adapter adapter, String expectedKey, Map<String, Object> config) {
         return (c, m) -> {
             List<String> paths = new java.util.ArrayList<>();
             c.config().get("target_module_paths").forEach(p -> paths.add(p.asText()));
             TestLinearBase[] bases = paths.stream().map(p -> TestLinearBase.random(m, p, 12, 16))
                     .toArray(TestLinearBase[]::new);
-            Map<String, Object> cfg = new LinkedHashMap<>(extraConfig);
-            cfg.putIfAbsent("r", 4);
+            Map<String, Object> cfg = new LinkedHashMap<>(config);
             cfg.put("target_modules", paths);
             TestAdapterContext ctx = new TestAdapterContext(m).withLayers(bases);
             AdapterInstance inst = adapter.create("default", config(adapter, cfg, c.name()), ctx.sites(), ctx);
