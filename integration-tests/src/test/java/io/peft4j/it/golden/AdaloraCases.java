@@ -1,5 +1,6 @@
 package io.peft4j.it.golden;
 
+import io.peft4j.plugins.testkit.GoldenCase;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.engine.Engine;
@@ -59,20 +60,20 @@ final class AdaloraCases {
         AttachedAdapter a = LoraFamilyCases.attach(c, adalora, m, host, Map.of("total_step", 10, "target_r", 2),
                 saved(PATH, c.input(m, "lora_A"), c.input(m, "lora_E"), c.input(m, "lora_B")));
         NDArray y = linear.forward(c.input(m, "x"), host.active(), new TestForwardContext(false, m, null));
-        c.assertClose("y", y, c.expectedTensor(m, "y"));
+        c.assertClose("y", y, c.expected(m, "y"));
         LinearSiteModule site = (LinearSiteModule) a.instance().modules().get(PATH);
-        c.assertClose("delta_weight", site.deltaWeight(linear).orElseThrow(), c.expectedTensor(m, "delta_weight"));
+        c.assertClose("delta_weight", site.deltaWeight(linear).orElseThrow(), c.expected(m, "delta_weight"));
         NDArray w0 = linear.rawWeight().duplicate();
         linear.merge("default");
         NDArray yMerged = linear.forward(c.input(m, "x"), host.active(), new TestForwardContext(false, m, null));
-        c.assertClose("y after merge", yMerged, c.expectedTensor(m, "y"));
+        c.assertClose("y after merge", yMerged, c.expected(m, "y"));
         linear.unmergeAll();
         c.assertClose("unmerged weight", linear.rawWeight(), w0);
     }
 
     /** {@code adalora_orth_reg}: the auxiliary loss in training is orth_reg_weight · mean of the norms; none in eval. */
     static void orthReg(GoldenCase c, Adapter adalora, NDManager m) {
-        int layers = c.config.get("num_layers").asInt();
+        int layers = c.config().get("num_layers").asInt();
         List<String> paths = List.of("model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj",
                 "model.layers.1.self_attn.q_proj", "model.layers.1.self_attn.v_proj").subList(0, layers);
         SingleLinearHost host = new SingleLinearHost(m);
@@ -89,16 +90,16 @@ final class AdaloraCases {
         cfg.put("init_r", r);
         cfg.put("target_r", r);
         cfg.put("total_step", 10);
-        cfg.put("orth_reg_weight", c.config.get("orth_reg_weight").asDouble());
+        cfg.put("orth_reg_weight", c.config().get("orth_reg_weight").asDouble());
         cfg.put("target_modules", paths);
         PeftModel pm = new PeftModel(host, n -> Optional.empty());
-        AttachedAdapter a = pm.addAdapter("default", adalora, AdapterConfigCodec.parseLenient(adalora, cfg, c.name), 0);
+        AttachedAdapter a = pm.addAdapter("default", adalora, AdapterConfigCodec.parseLenient(adalora, cfg, c.name()), 0);
         a.instance().loadStateDict(tensors);
         pm.setActive(List.of("default"));
         NDArray loss = pm.auxiliaryLoss(new TestForwardContext(true, m, null)).orElseThrow();
-        c.assertClose("added_loss", loss.getFloat(), c.expected.get("added_loss").asDouble());
-        c.assertClose("regu_loss", loss.getFloat() / c.config.get("orth_reg_weight").asDouble(),
-                c.expected.get("regu_loss").asDouble());
+        c.assertClose("added_loss", loss.getFloat(), c.expected().get("added_loss").asDouble());
+        c.assertClose("regu_loss", loss.getFloat() / c.config().get("orth_reg_weight").asDouble(),
+                c.expected().get("regu_loss").asDouble());
         assertThat(pm.auxiliaryLoss(new TestForwardContext(false, m, null))).as("no regulariser in eval").isEmpty();
     }
 
@@ -108,8 +109,8 @@ final class AdaloraCases {
      * match, and after every allocation the kept ranks must add up to the budget.
      */
     static void budgetSchedule(GoldenCase c, Adapter adalora, NDManager m) throws Exception {
-        int n = c.config.get("num_adapted_matrices").asInt();
-        int initR = c.config.get("init_r").asInt();
+        int n = c.config().get("num_adapted_matrices").asInt();
+        int initR = c.config().get("init_r").asInt();
         SingleLinearHost host = new SingleLinearHost(m);
         List<String> paths = new ArrayList<>();
         for (int i = 0; i < n; i++) {
@@ -119,29 +120,29 @@ final class AdaloraCases {
         }
         Map<String, Object> cfg = new LinkedHashMap<>();
         for (String k : List.of("init_r", "target_r", "tinit", "tfinal", "total_step", "deltaT")) {
-            cfg.put(k, c.config.get(k).asInt());
+            cfg.put(k, c.config().get(k).asInt());
         }
         cfg.put("init_lora_weights", false);   // E != 0, so pruned and kept triplets differ in importance
         cfg.put("target_modules", paths);
         AttachedAdapter a = new PeftModel(host, x -> Optional.empty()).addAdapter("default", adalora,
-                AdapterConfigCodec.parseLenient(adalora, cfg, c.name), 0);
+                AdapterConfigCodec.parseLenient(adalora, cfg, c.name()), 0);
         List<NDArray[]> grads = new ArrayList<>();
         for (Parameter p : a.instance().parameters()) {
             grads.add(new NDArray[] {p.value(), m.randomNormal(p.value().getShape())});
         }
         setGradients(grads);   // kept for every step: the trainer's gradients would change, the schedule does not
 
-        JsonNode schedule = c.expected.get("schedule");
+        JsonNode schedule = c.expected().get("schedule");
         int lastStep = schedule.get(schedule.size() - 1).get("step").asInt();
         RankAllocator.Schedule s = allocator().start(a.instance(), Map.of(), lastStep + 1);
         assertThat(s.currentRanks().values().stream().mapToInt(Integer::intValue).sum())
-                .isEqualTo(c.expected.get("init_bgt").asInt()).isEqualTo(initR * n);
+                .isEqualTo(c.expected().get("init_bgt").asInt()).isEqualTo(initR * n);
         int allocated = initR * n;
         for (JsonNode e : schedule) {
             int step = e.get("step").asInt();   // PEFT's global_step: the SPI's optimizer step - 1
             s.afterStep(step + 1);
             Map<String, Object> d = diagnostics(s);
-            String at = c.name + " step " + step;
+            String at = c.name() + " step " + step;
             assertThat(d.get("budget")).as(at + " budget").isEqualTo(e.get("budget").asInt());
             assertThat(d.get("mask_ind")).as(at + " mask_ind").isEqualTo(e.get("mask_ind").asBoolean());
             assertThat(d.get("action")).as(at + " action").isEqualTo(e.get("action").asText());
@@ -151,7 +152,7 @@ final class AdaloraCases {
             assertThat(s.currentRanks().values().stream().mapToInt(Integer::intValue).sum()).as(at + " kept ranks")
                     .isEqualTo(allocated);
         }
-        assertThat(allocated).isEqualTo(c.expected.get("target_bgt").asInt());
+        assertThat(allocated).isEqualTo(c.expected().get("target_bgt").asInt());
         Object pattern = AdapterConfigCodec.toPeftJson(adalora, a.instance().config(), null).get("rank_pattern");
         assertThat(pattern).as("rank_pattern written to adapter_config.json").isInstanceOf(Map.class);
         assertThat(((Map<?, ?>) pattern).keySet()).hasSize(n);
@@ -165,7 +166,7 @@ final class AdaloraCases {
      */
     static void rankAllocation(GoldenCase c, Adapter adalora, NDManager m) throws Exception {
         List<String> paths = new ArrayList<>();
-        c.config.get("layer_names").forEach(x -> paths.add(x.asText()));
+        c.config().get("layer_names").forEach(x -> paths.add(x.asText()));
         SingleLinearHost host = new SingleLinearHost(m);
         for (String p : paths) {
             NDArray b = c.input(m, "step0." + p + ".lora_B");
@@ -173,24 +174,24 @@ final class AdaloraCases {
             host.add(p, m.randomNormal(new Shape(b.getShape().get(0), a.getShape().get(1))), null);
         }
         Map<String, Object> cfg = new LinkedHashMap<>();
-        cfg.put("init_r", c.config.get("init_r").asInt());
+        cfg.put("init_r", c.config().get("init_r").asInt());
         // The shared set's schedule (target_r 2, total_step 10, deltaT 3) unless the case states its own.
-        cfg.put("target_r", c.config.path("target_r").asInt(2));
-        cfg.put("total_step", c.config.path("total_step").asInt(10));
-        cfg.put("deltaT", c.config.path("deltaT").asInt(3));
-        cfg.put("tinit", c.config.path("tinit").asInt(0));
-        cfg.put("tfinal", c.config.path("tfinal").asInt(0));
-        cfg.put("beta1", c.config.get("beta1").asDouble());
-        cfg.put("beta2", c.config.get("beta2").asDouble());
+        cfg.put("target_r", c.config().path("target_r").asInt(2));
+        cfg.put("total_step", c.config().path("total_step").asInt(10));
+        cfg.put("deltaT", c.config().path("deltaT").asInt(3));
+        cfg.put("tinit", c.config().path("tinit").asInt(0));
+        cfg.put("tfinal", c.config().path("tfinal").asInt(0));
+        cfg.put("beta1", c.config().get("beta1").asDouble());
+        cfg.put("beta2", c.config().get("beta2").asDouble());
         cfg.put("target_modules", paths);
-        AttachedAdapter a = new PeftModel(host, x -> Optional.empty()).addAdapter(c.config.path("adapter_name")
-                .asText("default"), adalora, AdapterConfigCodec.parseLenient(adalora, cfg, c.name), 0);
+        AttachedAdapter a = new PeftModel(host, x -> Optional.empty()).addAdapter(c.config().path("adapter_name")
+                .asText("default"), adalora, AdapterConfigCodec.parseLenient(adalora, cfg, c.name()), 0);
         RankAllocator.Schedule s = allocator().start(a.instance(), Map.of(), 0);
         Map<String, NDArray> params = new HashMap<>();
         for (Parameter p : a.instance().parameters()) {
             params.put(p.name(), p.value());
         }
-        int steps = c.config.get("steps").asInt();
+        int steps = c.config().get("steps").asInt();
         for (int t = 0; t < steps; t++) {
             Map<String, NDArray> tensors = new HashMap<>();
             List<NDArray[]> grads = new ArrayList<>();
@@ -206,24 +207,24 @@ final class AdaloraCases {
             setGradients(grads);
             // The SPI's step is the 1-based optimizer step, PEFT's global_step + 1 (PEFT's loops pass 0 at the first
             // optimizer step). The shared set's case was computed with global_step t + 1 at its step t.
-            int globalStep = c.config.has("global_steps") ? c.config.get("global_steps").get(t).asInt() : t + 1;
+            int globalStep = c.config().has("global_steps") ? c.config().get("global_steps").get(t).asInt() : t + 1;
             s.afterStep(globalStep + 1);
         }
 
         Map<String, Object> d = diagnostics(s);
-        assertThat(d.get("budget")).isEqualTo(c.config.get("budget").asInt());
-        assertThat(d.get("k")).isEqualTo(c.expected.get("k").asInt());
-        c.assertClose("threshold", (Double) d.get("threshold"), c.expected.get("threshold").asDouble());
+        assertThat(d.get("budget")).isEqualTo(c.config().get("budget").asInt());
+        assertThat(d.get("k")).isEqualTo(c.expected().get("k").asInt());
+        c.assertClose("threshold", (Double) d.get("threshold"), c.expected().get("threshold").asDouble());
         for (String p : paths) {
             c.assertClose(p + " triplet_score", (NDArray) d.get(p + ".triplet_score"),
-                    c.expectedTensor(m, p + ".triplet_score"));
+                    c.expected(m, p + ".triplet_score"));
             c.assertClose(p + " lora_E_masked", params.get(PeftKeys.inMemory(p, "lora_E", a.name(), null)),
-                    c.expectedTensor(m, p + ".lora_E_masked"));
+                    c.expected(m, p + ".lora_E_masked"));
             for (String part : List.of("lora_A", "lora_E", "lora_B")) {
                 for (String st : List.of("exp_avg_ipt", "exp_avg_unc")) {
                     String key = p + "." + part + "." + st;
-                    if (c.expected.has(key)) {
-                        c.assertClose(key, (NDArray) d.get(key), c.expectedTensor(m, key));
+                    if (c.expected().has(key)) {
+                        c.assertClose(key, (NDArray) d.get(key), c.expected(m, key));
                     } else {
                         assertThat(d).as(key + ": reset by the final allocation, as in PEFT").doesNotContainKey(key);
                     }
@@ -232,17 +233,17 @@ final class AdaloraCases {
         }
         Map<String, Object> json = AdapterConfigCodec.toPeftJson(adalora, a.instance().config(), null);
         Map<String, Object> expectedPattern = new LinkedHashMap<>();
-        c.expected.get("rank_pattern_saved_in_config").fields().forEachRemaining(e -> {
+        c.expected().get("rank_pattern_saved_in_config").fields().forEachRemaining(e -> {
             List<Boolean> v = new ArrayList<>();
             e.getValue().forEach(b -> v.add(b.asBoolean()));
             expectedPattern.put(e.getKey(), v);
         });
         assertThat(json.get("rank_pattern")).isEqualTo(expectedPattern);
-        if (c.expected.has("kept_triplets")) {
+        if (c.expected().has("kept_triplets")) {
             assertThat(s.currentRanks().values().stream().mapToInt(Integer::intValue).sum()).as("kept triplets")
-                    .isEqualTo(c.expected.get("kept_triplets").asInt());
+                    .isEqualTo(c.expected().get("kept_triplets").asInt());
         }
-        JsonNode savedExpected = c.expected.get("saved_state_dict");
+        JsonNode savedExpected = c.expected().get("saved_state_dict");
         Map<String, NDArray> state = a.instance().stateDict();
         assertThat(state.keySet()).containsExactlyInAnyOrderElementsOf(GoldenCase.keys(savedExpected));
         for (String key : GoldenCase.keys(savedExpected)) {
@@ -253,23 +254,23 @@ final class AdaloraCases {
     /** The AdaLoRA part of {@code peft_state_dict_keys}: lora_A / lora_B / lora_E without {@code .weight}. */
     static void stateDictKeys(GoldenCase c, Adapter adalora, NDManager m) {
         List<String> paths = new ArrayList<>();
-        c.config.get("target_module_paths").forEach(p -> paths.add(p.asText()));
+        c.config().get("target_module_paths").forEach(p -> paths.add(p.asText()));
         SingleLinearHost host = new SingleLinearHost(m);
         for (String p : paths) {
             host.add(p, m.randomNormal(new Shape(12, 16)), null);
         }
         AdapterConfig cfg = AdapterConfigCodec.parseLenient(adalora, Map.of("init_r", 4, "target_r", 2,
-                "total_step", 10, "target_modules", paths), c.name);
+                "total_step", 10, "target_modules", paths), c.name());
         AttachedAdapter a = new PeftModel(host, n -> Optional.empty()).addAdapter("default", adalora, cfg, 0);
         List<String> expected = new ArrayList<>();
-        c.expected.get("adalora").forEach(k -> expected.add(k.asText()));
-        assertThat(a.instance().stateDict().keySet()).as(c.name + ": adalora")
+        c.expected().get("adalora").forEach(k -> expected.add(k.asText()));
+        assertThat(a.instance().stateDict().keySet()).as(c.name() + ": adalora")
                 .containsExactlyInAnyOrderElementsOf(expected);
         assertThat(AdapterConfigCodec.toPeftJson(adalora, cfg, null)).containsEntry("peft_type", "ADALORA");
     }
 
     private static RankAllocator allocator() {
-        return GoldenRunnerTest.extensions().rankAllocator("adalora").orElseThrow(() -> new AssertionError(
+        return InstalledGoldenTest.extensions().rankAllocator("adalora").orElseThrow(() -> new AssertionError(
                 "method adalora is installed but its rank allocator 'adalora' is not"));
     }
 

@@ -1,5 +1,6 @@
 package io.peft4j.it.golden;
 
+import io.peft4j.plugins.testkit.GoldenCase;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.peft4j.api.Adapter;
@@ -37,7 +38,7 @@ final class LoraFamilyCases {
         Map<String, Object> cfg = new LinkedHashMap<>(c.configMap());
         cfg.put("target_modules", List.of("q_proj"));
         cfg.putAll(extraConfig);
-        AdapterConfig config = AdapterConfigCodec.parseLenient(method, cfg, c.name);
+        AdapterConfig config = AdapterConfigCodec.parseLenient(method, cfg, c.name());
         PeftModel pm = new PeftModel(host, name -> Optional.empty());
         AttachedAdapter a = pm.addAdapter("default", method, config, 0);
         a.instance().loadStateDict(savedTensors);
@@ -45,43 +46,55 @@ final class LoraFamilyCases {
         return a;
     }
 
-    static void loraForward(GoldenCase c, Adapter lora, NDManager m) {
-        SingleLinearHost host = new SingleLinearHost(m);
-        AdaptableLinear linear = host.add(PATH, c.input(m, "weight"), c.input(m, "bias"));
+    /**
+     * The case inputs a linear method saves, under PEFT's key names: {@code tensorKeys} maps an input name
+     * ({@code lora_A}) to the saved key suffix ({@code lora_A.weight}); inputs the case lacks are left out.
+     */
+    static Map<String, NDArray> savedTensors(GoldenCase c, NDManager m, Map<String, String> tensorKeys) {
         Map<String, NDArray> saved = new HashMap<>();
-        saved.put(PeftKeys.saved(PATH, "lora_A.weight"), c.input(m, "lora_A"));
-        saved.put(PeftKeys.saved(PATH, "lora_B.weight"), c.input(m, "lora_B"));
-        if (c.hasInput("lora_B_bias")) {
-            saved.put(PeftKeys.saved(PATH, "lora_B.bias"), c.input(m, "lora_B_bias"));
-        }
-        AttachedAdapter a = attach(c, lora, m, host, Map.of(), saved);
-        if (c.expected.has("scaling")) {
-            LowRankSite site = (LowRankSite) a.instance().modules().get(PATH);
-            c.assertClose("scaling", site.scaling(), c.expected.get("scaling").asDouble());
-        }
-        boolean training = c.config.path("training").asBoolean(false);
-        NDArray mask = c.hasInput("dropout_keep_mask") ? c.input(m, "dropout_keep_mask") : null;
-        NDArray y = linear.forward(c.input(m, "x"), host.active(), new TestForwardContext(training, m, mask));
-        c.assertClose("y", y, c.expectedTensor(m, "y"));
+        tensorKeys.forEach((input, key) -> {
+            if (c.hasInput(input)) {
+                saved.put(PeftKeys.saved(PATH, key), c.input(m, input));
+            }
+        });
+        return saved;
     }
 
-    static void loraMerge(GoldenCase c, Adapter lora, NDManager m) {
+    /**
+     * A forward case of any linear method: the case's factors loaded into the installed method on one real linear
+     * layer, {@code y} (and {@code scaling} where given) compared; dropout uses the case's keep mask.
+     */
+    static void forward(GoldenCase c, Adapter method, Map<String, String> tensorKeys, NDManager m) {
         SingleLinearHost host = new SingleLinearHost(m);
         AdaptableLinear linear = host.add(PATH, c.input(m, "weight"), c.input(m, "bias"));
-        Map<String, NDArray> saved = new HashMap<>();
-        saved.put(PeftKeys.saved(PATH, "lora_A.weight"), c.input(m, "lora_A"));
-        saved.put(PeftKeys.saved(PATH, "lora_B.weight"), c.input(m, "lora_B"));
-        if (c.hasInput("lora_B_bias")) {
-            saved.put(PeftKeys.saved(PATH, "lora_B.bias"), c.input(m, "lora_B_bias"));
+        AttachedAdapter a = attach(c, method, m, host, Map.of(), savedTensors(c, m, tensorKeys));
+        if (c.expected().has("scaling")) {
+            LowRankSite site = (LowRankSite) a.instance().modules().get(PATH);
+            c.assertClose("scaling", site.scaling(), c.expected().get("scaling").asDouble());
         }
-        AttachedAdapter a = attach(c, lora, m, host, Map.of(), saved);
+        boolean training = c.config().path("training").asBoolean(false);
+        NDArray mask = c.hasInput("dropout_keep_mask") ? c.input(m, "dropout_keep_mask") : null;
+        NDArray y = linear.forward(c.input(m, "x"), host.active(), new TestForwardContext(training, m, mask));
+        c.assertClose("y", y, c.expected(m, "y"));
+    }
+
+    /**
+     * A merge case of any linear method: the site's delta weight (the case's {@code delta_weight}, else the
+     * effective one, merged minus original, as for DoRA), the merged weight and bias, and unmerge restoring both.
+     */
+    static void merge(GoldenCase c, Adapter method, Map<String, String> tensorKeys, NDManager m) {
+        SingleLinearHost host = new SingleLinearHost(m);
+        AdaptableLinear linear = host.add(PATH, c.input(m, "weight"), c.input(m, "bias"));
+        AttachedAdapter a = attach(c, method, m, host, Map.of(), savedTensors(c, m, tensorKeys));
         LinearSiteModule site = (LinearSiteModule) a.instance().modules().get(PATH);
-        c.assertClose("delta_weight", site.deltaWeight(linear).orElseThrow(), c.expectedTensor(m, "delta_weight"));
         NDArray w0 = linear.rawWeight().duplicate();
         NDArray b0 = linear.bias().orElseThrow().duplicate();
+        NDArray merged = c.expected(m, "merged_weight");
+        NDArray delta = c.expected().has("delta_weight") ? c.expected(m, "delta_weight") : merged.sub(w0);
+        c.assertClose("delta_weight", site.deltaWeight(linear).orElseThrow(), delta);
         linear.merge("default");
-        c.assertClose("merged_weight", linear.rawWeight(), c.expectedTensor(m, "merged_weight"));
-        c.assertClose("merged_bias", linear.bias().orElseThrow(), c.expectedTensor(m, "merged_bias"));
+        c.assertClose("merged_weight", linear.rawWeight(), merged);
+        c.assertClose("merged_bias", linear.bias().orElseThrow(), c.expected(m, "merged_bias"));
         linear.unmergeAll();
         c.assertClose("unmerged weight", linear.rawWeight(), w0);
         c.assertClose("unmerged bias", linear.bias().orElseThrow(), b0);
@@ -95,7 +108,7 @@ final class LoraFamilyCases {
 
     static void checkKeys(GoldenCase c, Adapter method, NDManager m, String expectedKey, Map<String, Object> extra) {
         List<String> paths = new ArrayList<>();
-        c.config.get("target_module_paths").forEach(p -> paths.add(p.asText()));
+        c.config().get("target_module_paths").forEach(p -> paths.add(p.asText()));
         SingleLinearHost host = new SingleLinearHost(m);
         for (String p : paths) {
             host.add(p, m.randomNormal(new ai.djl.ndarray.types.Shape(12, 16)), null);
@@ -103,11 +116,11 @@ final class LoraFamilyCases {
         Map<String, Object> cfg = new LinkedHashMap<>(extra);
         cfg.put("r", 4);
         cfg.put("target_modules", paths);
-        AdapterConfig config = AdapterConfigCodec.parseLenient(method, cfg, c.name);
+        AdapterConfig config = AdapterConfigCodec.parseLenient(method, cfg, c.name());
         AttachedAdapter a = new PeftModel(host, n -> Optional.empty()).addAdapter("default", method, config, 0);
         List<String> expected = new ArrayList<>();
-        c.expected.get(expectedKey).forEach(k -> expected.add(k.asText()));
-        assertThat(a.instance().stateDict().keySet()).as(c.name + ": " + expectedKey)
+        c.expected().get(expectedKey).forEach(k -> expected.add(k.asText()));
+        assertThat(a.instance().stateDict().keySet()).as(c.name() + ": " + expectedKey)
                 .containsExactlyInAnyOrderElementsOf(expected);
     }
 }

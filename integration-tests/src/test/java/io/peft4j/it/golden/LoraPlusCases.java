@@ -1,5 +1,6 @@
 package io.peft4j.it.golden;
 
+import io.peft4j.plugins.testkit.GoldenCase;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDManager;
@@ -29,18 +30,6 @@ final class LoraPlusCases {
     private LoraPlusCases() {
     }
 
-    static Optional<GoldenHandlers.Handler> find(GoldenCase c, InstalledExtensions ext) {
-        Optional<OptimizerPolicy> policy = ext.optimizerPolicy("loraplus");
-        if (policy.isEmpty()) {
-            return Optional.empty();
-        }
-        if (!c.name.equals("loraplus_param_groups")) {
-            throw new AssertionError("policy 'loraplus' is installed but the golden runner has no handler for case "
-                    + c.name);
-        }
-        return Optional.of((cc, m) -> paramGroups(cc, policy.get(), m));
-    }
-
     static ParamRole roleOf(String name, boolean insideLayerNorm) {
         if (name.contains("lora_embedding_A")) {
             return ParamRole.EMBEDDING_DOWN;
@@ -66,7 +55,7 @@ final class LoraPlusCases {
     static void paramGroups(GoldenCase c, OptimizerPolicy policy, NDManager m) {
         List<Parameter> trainable = new ArrayList<>();
         Map<String, String> assignment = new LinkedHashMap<>();
-        for (JsonNode p : c.inputs.get("parameters")) {
+        for (JsonNode p : c.inputs().get("parameters")) {
             String name = p.get("name").asText();
             assignment.put(name, null);
             if (!p.get("requires_grad").asBoolean()) {
@@ -78,29 +67,29 @@ final class LoraPlusCases {
         }
         Map<String, Object> options = new HashMap<>();
         for (String k : List.of("loraplus_lr_ratio", "loraplus_weight_decay", "loraplus_lr_embedding")) {
-            options.put(k, c.config.get(k).asDouble());
+            options.put(k, c.config().get(k).asDouble());
         }
         // The run's own weight decay must not leak into the groups (PEFT uses loraplus_weight_decay).
-        OptimizerSettings base = new OptimizerSettings(c.config.get("lr").asDouble(), 0.5, 0.9, 0.999, 1e-8);
+        OptimizerSettings base = new OptimizerSettings(c.config().get("lr").asDouble(), 0.5, 0.9, 0.999, 1e-8);
         List<ParamGroup> groups = policy.group(trainable, base, options);
         for (ParamGroup g : groups) {
             for (Parameter p : g.parameters()) {
-                assertThat(assignment.put(p.name(), g.name())).as(c.name + ": " + p.name() + " in two groups")
+                assertThat(assignment.put(p.name(), g.name())).as(c.name() + ": " + p.name() + " in two groups")
                         .isNull();
             }
         }
         Map<String, String> expected = new LinkedHashMap<>();
-        c.expected.get("assignment").fields().forEachRemaining(e -> expected.put(e.getKey(),
+        c.expected().get("assignment").fields().forEachRemaining(e -> expected.put(e.getKey(),
                 e.getValue().isNull() ? null : e.getValue().asText()));
-        assertThat(assignment).as(c.name + ": assignment").isEqualTo(expected);
-        JsonNode order = c.expected.get("param_groups_in_order");
-        assertThat(groups).as(c.name + ": groups").hasSize(order.size());
+        assertThat(assignment).as(c.name() + ": assignment").isEqualTo(expected);
+        JsonNode order = c.expected().get("param_groups_in_order");
+        assertThat(groups).as(c.name() + ": groups").hasSize(order.size());
         for (int i = 0; i < order.size(); i++) {
             JsonNode e = order.get(i);
             ParamGroup g = groups.get(i);
-            assertThat(g.name()).as(c.name + ": group " + i).isEqualTo(e.get("name").asText());
-            assertThat(g.lr()).as(c.name + ": lr of " + g.name()).isEqualTo(e.get("lr").asDouble());
-            assertThat(g.weightDecay()).as(c.name + ": weight decay of " + g.name())
+            assertThat(g.name()).as(c.name() + ": group " + i).isEqualTo(e.get("name").asText());
+            assertThat(g.lr()).as(c.name() + ": lr of " + g.name()).isEqualTo(e.get("lr").asDouble());
+            assertThat(g.weightDecay()).as(c.name() + ": weight decay of " + g.name())
                     .isEqualTo(e.get("weight_decay").asDouble());
         }
     }

@@ -1,5 +1,6 @@
 package io.peft4j.it.golden;
 
+import io.peft4j.plugins.testkit.GoldenCase;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDArray;
@@ -25,44 +26,44 @@ final class MergingCases {
 
     static void run(GoldenCase c, Merger merger, NDManager m) {
         List<String> names = new ArrayList<>();
-        c.config.get("adapters").forEach(n -> names.add(n.asText()));
+        c.config().get("adapters").forEach(n -> names.add(n.asText()));
         List<LowRankUpdate> inputs = new ArrayList<>();
         List<Integer> ranks = new ArrayList<>();
         List<Map<String, NDArray>> masks = new ArrayList<>();
         for (String n : names) {
             inputs.add(new LowRankUpdate(c.input(m, n + ".lora_A"), c.input(m, n + ".lora_B"),
-                    c.config.get(n).get("scaling").asDouble()));
-            ranks.add(c.config.get(n).get("r").asInt());
+                    c.config().get(n).get("scaling").asDouble()));
+            ranks.add(c.config().get(n).get("r").asInt());
             if (c.hasInput(n + ".lora_A.dare_keep_mask")) {
                 masks.add(Map.of("lora_A", c.input(m, n + ".lora_A.dare_keep_mask"),
                         "lora_B", c.input(m, n + ".lora_B.dare_keep_mask")));
             }
         }
         List<Double> weights = new ArrayList<>();
-        c.config.get("weights").forEach(w -> weights.add(w.asDouble()));
+        c.config().get("weights").forEach(w -> weights.add(w.asDouble()));
         Map<String, Object> options = new HashMap<>();
         for (String k : List.of("density", "majority_sign_method", "svd_rank", "svd_clamp")) {
-            if (c.config.hasNonNull(k)) {
-                options.put(k, c.config.get(k).isTextual() ? c.config.get(k).asText() : c.config.get(k).numberValue());
+            if (c.config().hasNonNull(k)) {
+                options.put(k, c.config().get(k).isTextual() ? c.config().get(k).asText() : c.config().get(k).numberValue());
             }
         }
         if (!masks.isEmpty()) {
             options.put("dare_keep_masks", masks);
         }
-        String type = c.config.get("combination_type").asText();
+        String type = c.config().get("combination_type").asText();
         int rank = merger.combinedRank(type, ranks, options);
-        assertThat(rank).as(c.name + ": new_r").isEqualTo(c.expected.get("new_r").asInt());
-        assertThat(rank).as(c.name + ": new_lora_alpha (scaling 1)").isEqualTo(c.expected.get("new_lora_alpha").asInt());
+        assertThat(rank).as(c.name() + ": new_r").isEqualTo(c.expected().get("new_r").asInt());
+        assertThat(rank).as(c.name() + ": new_lora_alpha (scaling 1)").isEqualTo(c.expected().get("new_lora_alpha").asInt());
         LowRankUpdate out = merger.combine(type, inputs, weights, options, new Random(0));
-        assertThat(out.scaling()).as(c.name + ": scaling of the combined update").isEqualTo(1.0);
-        if (c.expected.has("lora_A")) {
-            c.assertClose("lora_A", out.loraA(), c.expectedTensor(m, "lora_A"));
-            c.assertClose("lora_B", out.loraB(), c.expectedTensor(m, "lora_B"));
+        assertThat(out.scaling()).as(c.name() + ": scaling of the combined update").isEqualTo(1.0);
+        if (c.expected().has("lora_A")) {
+            c.assertClose("lora_A", out.loraA(), c.expected(m, "lora_A"));
+            c.assertClose("lora_B", out.loraB(), c.expected(m, "lora_B"));
         }
-        c.assertClose("delta_weight", out.loraB().matMul(out.loraA()), c.expectedTensor(m, "delta_weight"));
-        if (c.expected.has("singular_values")) {
+        c.assertClose("delta_weight", out.loraB().matMul(out.loraA()), c.expected(m, "delta_weight"));
+        if (c.expected().has("singular_values")) {
             c.assertClose("singular_values", out.loraB().square().sum(new int[] {0}).sqrt(),
-                    c.expectedTensor(m, "singular_values"));
+                    c.expected(m, "singular_values"));
             c.assertClose("A A^T (orthonormal rows)", out.loraA().matMul(out.loraA().transpose()), m.eye(out.rank()));
         }
     }

@@ -1,5 +1,6 @@
 package io.peft4j.it.golden;
 
+import io.peft4j.plugins.testkit.GoldenCase;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -37,17 +38,17 @@ final class Nf4Cases {
     /** Quantizer options from the case config (missing keys take the quantizer's defaults). */
     static Map<String, Object> options(GoldenCase c) {
         Map<String, Object> o = new LinkedHashMap<>();
-        if (c.config.has("blocksize")) {
-            o.put("blocksize", c.config.get("blocksize").asInt());
+        if (c.config().has("blocksize")) {
+            o.put("blocksize", c.config().get("blocksize").asInt());
         }
-        if (c.config.has("double_quant")) {
-            o.put("double_quant", c.config.get("double_quant").asBoolean());
+        if (c.config().has("double_quant")) {
+            o.put("double_quant", c.config().get("double_quant").asBoolean());
         }
-        if (c.config.has("quant_type")) {
-            o.put("quant_type", c.config.get("quant_type").asText());
+        if (c.config().has("quant_type")) {
+            o.put("quant_type", c.config().get("quant_type").asText());
         }
-        if (c.config.has("compute_dtype")) {
-            o.put("compute_dtype", c.config.get("compute_dtype").asText());
+        if (c.config().has("compute_dtype")) {
+            o.put("compute_dtype", c.config().get("compute_dtype").asText());
         }
         return o;
     }
@@ -57,16 +58,16 @@ final class Nf4Cases {
      * float32 bit patterns); quantizing the 16 code values themselves (absmax 1) gives the indices 0..15.
      */
     static void codeTables(GoldenCase c, Quantizer q, NDManager m) {
-        NDArray code = c.expectedTensor(m, "nf4_code");
+        NDArray code = c.expected(m, "nf4_code");
         try (QuantizedWeight w = q.quantize(code.reshape(1, 16), Map.of("double_quant", true))) {
             Map<String, NDArray> sd = w.stateDict(PREFIX);
             c.assertClose("weight.quant_map", sd.get(W + ".quant_map"), code);
             c.assertClose("weight.nested_quant_map", sd.get(W + ".nested_quant_map"),
-                    c.expectedTensor(m, "dynamic_8bit_code"));
+                    c.expected(m, "dynamic_8bit_code"));
             float[] qm = sd.get(W + ".quant_map").toFloatArray();
-            JsonNode bits = c.expected.get("nf4_code_float32_bits");
+            JsonNode bits = c.expected().get("nf4_code_float32_bits");
             for (int i = 0; i < 16; i++) {
-                assertThat(Integer.toUnsignedLong(Float.floatToRawIntBits(qm[i]))).as(c.name + ": quant_map[" + i + "] bits")
+                assertThat(Integer.toUnsignedLong(Float.floatToRawIntBits(qm[i]))).as(c.name() + ": quant_map[" + i + "] bits")
                         .isEqualTo(Long.parseLong(bits.get(i).asText().substring(2), 16));
             }
             byte[] packed = sd.get(W).toByteArray();
@@ -74,7 +75,7 @@ final class Nf4Cases {
             for (int k = 0; k < 8; k++) {
                 expected[k] = (byte) ((2 * k) << 4 | (2 * k + 1));
             }
-            assertThat(packed).as(c.name + ": code values quantize to their own indices").isEqualTo(expected);
+            assertThat(packed).as(c.name() + ": code values quantize to their own indices").isEqualTo(expected);
             c.assertClose("dequantized code values", w.dequantize(m).reshape(16), code);
         }
     }
@@ -83,12 +84,12 @@ final class Nf4Cases {
     static void nf4Quantize(GoldenCase c, Quantizer q, NDManager m) {
         try (QuantizedWeight w = q.quantize(c.input(m, "weight"), options(c))) {
             Map<String, NDArray> sd = w.stateDict(PREFIX);
-            assertExact(c, "packed (weight)", sd.get(W), c.expectedTensor(m, "packed"));
-            assertThat(sd.get(W + ".absmax").getDataType()).as(c.name + ": absmax dtype").isEqualTo(DataType.FLOAT32);
-            c.assertClose("absmax", sd.get(W + ".absmax"), c.expectedTensor(m, "absmax"));
-            assertThat(sd).as(c.name + ": no nested keys").doesNotContainKey(W + ".nested_absmax");
-            assertThat(quantState(sd).get("shape").toString()).isEqualTo(c.config.get("shape").toString());
-            c.assertClose("dequantized", w.dequantize(m), c.expectedTensor(m, "dequantized"));
+            assertExact(c, "packed (weight)", sd.get(W), c.expected(m, "packed"));
+            assertThat(sd.get(W + ".absmax").getDataType()).as(c.name() + ": absmax dtype").isEqualTo(DataType.FLOAT32);
+            c.assertClose("absmax", sd.get(W + ".absmax"), c.expected(m, "absmax"));
+            assertThat(sd).as(c.name() + ": no nested keys").doesNotContainKey(W + ".nested_absmax");
+            assertThat(quantState(sd).get("shape").toString()).isEqualTo(c.config().get("shape").toString());
+            c.assertClose("dequantized", w.dequantize(m), c.expected(m, "dequantized"));
         }
     }
 
@@ -101,14 +102,14 @@ final class Nf4Cases {
         try (QuantizedWeight w = q.quantize(weight, options(c))) {
             Map<String, NDArray> sd = w.stateDict(PREFIX);
             checkDoubleQuant(c, sd, m, "quantized_absmax", "nested_absmax", "offset");
-            c.assertClose("absmax_dequantized", absmaxFromStateDict(sd, m), c.expectedTensor(m, "absmax_dequantized"));
-            c.assertClose("dequantized", w.dequantize(m), c.expectedTensor(m, "dequantized"));
+            c.assertClose("absmax_dequantized", absmaxFromStateDict(sd, m), c.expected(m, "absmax_dequantized"));
+            c.assertClose("dequantized", w.dequantize(m), c.expected(m, "dequantized"));
         }
         // The float absmax before double quantization is what the same quantizer stores without it.
         Map<String, Object> plain = new LinkedHashMap<>(options(c));
         plain.put("double_quant", false);
         try (QuantizedWeight w = q.quantize(weight, plain)) {
-            c.assertClose("absmax", w.stateDict(PREFIX).get(W + ".absmax"), c.expectedTensor(m, "absmax"));
+            c.assertClose("absmax", w.stateDict(PREFIX).get(W + ".absmax"), c.expected(m, "absmax"));
         }
     }
 
@@ -120,12 +121,12 @@ final class Nf4Cases {
      * offset; and the dequantized element {@code [j, 0]} is {@code NF4[15] · absmax'[j] = absmax'[j]}.
      */
     static void blockwise8DynamicAbsmaxQuant(GoldenCase c, Quantizer q, NDManager m) {
-        assertThat(c.config.get("blocksize").asInt()).as(c.name + ": nested block size").isEqualTo(256);
+        assertThat(c.config().get("blocksize").asInt()).as(c.name() + ": nested block size").isEqualTo(256);
         float[] v = c.input(m, "absmax_values").toFloatArray();
         int bs = 64;
         float[] x = new float[v.length * bs];
         for (int j = 0; j < v.length; j++) {
-            assertThat(v[j]).as(c.name + ": absmax values are positive").isPositive();
+            assertThat(v[j]).as(c.name() + ": absmax values are positive").isPositive();
             x[j * bs] = v[j];
         }
         try (QuantizedWeight w = q.quantize(m.create(x, new Shape(v.length, bs)),
@@ -133,8 +134,8 @@ final class Nf4Cases {
             Map<String, NDArray> sd = w.stateDict(PREFIX);
             checkDoubleQuant(c, sd, m, "quantized", "nested_absmax", "offset");
             NDArray dq = w.dequantize(m);
-            c.assertClose("dequantized", dq.get(new NDIndex(":, 0")), c.expectedTensor(m, "dequantized"));
-            assertThat(dq.get(new NDIndex(":, 1:")).abs().max().getFloat()).as(c.name + ": zeros stay zero")
+            c.assertClose("dequantized", dq.get(new NDIndex(":, 0")), c.expected(m, "dequantized"));
+            assertThat(dq.get(new NDIndex(":, 1:")).abs().max().getFloat()).as(c.name() + ": zeros stay zero")
                     .isZero();
         }
     }
@@ -143,9 +144,9 @@ final class Nf4Cases {
     static void nf4ZeroBlock(GoldenCase c, Quantizer q, NDManager m) {
         try (QuantizedWeight w = q.quantize(c.input(m, "weight"), options(c))) {
             Map<String, NDArray> sd = w.stateDict(PREFIX);
-            assertExact(c, "packed (weight)", sd.get(W), c.expectedTensor(m, "packed"));
-            c.assertClose("absmax", sd.get(W + ".absmax"), c.expectedTensor(m, "absmax"));
-            c.assertClose("dequantized", w.dequantize(m), c.expectedTensor(m, "dequantized"));
+            assertExact(c, "packed (weight)", sd.get(W), c.expected(m, "packed"));
+            c.assertClose("absmax", sd.get(W + ".absmax"), c.expected(m, "absmax"));
+            c.assertClose("dequantized", w.dequantize(m), c.expected(m, "dequantized"));
         }
     }
 
@@ -157,9 +158,9 @@ final class Nf4Cases {
     static void qloraForward(GoldenCase c, Quantizer q, NDManager m) {
         QuantizedWeight w = q.quantize(c.input(m, "weight_fp32_before_quant"), options(c));
         Map<String, NDArray> sd = w.stateDict(PREFIX);
-        assertExact(c, "packed (weight)", sd.get(W), c.expectedTensor(m, "packed"));
+        assertExact(c, "packed (weight)", sd.get(W), c.expected(m, "packed"));
         checkDoubleQuant(c, sd, m, "quantized_absmax", "nested_absmax", "offset");
-        c.assertClose("dequantized_weight", w.dequantize(m), c.expectedTensor(m, "dequantized_weight"));
+        c.assertClose("dequantized_weight", w.dequantize(m), c.expected(m, "dequantized_weight"));
 
         SingleLinearHost host = new SingleLinearHost(m);
         AdaptableLinear linear = host.add(PREFIX.substring(0, PREFIX.length() - 1),
@@ -167,23 +168,23 @@ final class Nf4Cases {
         linear.setQuantizedWeight(w);   // the linear owns and closes w from here on
         NDArray x = c.input(m, "x");
         NDArray base = linear.forward(x, List.of(), new TestForwardContext(false, m, null));
-        float s = (float) c.config.get("scaling").asDouble();
+        float s = (float) c.config().get("scaling").asDouble();
         NDArray lora = x.matMul(c.input(m, "lora_A").transpose()).matMul(c.input(m, "lora_B").transpose()).mul(s);
-        c.assertClose("y", base.add(lora), c.expectedTensor(m, "y"));
+        c.assertClose("y", base.add(lora), c.expected(m, "y"));
     }
 
     /** Double-quant statistics in the state dict against the case's expected keys. */
     private static void checkDoubleQuant(GoldenCase c, Map<String, NDArray> sd, NDManager m, String qKey,
                                          String nestedKey, String offsetKey) {
-        assertThat(sd.get(W + ".absmax").getDataType()).as(c.name + ": double-quantized absmax dtype")
+        assertThat(sd.get(W + ".absmax").getDataType()).as(c.name() + ": double-quantized absmax dtype")
                 .isEqualTo(DataType.UINT8);
-        assertExact(c, qKey + " (weight.absmax)", sd.get(W + ".absmax"), c.expectedTensor(m, qKey));
-        c.assertClose(nestedKey, sd.get(W + ".nested_absmax"), c.expectedTensor(m, nestedKey));
+        assertExact(c, qKey + " (weight.absmax)", sd.get(W + ".absmax"), c.expected(m, qKey));
+        c.assertClose(nestedKey, sd.get(W + ".nested_absmax"), c.expected(m, nestedKey));
         JsonNode state = quantState(sd);
         assertThat(state.path("quant_type").asText()).isEqualTo("nf4");
         assertThat(state.path("nested_blocksize").asInt()).isEqualTo(256);
         c.assertClose(offsetKey + " (nested_offset)", (float) state.get("nested_offset").asDouble(),
-                (float) c.expected.get(offsetKey).asDouble());
+                (float) c.expected().get(offsetKey).asDouble());
     }
 
     /** {@code absmax'[j] = nested_quant_map[absmax[j]] · nested_absmax[j / 256] + nested_offset}, from saved data. */
@@ -221,14 +222,14 @@ final class Nf4Cases {
 
     /** Exact equality of an integer tensor: shape and every byte. */
     private static void assertExact(GoldenCase c, String what, NDArray actual, NDArray expected) {
-        assertThat(actual).as(c.name + ": " + what + " present").isNotNull();
-        assertThat(actual.getShape()).as(c.name + ": shape of " + what).isEqualTo(expected.getShape());
-        assertThat(actual.getDataType()).as(c.name + ": dtype of " + what).isEqualTo(expected.getDataType());
+        assertThat(actual).as(c.name() + ": " + what + " present").isNotNull();
+        assertThat(actual.getShape()).as(c.name() + ": shape of " + what).isEqualTo(expected.getShape());
+        assertThat(actual.getDataType()).as(c.name() + ": dtype of " + what).isEqualTo(expected.getDataType());
         byte[] a = actual.toByteArray();
         byte[] e = expected.toByteArray();
         if (!Arrays.equals(a, e)) {
             int i = Arrays.mismatch(a, e);
-            throw new AssertionError(c.name + ": " + what + " differs at byte " + i + ": got 0x"
+            throw new AssertionError(c.name() + ": " + what + " differs at byte " + i + ": got 0x"
                     + Integer.toHexString(a[i] & 0xff) + ", expected 0x" + Integer.toHexString(e[i] & 0xff));
         }
     }

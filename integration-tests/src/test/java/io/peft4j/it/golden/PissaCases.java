@@ -1,5 +1,6 @@
 package io.peft4j.it.golden;
 
+import io.peft4j.plugins.testkit.GoldenCase;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDArray;
@@ -37,56 +38,38 @@ final class PissaCases {
     private PissaCases() {
     }
 
-    /** The handler for a {@code pissa} / {@code milora} case, or empty when its initializer is not installed. */
-    static Optional<GoldenHandlers.Handler> find(GoldenCase c, InstalledExtensions ext) {
-        boolean conversion = c.name.startsWith("pissa_to_lora_conversion");
-        String initName = conversion ? "pissa" : c.config.path("init_lora_weights").asText();
-        Optional<Initializer> init = ext.initializerFor(initName);
-        Optional<Adapter> lora = ext.adapter("lora");
-        if (init.isEmpty() || lora.isEmpty()) {
-            return Optional.empty();
-        }
-        return switch (GoldenHandlers.kind(c.name, "pissa_init", "pissa_niter_init", "milora_init",
-                "pissa_to_lora_conversion")) {
-            case "pissa_init", "pissa_niter_init", "milora_init" -> Optional.of((cc, m) -> init(cc, lora.get(), ext, m));
-            case "pissa_to_lora_conversion" -> Optional.of((cc, m) -> conversion(cc, lora.get(), init.get(), m));
-            default -> throw new AssertionError("initializer for '" + c.method + "' is installed but the golden runner"
-                    + " has no handler for case " + c.name);
-        };
-    }
-
     static void init(GoldenCase c, Adapter lora, InstalledExtensions ext, NDManager m) {
         SingleLinearHost host = new SingleLinearHost(m);
         NDArray w = c.input(m, "weight");
         AdaptableLinear linear = host.add(PATH, w.duplicate(), null);
         Map<String, Object> cfg = new LinkedHashMap<>(c.configMap());
         cfg.put("target_modules", List.of("q_proj"));
-        AdapterConfig config = AdapterConfigCodec.parseLenient(lora, cfg, c.name);
+        AdapterConfig config = AdapterConfigCodec.parseLenient(lora, cfg, c.name());
         AttachedAdapter a = new PeftModel(host, ext::initializerFor).addAdapter("default", lora, config, 0);
         LowRankSite site = (LowRankSite) a.instance().modules().get(PATH);
-        double s = c.config.get("scaling").asDouble();
+        double s = c.config().get("scaling").asDouble();
         c.assertClose("scaling", site.scaling(), s);
 
-        if (c.expected.has("lora_A_shape")) {   // PEFT slices the SVD at min(in, out) when r is larger
-            assertThat(site.loraA().getShape().getShape()).as(c.name + ": lora_A shape")
-                    .containsExactly(longs(c.expected.get("lora_A_shape")));
-            assertThat(site.loraB().getShape().getShape()).as(c.name + ": lora_B shape")
-                    .containsExactly(longs(c.expected.get("lora_B_shape")));
+        if (c.expected().has("lora_A_shape")) {   // PEFT slices the SVD at min(in, out) when r is larger
+            assertThat(site.loraA().getShape().getShape()).as(c.name() + ": lora_A shape")
+                    .containsExactly(longs(c.expected().get("lora_A_shape")));
+            assertThat(site.loraB().getShape().getShape()).as(c.name() + ": lora_B shape")
+                    .containsExactly(longs(c.expected().get("lora_B_shape")));
         }
         NDArray ba = site.loraB().matMul(site.loraA());
-        c.assertClose("BA_product", ba, c.expectedTensor(m, "BA_product"));
-        if (c.expected.has("scaled_delta")) {
-            c.assertClose("scaled_delta", ba.mul(s), c.expectedTensor(m, "scaled_delta"));
+        c.assertClose("BA_product", ba, c.expected(m, "BA_product"));
+        if (c.expected().has("scaled_delta")) {
+            c.assertClose("scaled_delta", ba.mul(s), c.expected(m, "scaled_delta"));
         }
-        c.assertClose("residual_weight", linear.rawWeight(), c.expectedTensor(m, "residual_weight"));
+        c.assertClose("residual_weight", linear.rawWeight(), c.expected(m, "residual_weight"));
         NDArray rowNormsA = site.loraA().norm(new int[] {1});
         NDArray colNormsB = site.loraB().norm(new int[] {0});
-        if (c.expected.has("lora_A_row_norms")) {
-            c.assertClose("lora_A_row_norms", rowNormsA, c.expectedTensor(m, "lora_A_row_norms"));
-            c.assertClose("lora_B_col_norms", colNormsB, c.expectedTensor(m, "lora_B_col_norms"));
+        if (c.expected().has("lora_A_row_norms")) {
+            c.assertClose("lora_A_row_norms", rowNormsA, c.expected(m, "lora_A_row_norms"));
+            c.assertClose("lora_B_col_norms", colNormsB, c.expected(m, "lora_B_col_norms"));
         }
-        String values = c.expected.has("minor_singular_values") ? "minor_singular_values" : "top_singular_values";
-        c.assertClose(values + " (s·|A_i|^2)", rowNormsA.square().mul(s), c.expectedTensor(m, values));
+        String values = c.expected().has("minor_singular_values") ? "minor_singular_values" : "top_singular_values";
+        c.assertClose(values + " (s·|A_i|^2)", rowNormsA.square().mul(s), c.expected(m, values));
 
         // Exact invariant, whatever the (random, approximate) decomposition: W_res + s·B A == W.
         float[] sum = linear.rawWeight().add(ba.mul(s)).toFloatArray();
@@ -95,7 +78,7 @@ final class PissaCases {
         for (int i = 0; i < w0.length; i++) {
             worst = Math.max(worst, Math.abs(sum[i] - w0[i]));
         }
-        assertThat(worst).as(c.name + ": max |W_res + s·BA - W|").isLessThanOrEqualTo(1e-5);
+        assertThat(worst).as(c.name() + ": max |W_res + s·BA - W|").isLessThanOrEqualTo(1e-5);
     }
 
     private static long[] longs(com.fasterxml.jackson.databind.JsonNode list) {
@@ -124,28 +107,28 @@ final class PissaCases {
         trained.put(PeftKeys.saved(PATH, "lora_A.weight"), c.input(m, "lora_A_trained"));
         trained.put(PeftKeys.saved(PATH, "lora_B.weight"), c.input(m, "lora_B_trained"));
         AttachedAdapter a = LoraFamilyCases.attach(c, lora, m, host, Map.of(), trained);
-        double s = c.config.get("scaling").asDouble();
+        double s = c.config().get("scaling").asDouble();
         Map<String, LowRankUpdate> initial = Map.of(PATH, new LowRankUpdate(a0, b0, s));
 
         PissaConversion.Converted conv = PissaConversion.convert(a, pissa, initial, null, m);
         NDArray aConv = conv.stateDict().get(PeftKeys.saved(PATH, "lora_A.weight"));
         NDArray bConv = conv.stateDict().get(PeftKeys.saved(PATH, "lora_B.weight"));
-        c.assertClose("lora_A_converted", aConv, c.expectedTensor(m, "lora_A_converted"));
-        c.assertClose("lora_B_converted", bConv, c.expectedTensor(m, "lora_B_converted"));
-        assertThat(conv.config().get("r")).as(c.name + ": r").isEqualTo(c.expected.get("new_r").asInt());
+        c.assertClose("lora_A_converted", aConv, c.expected(m, "lora_A_converted"));
+        c.assertClose("lora_B_converted", bConv, c.expected(m, "lora_B_converted"));
+        assertThat(conv.config().get("r")).as(c.name() + ": r").isEqualTo(c.expected().get("new_r").asInt());
         c.assertClose("lora_alpha", ((Number) conv.config().get("lora_alpha")).doubleValue(),
-                c.expected.get("new_lora_alpha").asDouble());
-        assertThat(conv.config().get("init_lora_weights")).as(c.name + ": init_lora_weights")
-                .isEqualTo(c.expected.get("new_init_lora_weights").asBoolean());
+                c.expected().get("new_lora_alpha").asDouble());
+        assertThat(conv.config().get("init_lora_weights")).as(c.name() + ": init_lora_weights")
+                .isEqualTo(c.expected().get("new_init_lora_weights").asBoolean());
 
         SingleLinearHost fresh = new SingleLinearHost(m);
         AdaptableLinear linear = fresh.add(PATH, m.zeros(new Shape(out, in)), null);
-        AdapterConfig converted = AdapterConfigCodec.parseLenient(lora, conv.config(), c.name + " (converted)");
+        AdapterConfig converted = AdapterConfigCodec.parseLenient(lora, conv.config(), c.name() + " (converted)");
         AttachedAdapter reloaded = new PeftModel(fresh, n -> Optional.empty()).addAdapter("default", lora,
                 converted, 0);
         reloaded.instance().loadStateDict(conv.stateDict());
         LowRankSite site = (LowRankSite) reloaded.instance().modules().get(PATH);
         c.assertClose("scaling after conversion", site.scaling(), s);
-        c.assertClose("delta_weight", site.deltaWeight(linear).orElseThrow(), c.expectedTensor(m, "delta_weight"));
+        c.assertClose("delta_weight", site.deltaWeight(linear).orElseThrow(), c.expected(m, "delta_weight"));
     }
 }

@@ -1,5 +1,6 @@
 package io.peft4j.it.golden;
 
+import io.peft4j.plugins.testkit.GoldenCase;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.peft4j.api.ModelShape;

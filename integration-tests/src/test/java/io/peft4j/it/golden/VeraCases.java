@@ -1,5 +1,6 @@
 package io.peft4j.it.golden;
 
+import io.peft4j.plugins.testkit.GoldenCase;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
@@ -37,7 +38,7 @@ final class VeraCases {
         Map<String, Object> cfg = new LinkedHashMap<>(c.configMap());
         cfg.put("target_modules", targets);
         cfg.putAll(extra);
-        AdapterConfig config = AdapterConfigCodec.parseLenient(vera, cfg, c.name);
+        AdapterConfig config = AdapterConfigCodec.parseLenient(vera, cfg, c.name());
         PeftModel pm = new PeftModel(host, n -> Optional.empty());
         AttachedAdapter a = pm.addAdapter("default", vera, config, 0);
         pm.setActive(List.of("default"));
@@ -61,13 +62,13 @@ final class VeraCases {
 
         NDArray x = c.input(m, "x");
         NDArray y = linear.forward(x, host.active(), new TestForwardContext(false, m, null));
-        c.assertClose("y", y, c.expectedTensor(m, "y"));
+        c.assertClose("y", y, c.expected(m, "y"));
         LinearSiteModule site = (LinearSiteModule) a.instance().modules().get(PATH);
-        c.assertClose("delta_weight", site.deltaWeight(linear).orElseThrow(), c.expectedTensor(m, "delta_weight"));
+        c.assertClose("delta_weight", site.deltaWeight(linear).orElseThrow(), c.expected(m, "delta_weight"));
         NDArray w0 = linear.rawWeight().duplicate();
         linear.merge("default");
         c.assertClose("merged forward", linear.forward(x, host.active(), new TestForwardContext(false, m, null)),
-                c.expectedTensor(m, "y"));
+                c.expected(m, "y"));
         linear.unmergeAll();
         c.assertClose("unmerged weight", linear.rawWeight(), w0);
     }
@@ -77,14 +78,14 @@ final class VeraCases {
      * torch's projections for {@code projection_prng_key} (bit-exact; tolerance 0 in the case).
      */
     static void projectionPrng(GoldenCase c, Adapter vera, NDManager m) {
-        int maxIn = c.config.get("max_in_features").asInt();
-        int maxOut = c.config.get("max_out_features").asInt();
+        int maxIn = c.config().get("max_in_features").asInt();
+        int maxOut = c.config().get("max_out_features").asInt();
         SingleLinearHost host = new SingleLinearHost(m);
         host.add(PATH, m.randomNormal(new Shape(maxOut, maxIn)), null);
         AttachedAdapter a = attach(c, vera, host, List.of("q_proj"), Map.of("save_projection", true));
         Map<String, NDArray> sd = a.instance().stateDict();
-        c.assertClose("vera_A", sd.get(KEY_A), c.expectedTensor(m, "vera_A"));
-        c.assertClose("vera_B", sd.get(KEY_B), c.expectedTensor(m, "vera_B"));
+        c.assertClose("vera_A", sd.get(KEY_A), c.expected(m, "vera_A"));
+        c.assertClose("vera_B", sd.get(KEY_B), c.expected(m, "vera_B"));
     }
 
     /** The VeRA parts of {@code peft_state_dict_keys}. */

@@ -18,6 +18,9 @@ import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
 import io.peft4j.api.PeftKeys;
 import io.peft4j.plugins.testkit.GoldenCase;
+import io.peft4j.plugins.testkit.GoldenClaims;
+import io.peft4j.plugins.testkit.GoldenLinearChecks;
+import io.peft4j.plugins.testkit.GoldenSuite;
 import io.peft4j.plugins.testkit.ManagedTensorTest;
 import io.peft4j.plugins.testkit.TestAdapterContext;
 import io.peft4j.plugins.testkit.TestForwardContext;
@@ -25,7 +28,10 @@ import io.peft4j.plugins.testkit.TestLinearBase;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
 
 /** DoRA against the golden vectors (shared/golden/dora_*), through the plugin's SPI. */
 class DoraLayerTest extends ManagedTensorTest {
@@ -91,9 +97,24 @@ class DoraLayerTest extends ManagedTensorTest {
         };
     }
 
-    @Test
-    void initMagnitudeIsRowNormOfWeightPlusScaledDelta() {
-        GoldenCase g = GoldenCase.read("dora_init_magnitude");
+    /**
+     * DoRA's golden cases as its descriptor (META-INF/peft4j-golden/dora.properties) claims them, every vector set:
+     * forward through the testkit's linear handler, init and merge below; integration-tests runs the same cases
+     * through the installed jar.
+     */
+    @TestFactory
+    Stream<DynamicTest> golden() {
+        DoraAdapter dora = new DoraAdapter();
+        return GoldenSuite.of("dora")
+                .on("dora_forward", GoldenLinearChecks.forward(dora, GoldenClaims.ofPlugin("dora")))
+                .on("dora_init_magnitude", (g, unused) -> initMagnitudeIsRowNormOfWeightPlusScaledDelta(g))
+                .on("dora_merge", (g, unused) -> mergeMatchesGoldenAndUnmergeRestores(g))
+                .on("peft_state_dict_keys", GoldenLinearChecks.stateDictKeys(dora, "dora", Map.of("r", 4)))
+                .tests();
+    }
+
+    /** Tensors go to the test's manager {@code m}, which lives until the whole factory has run. */
+    private void initMagnitudeIsRowNormOfWeightPlusScaledDelta(GoldenCase g) {
         DoraLayer zeroB = create(g, baseOf(g), true, List.of());
         g.assertClose("magnitude_when_B_zero", zeroB.magnitude(), g.expected(m, "magnitude_when_B_zero"));
 
@@ -115,28 +136,7 @@ class DoraLayerTest extends ManagedTensorTest {
         assertThat(base.rawWeight().allClose(g.input(m, "weight"), 1e-5, 1e-5, false)).isFalse();
     }
 
-    @Test
-    void forwardEvalMatchesGolden() {
-        GoldenCase g = GoldenCase.read("dora_forward_eval");
-        TestLinearBase base = baseOf(g);
-        DoraLayer layer = loaded(g, base);
-        NDArray y = base.forward(g.input(m, "x"), List.of(layer), TestForwardContext.eval(m));
-        g.assertClose("y", y, g.expected(m, "y"));
-    }
-
-    @Test
-    void forwardTrainingWithDropoutUsesTheDroppedInputForTheCorrection() {
-        GoldenCase g = GoldenCase.read("dora_forward_train_dropout");
-        TestLinearBase base = baseOf(g);
-        DoraLayer layer = loaded(g, base);
-        NDArray y = base.forward(g.input(m, "x"), List.of(layer),
-                TestForwardContext.training(m, g.input(m, "dropout_keep_mask")));
-        g.assertClose("y", y, g.expected(m, "y"));
-    }
-
-    @Test
-    void mergeMatchesGoldenAndUnmergeRestores() {
-        GoldenCase g = GoldenCase.read("dora_merge");
+    private void mergeMatchesGoldenAndUnmergeRestores(GoldenCase g) {
         TestLinearBase base = baseOf(g);
         DoraLayer layer = loaded(g, base);
         NDArray w0 = base.rawWeight().duplicate();

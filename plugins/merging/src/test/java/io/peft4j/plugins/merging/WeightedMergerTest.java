@@ -10,26 +10,33 @@ import com.fasterxml.jackson.databind.JsonNode;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.LowRankUpdate;
 import io.peft4j.plugins.testkit.GoldenCase;
+import io.peft4j.plugins.testkit.GoldenSuite;
 import io.peft4j.plugins.testkit.ManagedTensorTest;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.TestFactory;
 
 /** The weighted merger against the golden vectors (shared/golden/add_weighted_*) and its validation. */
 class WeightedMergerTest extends ManagedTensorTest {
     private final WeightedMerger merger = new WeightedMerger(EjmlLinearAlgebra.INSTANCE);
 
-    @ParameterizedTest
-    @ValueSource(strings = {"add_weighted_linear", "add_weighted_cat", "add_weighted_svd", "add_weighted_svd_scaled",
-            "add_weighted_ties", "add_weighted_ties_frequency", "add_weighted_magnitude_prune",
-            "add_weighted_dare_linear", "add_weighted_dare_ties"})
-    void golden(String name) {
-        GoldenCase g = GoldenCase.read(name);
+    /**
+     * Every add_weighted_* case of the vector sets (the family META-INF/peft4j-golden/merging.properties claims);
+     * integration-tests runs the same cases through the installed jar.
+     */
+    @TestFactory
+    Stream<DynamicTest> golden() {
+        return GoldenSuite.of("merging").on("add_weighted", (g, unused) -> golden(g)).tests();
+    }
+
+    /** Tensors go to the test's manager {@code m}, which lives until the whole factory has run. */
+    private void golden(GoldenCase g) {
         List<String> names = new ArrayList<>();
         g.config().get("adapters").forEach(n -> names.add(n.asText()));
         List<LowRankUpdate> inputs = new ArrayList<>();

@@ -9,9 +9,13 @@ import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.peft4j.plugins.nf4.BlockwiseQuantization.DoubleQuantized;
 import io.peft4j.plugins.testkit.GoldenCase;
+import io.peft4j.plugins.testkit.GoldenSuite;
 import io.peft4j.plugins.testkit.ManagedTensorTest;
 import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
 
 /** Bit-exactness against the bitsandbytes golden vectors (shared/golden nf4_*, blockwise8_*, qlora_forward). */
 class Nf4GoldenTest extends ManagedTensorTest {
@@ -39,9 +43,24 @@ class Nf4GoldenTest extends ManagedTensorTest {
         }
     }
 
-    @Test
-    void codeTablesAreTheGoldenBitPatterns() {
-        GoldenCase g = GoldenCase.read("nf4_code_tables");
+    /**
+     * The golden cases META-INF/peft4j-golden/qlora-nf4.properties claims, from every vector set; each handler below uses
+     * the test's manager {@code m}, which lives until the whole factory has run. integration-tests runs the same
+     * cases through the installed jar.
+     */
+    @TestFactory
+    Stream<DynamicTest> golden() {
+        return GoldenSuite.of("qlora-nf4")
+                .on("nf4_code_tables", (g, unused) -> codeTablesAreTheGoldenBitPatterns(g))
+                .on("nf4_quantize", (g, unused) -> nf4QuantizeWithoutDoubleQuant(g))
+                .on("nf4_quantize_double_quant", (g, unused) -> nf4QuantizeWithDoubleQuant(g))
+                .on("blockwise8_dynamic_absmax_quant", (g, unused) -> blockwise8DynamicAbsmaxQuant(g))
+                .on("nf4_zero_block", (g, unused) -> zeroBlockIsAllSevens(g))
+                .on("qlora_forward", (g, unused) -> qloraForward(g))
+                .tests();
+    }
+
+    private void codeTablesAreTheGoldenBitPatterns(GoldenCase g) {
         JsonNode bits = g.expected().get("nf4_code_float32_bits");
         float[] nf4 = Nf4Codes.nf4();
         for (int i = 0; i < 16; i++) {
@@ -53,9 +72,7 @@ class Nf4GoldenTest extends ManagedTensorTest {
         assertThat(nf4[Nf4Codes.NF4_ZERO_INDEX]).isZero();
     }
 
-    @Test
-    void nf4QuantizeWithoutDoubleQuant() {
-        GoldenCase g = GoldenCase.read("nf4_quantize");
+    private void nf4QuantizeWithoutDoubleQuant(GoldenCase g) {
         try (Nf4Weight w = quantizer.quantize(g.input(m, "weight"),
                 Map.of("blocksize", g.config().get("blocksize").asInt(), "double_quant", false))) {
             Map<String, NDArray> sd = w.stateDict(P);
@@ -73,9 +90,7 @@ class Nf4GoldenTest extends ManagedTensorTest {
         }
     }
 
-    @Test
-    void nf4QuantizeWithDoubleQuant() {
-        GoldenCase g = GoldenCase.read("nf4_quantize_double_quant");
+    private void nf4QuantizeWithDoubleQuant(GoldenCase g) {
         float[] x = g.inputFloats("weight");
         assertBitExact("absmax", BlockwiseQuantization.absmax(x, 64), g.expectedFloats("absmax"));
         try (Nf4Weight w = quantizer.quantize(g.input(m, "weight"), Map.of())) {   // defaults: 64, double quant
@@ -93,9 +108,7 @@ class Nf4GoldenTest extends ManagedTensorTest {
         }
     }
 
-    @Test
-    void blockwise8DynamicAbsmaxQuant() {
-        GoldenCase g = GoldenCase.read("blockwise8_dynamic_absmax_quant");
+    private void blockwise8DynamicAbsmaxQuant(GoldenCase g) {
         DoubleQuantized dq = BlockwiseQuantization.doubleQuantize(g.inputFloats("absmax_values"),
                 g.config().get("blocksize").asInt());
         assertBitExact("offset", new float[] {dq.offset()},
@@ -106,9 +119,7 @@ class Nf4GoldenTest extends ManagedTensorTest {
                 Nf4Codes.DYNAMIC_8BIT), g.expectedFloats("dequantized"));
     }
 
-    @Test
-    void zeroBlockIsAllSevens() {
-        GoldenCase g = GoldenCase.read("nf4_zero_block");
+    private void zeroBlockIsAllSevens(GoldenCase g) {
         try (Nf4Weight w = quantizer.quantize(g.input(m, "weight"), Map.of("double_quant", false))) {
             Map<String, NDArray> sd = w.stateDict(P);
             assertBytes("packed", sd.get(P + "weight").toByteArray(), g.expectedBytes("packed"));
@@ -122,9 +133,7 @@ class Nf4GoldenTest extends ManagedTensorTest {
         }
     }
 
-    @Test
-    void qloraForward() {
-        GoldenCase g = GoldenCase.read("qlora_forward");
+    private void qloraForward(GoldenCase g) {
         JsonNode cfg = g.config();
         try (Nf4Weight w = quantizer.quantize(g.input(m, "weight_fp32_before_quant"),
                 Map.of("blocksize", cfg.get("blocksize").asInt(), "double_quant", cfg.get("double_quant").asBoolean(),

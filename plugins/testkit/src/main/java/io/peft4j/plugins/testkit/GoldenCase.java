@@ -11,8 +11,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * One golden case of {@code shared/golden} (schema in its README): a JSON object with {@code config},
@@ -62,15 +67,40 @@ public final class GoldenCase {
             throw new IllegalStateException("golden case " + caseName + " not found: " + p.toAbsolutePath()
                     + " (set -D" + DIR_PROPERTY + ")");
         }
+        return read(p);
+    }
+
+    /**
+     * Reads one case file of any vector set; its name is the file's {@code case} field, else the file name
+     * without {@code .json}.
+     */
+    public static GoldenCase read(Path file) {
         try {
-            return new GoldenCase(caseName, JSON.readTree(p.toFile()));
+            JsonNode root = JSON.readTree(file.toFile());
+            String fallback = file.getFileName().toString().replaceFirst("\\.json$", "");
+            return new GoldenCase(root.path("case").asText(fallback), root);
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot read golden case " + caseName + " from " + p.toAbsolutePath(), e);
+            throw new UncheckedIOException("cannot read golden case " + file.toAbsolutePath(), e);
         }
     }
 
     public String name() {
         return name;
+    }
+
+    /** The {@code method} field (lora, dora, nf4, add_weighted_adapter, format, ...). */
+    public String method() {
+        return root.path("method").asText();
+    }
+
+    /** The config as a plain map (for lenient parsing into a method's config record). */
+    @SuppressWarnings("unchecked")
+    public Map<String, Object> configMap() {
+        return config.isObject() ? JSON.convertValue(config, LinkedHashMap.class) : new LinkedHashMap<>();
+    }
+
+    public boolean hasInput(String key) {
+        return inputs.has(key);
     }
 
     /** The whole JSON document. */
@@ -99,12 +129,12 @@ public final class GoldenCase {
         return rtol;
     }
 
-    /** {@code inputs[key]} as a float32 tensor. */
+    /** {@code inputs[key]} as a tensor of its dtype. */
     public NDArray input(NDManager m, String key) {
         return tensor(m, member("inputs", inputs, key));
     }
 
-    /** {@code expected[key]} as a float32 tensor. */
+    /** {@code expected[key]} as a tensor of its dtype. */
     public NDArray expected(NDManager m, String key) {
         return tensor(m, member("expected", expected, key));
     }
@@ -135,9 +165,50 @@ public final class GoldenCase {
         return b;
     }
 
-    /** A float32 tensor {@code {"shape", "dtype", "data"}}; decimal values are parsed as double, cast to float. */
+    /**
+     * A tensor {@code {"shape", "dtype", "data"}} of dtype float32 (decimals parsed as double, cast to float),
+     * int64, uint8 or bool; any other dtype is an error naming it.
+     */
     public static NDArray tensor(NDManager m, JsonNode t) {
-        return m.create(floats(t), new Shape(shape(t)));
+        Shape sh = new Shape(shape(t));
+        JsonNode data = t.get("data");
+        int n = data.size();
+        String dtype = t.path("dtype").asText();
+        switch (dtype) {
+            case "float32":
+                return m.create(floats(t), sh);
+            case "int64": {
+                long[] l = new long[n];
+                for (int i = 0; i < n; i++) {
+                    l[i] = data.get(i).asLong();
+                }
+                return m.create(l, sh);
+            }
+            case "uint8": {
+                byte[] b = new byte[n];
+                for (int i = 0; i < n; i++) {
+                    b[i] = (byte) data.get(i).asInt();
+                }
+                return m.create(ByteBuffer.wrap(b), sh, DataType.UINT8);
+            }
+            case "bool": {
+                boolean[] b = new boolean[n];
+                for (int i = 0; i < n; i++) {
+                    b[i] = data.get(i).asBoolean();
+                }
+                return m.create(b, sh);
+            }
+            default:
+                throw new IllegalArgumentException("unknown golden tensor dtype '" + dtype
+                        + "' (expected float32, int64, uint8 or bool)");
+        }
+    }
+
+    /** Keys of an object node, in file order. */
+    public static List<String> keys(JsonNode n) {
+        List<String> out = new ArrayList<>();
+        n.fieldNames().forEachRemaining(out::add);
+        return out;
     }
 
     /** The data of a float32 tensor node; any other dtype is an error naming it. */
@@ -184,6 +255,13 @@ public final class GoldenCase {
             fail(name + ": " + what + " differs at flat index " + worstAt + ": got " + a[worstAt] + ", expected "
                     + e[worstAt] + " (atol " + atol + ", rtol " + rtol + ")");
         }
+    }
+
+    /** {@code |actual - expected| <= atol + rtol·|expected|} for one scalar, with this case's tolerances. */
+    public void assertClose(String what, double actual, double expectedValue) {
+        double tol = atol + rtol * Math.abs(expectedValue);
+        assertThat(Math.abs(actual - expectedValue)).as(name + ": " + what + " = " + actual + ", expected "
+                + expectedValue).isLessThanOrEqualTo(tol);
     }
 
     private JsonNode member(String section, JsonNode parent, String key) {

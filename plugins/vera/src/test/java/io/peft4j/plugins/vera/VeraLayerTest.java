@@ -12,6 +12,7 @@ import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
 import io.peft4j.api.PeftKeys;
 import io.peft4j.plugins.testkit.GoldenCase;
+import io.peft4j.plugins.testkit.GoldenSuite;
 import io.peft4j.plugins.testkit.ManagedTensorTest;
 import io.peft4j.plugins.testkit.TestAdapterContext;
 import io.peft4j.plugins.testkit.TestForwardContext;
@@ -20,7 +21,10 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
 
 /** VeRA against the golden vectors (shared/golden/vera_*, peft_state_dict_keys), through the plugin's SPI. */
 class VeraLayerTest extends ManagedTensorTest {
@@ -48,9 +52,21 @@ class VeraLayerTest extends ManagedTensorTest {
         }
     }
 
-    @Test
-    void projectionsReproduceTorchsGeneratorBitExactly() {
-        GoldenCase g = GoldenCase.read("vera_projection_prng");
+    /**
+     * The golden cases META-INF/peft4j-golden/vera.properties claims, from every vector set; each handler below uses
+     * the test's manager {@code m}, which lives until the whole factory has run. integration-tests runs the same
+     * cases through the installed jar.
+     */
+    @TestFactory
+    Stream<DynamicTest> golden() {
+        return GoldenSuite.of("vera")
+                .on("vera_projection_prng", (g, unused) -> projectionsReproduceTorchsGeneratorBitExactly(g))
+                .on("vera_forward", (g, unused) -> forwardDeltaMergeAndUnmergeMatchGolden(g))
+                .on("peft_state_dict_keys", (g, unused) -> savedKeysMatchPeft(g))
+                .tests();
+    }
+
+    private void projectionsReproduceTorchsGeneratorBitExactly(GoldenCase g) {
         int r = g.config().get("r").asInt();
         int maxIn = g.config().get("max_in_features").asInt();
         int maxOut = g.config().get("max_out_features").asInt();
@@ -78,9 +94,13 @@ class VeraLayerTest extends ManagedTensorTest {
         assertThat(y.allClose(q.forward(x, List.of(), null), 0, 0, false)).isTrue();
     }
 
-    /** The case's layer (in 16, out 12) plus a larger one (in 20, out 14) so projections match the case's sizes. */
+    /**
+     * The case's layer plus a second one as large as the case's shared projections (vera_A [r, max_in], vera_B
+     * [max_out, r]), so the adapter sizes its projections as the case's were.
+     */
     private VeraLayer loaded(GoldenCase g, TestLinearBase q, boolean saveProjection) {
-        TestLinearBase k = TestLinearBase.random(m, K, 14, 20);
+        TestLinearBase k = TestLinearBase.random(m, K, (int) g.inputShape("vera_B")[0],
+                (int) g.inputShape("vera_A")[1]);
         TestAdapterContext ctx = TestAdapterContext.overLayers(m, List.of(), q, k);
         AdapterInstance inst = create(config(g.config().get("r").asInt(), saveProjection, List.of("q_proj", "k_proj")),
                 ctx);
@@ -93,9 +113,7 @@ class VeraLayerTest extends ManagedTensorTest {
         return (VeraLayer) inst.modules().get(Q);
     }
 
-    @Test
-    void forwardDeltaMergeAndUnmergeMatchGolden() {
-        GoldenCase g = GoldenCase.read("vera_forward");
+    private void forwardDeltaMergeAndUnmergeMatchGolden(GoldenCase g) {
         TestLinearBase q = new TestLinearBase(Q, g.input(m, "weight"), g.input(m, "bias"));
         VeraLayer layer = loaded(g, q, true);
         NDArray x = g.input(m, "x");
@@ -156,9 +174,7 @@ class VeraLayerTest extends ManagedTensorTest {
         assertThat(y1.allClose(q.forward(x, List.of(), null), 1e-4, 1e-4, false)).isFalse();
     }
 
-    @Test
-    void savedKeysMatchPeft() {
-        GoldenCase g = GoldenCase.read("peft_state_dict_keys");
+    private void savedKeysMatchPeft(GoldenCase g) {
         List<TestLinearBase> layers = new ArrayList<>();
         g.config().get("target_module_paths").forEach(p -> layers.add(TestLinearBase.random(m, p.asText(), 12, 16)));
         TestAdapterContext ctx = TestAdapterContext.overLayers(m, List.of(), layers.toArray(new TestLinearBase[0]));
