@@ -89,7 +89,7 @@ final class GoldenHandlers {
         return Optional.of((cc, m) -> h.run(cc, a.get(), m));
     }
 
-    private static Handler nf4Case(GoldenCase c, Quantizer q) {
+    private static Handler nf4Case(GoldenCase c, Quantizer<?> q) {
         Nf4Handler h = switch (c.name) {
             case "nf4_code_tables" -> Nf4Cases::codeTables;
             case "nf4_quantize" -> Nf4Cases::nf4Quantize;
@@ -103,7 +103,7 @@ final class GoldenHandlers {
     }
 
     interface Nf4Handler {
-        void run(GoldenCase c, Quantizer q, NDManager m) throws Exception;
+        void run(GoldenCase c, Quantizer<?> q, NDManager m) throws Exception;
     }
 
     /** peft_state_dict_keys: checks the saved key names of every installed method the case lists. */

@@ -179,7 +179,7 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
      * @param quantizeOnLoad the quantizer and its options, or null to keep the linears in full precision
      */
     public static LlamaModel load(Path dir, NDManager manager, boolean copyWeights,
-                                  QuantizedLinearResolver quantized, PlannedQuantization quantizeOnLoad) {
+                                  QuantizedLinearResolver quantized, PlannedQuantization<?> quantizeOnLoad) {
         if (!Files.isDirectory(dir)) {
             throw new ModelLoadException(dir + ": model directory does not exist");
         }
@@ -370,12 +370,12 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
         private final NDManager m;
         private final SafetensorsCheckpoint file;        // null for a random model
         private final QuantizedLinearResolver resolver;  // null: quantized linears are an error
-        private final PlannedQuantization onLoad;        // null: float linears stay float
+        private final PlannedQuantization<?> onLoad;        // null: float linears stay float
         private final Map<String, AdaptableLinear> linears = new LinkedHashMap<>();
         private final List<SiteInfo> sites = new ArrayList<>();
 
         Loader(Path dir, LlamaConfig c, TensorSource ckpt, NDManager m, SafetensorsCheckpoint file,
-               QuantizedLinearResolver resolver, PlannedQuantization onLoad) {
+               QuantizedLinearResolver resolver, PlannedQuantization<?> onLoad) {
             this.dir = dir;
             this.c = c;
             this.ckpt = ckpt;
@@ -438,7 +438,7 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
                 AdaptableLinear l = new AdaptableLinear(site, m, ckpt.readOwnedFloat32(wName, new long[] {out, in}, m),
                         b);
                 try {
-                    l.quantize(onLoad.quantizer(), onLoad.options());
+                    l.quantize(onLoad);
                 } catch (IllegalArgumentException e) {
                     throw new ModelLoadException((file == null ? "" : file.fileOf(wName) + ": ") + "'" + wName
                             + "': quantizing with " + onLoad.quantizer().id() + " failed: " + e.getMessage(), e);
@@ -470,7 +470,7 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
                         new ModelLoadException(source + ": '" + wName + "' is stored as " + file.entry(wName).dtype()
                                 + " with " + parts.keySet() + ", which no installed quantizer recognises"));
                 try {
-                    return AdaptableLinear.quantized(site, m, r.weight(), r.quantizer(), r.options(), bias);
+                    return AdaptableLinear.quantized(site, m, r.weight(), r.quantization(), bias);
                 } catch (IllegalArgumentException e) {
                     r.weight().close();
                     throw new ModelLoadException(source + ": " + e.getMessage(), e);

@@ -13,8 +13,8 @@ import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
 import io.peft4j.api.SiteKind;
 import io.peft4j.api.SiteModule;
+import io.peft4j.core.plugin.Configured;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -42,9 +42,6 @@ import java.util.Set;
  * error. The new adapter is attached, inactive.
  */
 public final class AdapterArithmetic {
-    /** Options understood only by a single {@link Merger#combine} call (test hooks); refused here. */
-    private static final Set<String> PER_CALL_OPTIONS = Set.of("dare_keep_masks");
-
     private AdapterArithmetic() {
     }
 
@@ -52,10 +49,11 @@ public final class AdapterArithmetic {
      * @param lora     the installed LoRA method (creates the new adapter)
      * @param adapters names of loaded adapters to combine, in order
      * @param weights  one weight per adapter (may be negative)
-     * @param options  merger options such as {@code density}, {@code majority_sign_method}, {@code svd_rank}
+     * @param options  merger options such as {@code density}, {@code majority_sign_method}, {@code svd_rank},
+     *                 parsed into the merger's options record (unknown keys are errors)
      * @param seed     seed of the random masks (DARE)
      */
-    public static AttachedAdapter addWeighted(PeftModel model, Merger merger, Adapter lora, List<String> adapters,
+    public static AttachedAdapter addWeighted(PeftModel model, Merger<?> merger, Adapter lora, List<String> adapters,
                                               List<Double> weights, String newName, String combinationType,
                                               Map<String, Object> options, long seed) {
         if (model.adapters().containsKey(newName)) {
@@ -72,11 +70,7 @@ public final class AdapterArithmetic {
         if (new LinkedHashSet<>(adapters).size() != adapters.size()) {
             throw new ConfigException("adapters", "an adapter is listed twice: " + adapters);
         }
-        for (String k : options.keySet()) {
-            if (PER_CALL_OPTIONS.contains(k)) {
-                throw new ConfigException(k, "is a test hook of single Merger.combine calls, not a model option");
-            }
-        }
+        Configured.Merge<?> configured = Configured.merger(merger, options, "");
         List<AttachedAdapter> inputs = new ArrayList<>();
         for (String n : adapters) {
             AttachedAdapter a = model.adapter(n);
@@ -86,11 +80,7 @@ public final class AdapterArithmetic {
         // PEFT: a single adapter is always combined linearly (a rescaled copy).
         String type = adapters.size() == 1 ? "linear" : combinationType;
         List<Integer> ranks = inputs.stream().map(AdapterArithmetic::rank).toList();
-        int newRank = merger.combinedRank(type, ranks, options);
-        Map<String, Object> mergeOptions = new HashMap<>(options);
-        if (type.endsWith("svd")) {
-            mergeOptions.put("svd_rank", newRank);   // every site gets the global rank, as in PEFT
-        }
+        int newRank = configured.combinedRank(type, ranks);
 
         AdapterConfig config = newConfig(lora, inputs, newRank);
         AttachedAdapter created = model.addAdapter(newName, lora, config, seed);
@@ -107,7 +97,7 @@ public final class AdapterArithmetic {
             }
             Random random = new Random(seed);
             for (Map.Entry<String, LowRankSite> e : newSites.entrySet()) {
-                combineSite(e.getKey(), e.getValue(), inputs, weights, merger, type, mergeOptions, random);
+                combineSite(e.getKey(), e.getValue(), inputs, weights, configured, type, newRank, random);
             }
         } catch (RuntimeException e) {
             model.deleteAdapter(newName);
@@ -117,7 +107,7 @@ public final class AdapterArithmetic {
     }
 
     private static void combineSite(String path, LowRankSite target, List<AttachedAdapter> inputs,
-                                    List<Double> weights, Merger merger, String type, Map<String, Object> options,
+                                    List<Double> weights, Configured.Merge<?> merger, String type, int rank,
                                     Random random) {
         List<LowRankUpdate> updates = new ArrayList<>();
         List<Double> w = new ArrayList<>();
@@ -136,7 +126,7 @@ public final class AdapterArithmetic {
             }
             return;
         }
-        LowRankUpdate u = merger.combine(type, updates, w, options, random);
+        LowRankUpdate u = merger.combine(type, updates, w, rank, random);   // svd: the global rank, as in PEFT
         try (NDArray a = padRows(u.loraA(), a0.getShape()); NDArray b = padCols(u.loraB(), b0.getShape())) {
             if (Math.abs(u.scaling() - 1) > 1e-12) {
                 a.muli(u.scaling());   // the SPI promises scaling 1; fold any other value in, to be safe

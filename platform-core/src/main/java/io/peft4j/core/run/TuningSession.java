@@ -19,6 +19,7 @@ import io.peft4j.core.model.TextTokenizer;
 import io.peft4j.core.peft.AdapterFiles;
 import io.peft4j.core.peft.LlamaAdapterHost;
 import io.peft4j.core.peft.PeftModel;
+import io.peft4j.core.plugin.Configured;
 import io.peft4j.core.plugin.InstalledExtensions;
 import io.peft4j.core.quant.BaseQuantization;
 import io.peft4j.core.quant.MergeReport;
@@ -86,9 +87,8 @@ public final class TuningSession implements AutoCloseable {
             // QLoRA as bitsandbytes does it: each base linear is quantized as soon as it is read, so no float copy
             // of the whole model ever exists - unless something must see the full-precision base first (pruning,
             // an initializer plugin such as PiSSA or LoftQ); then the base is quantized after the adapters exist.
-            boolean onLoad = plan.quantizer() != null && !needsFullPrecisionBase(plan, ext);
-            PlannedQuantization planned = plan.quantizer() == null ? null
-                    : new PlannedQuantization(plan.quantizer(), plan.config().quantization().options());
+            PlannedQuantization<?> planned = plan.quantization();
+            boolean onLoad = planned != null && !needsFullPrecisionBase(plan, ext);
             LlamaModel model = LlamaModel.load(plan.modelDir(), manager, false, quantizedLinears(plan, ext),
                     onLoad ? planned : null);
             TextTokenizer tokenizer = TextTokenizer.load(plan.modelDir().resolve("tokenizer.json"));
@@ -107,9 +107,9 @@ public final class TuningSession implements AutoCloseable {
                 peft.addAdapter(a.name(), a.method(), a.config(), seed);
                 names.add(a.name());
             }
-            if (plan.quantizer() != null && !onLoad) {
+            if (planned != null && !onLoad) {
                 // Layer by layer: each mapped float weight is released once its quantized form exists.
-                BaseQuantization.quantize(model, plan.quantizer(), plan.config().quantization().options());
+                BaseQuantization.quantize(model, planned);
             }
             peft.setActive(names);
             return new TuningSession(plan, ext, manager, model, tokenizer, peft, masks);
@@ -142,7 +142,8 @@ public final class TuningSession implements AutoCloseable {
     static QuantizedLinearResolver quantizedLinears(RunPlan plan, InstalledExtensions ext) {
         Path configJson = plan.modelDir().resolve("config.json");
         return QuantizedLinearResolver.of(ext.quantizers().values(),
-                q -> QuantizedExport.optionsFor(configJson, q.id()));
+                q -> Configured.savedQuantization(q, QuantizedExport.optionsFor(configJson, q.id()),
+                        configJson + ": " + QuantizedExport.PEFT4J_KEY + ".options"));
     }
 
     /**
@@ -324,7 +325,7 @@ public final class TuningSession implements AutoCloseable {
     /** Activation checkpointing as configured; by default on with a quantized base. */
     private boolean gradientCheckpointing() {
         Boolean configured = plan.config().training().gradientCheckpointing();
-        return configured != null ? configured : plan.quantizer() != null;
+        return configured != null ? configured : plan.quantization() != null;
     }
 
     /**
@@ -339,7 +340,7 @@ public final class TuningSession implements AutoCloseable {
     private RankAllocator.Schedule startAllocator(RunPlan.PlannedAdapter a, int totalSteps) {
         String field = "adapters." + a.name();
         try {
-            return a.allocator().start(peft.adapter(a.name()).instance(), a.allocatorOptions(), totalSteps);
+            return a.allocator().start(peft.adapter(a.name()).instance(), totalSteps);
         } catch (ConfigException e) {
             throw e.under(field);
         }
@@ -347,16 +348,10 @@ public final class TuningSession implements AutoCloseable {
 
     private List<ParamGroup> policyGroups(List<Parameter> trainable, OptimizerSettings settings) {
         try {
-            return plan.policy().group(trainable, settings, policyOptions());
+            return plan.policy().group(trainable, settings);
         } catch (ConfigException e) {
             throw e.under("optimizer.policy");
         }
-    }
-
-    private java.util.Map<String, Object> policyOptions() {
-        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>(plan.config().optimizer().policy());
-        m.remove("id");
-        return m;
     }
 
     // ------------------------------------------------------------------------------------------------ pruning
@@ -421,8 +416,7 @@ public final class TuningSession implements AutoCloseable {
 
     private void reapplyMasks() {
         if (masks != null) {
-            masks.apply(model, plan.quantizer() == null ? null
-                    : w -> plan.quantizer().quantize(w, plan.config().quantization().options()));
+            masks.apply(model, plan.quantization() == null ? null : plan.quantization()::quantize);
         }
     }
 
