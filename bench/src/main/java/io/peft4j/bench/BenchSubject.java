@@ -118,8 +118,8 @@ final class BenchSubject implements AutoCloseable {
             // FULL updates the base weights in place: they must not be read-only mapped file memory.
             // QLoRA on a model directory quantizes while loading (LoRA's init does not read the base weights), so
             // load time and peak RSS are those of the streaming loader.
-            PlannedQuantization onLoad = o.baseQuant() == null || c.mode() == BenchMode.FULL ? null
-                    : new PlannedQuantization(quantizer(o, runtime), Map.of());
+            PlannedQuantization<?> onLoad = o.baseQuant() == null || c.mode() == BenchMode.FULL ? null
+                    : quantizer(o, runtime);
             long t0 = System.nanoTime();
             model = LlamaModel.load(c.modelDir(), root, c.mode() == BenchMode.FULL, null, onLoad);
             loadSeconds = (System.nanoTime() - t0) / 1e9;
@@ -159,7 +159,7 @@ final class BenchSubject implements AutoCloseable {
                 if (o.baseQuant() != null && !quantizedOnLoad) {
                     // QLoRA on a random shape: the adapter is created on the full-precision base, then the base is
                     // quantized.
-                    BaseQuantization.quantize(model, quantizer(o, runtime), Map.of());
+                    BaseQuantization.quantize(model, quantizer(o, runtime));
                 }
             }
             for (Parameter p : trainable) {
@@ -173,13 +173,15 @@ final class BenchSubject implements AutoCloseable {
         }
     }
 
-    private static Quantizer quantizer(BenchOptions o, PluginRuntime runtime) {
+    /** The {@code --quant} quantizer with its default options. */
+    private static PlannedQuantization<?> quantizer(BenchOptions o, PluginRuntime runtime) {
         if (runtime == null) {
             throw new IllegalStateException("--quant needs the plugin runtime");
         }
-        return runtime.extensions().quantizer(o.baseQuant()).orElseThrow(() -> new IllegalArgumentException("--quant "
-                + o.baseQuant() + ": no installed quantizer with that id; installed: "
+        Quantizer<?> q = runtime.extensions().quantizer(o.baseQuant()).orElseThrow(() -> new IllegalArgumentException(
+                "--quant " + o.baseQuant() + ": no installed quantizer with that id; installed: "
                 + runtime.extensions().quantizers().keySet()));
+        return io.peft4j.core.plugin.Configured.quantization(q, Map.of(), "--quant");
     }
 
     long tokens() {

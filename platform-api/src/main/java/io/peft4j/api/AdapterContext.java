@@ -28,7 +28,7 @@ public interface AdapterContext {
      * The quantization the base linears will get after the adapters are initialised (the run's {@code quantization}
      * section), or empty for a full-precision base. Initializers see the full-precision weight either way.
      */
-    default Optional<PlannedQuantization> plannedQuantization() {
+    default Optional<PlannedQuantization<?>> plannedQuantization() {
         return Optional.empty();
     }
 

@@ -1,7 +1,6 @@
 package io.peft4j.api;
 
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import org.pf4j.ExtensionPoint;
@@ -10,8 +9,11 @@ import org.pf4j.ExtensionPoint;
  * Combines several adapters into a new one (Hugging Face PEFT's {@code add_weighted_adapter}): task arithmetic,
  * concatenation, SVD re-factorisation, TIES, DARE, magnitude pruning. Merging an adapter into the base weights is
  * done by each {@link LinearSiteModule} itself; a Merger builds new adapters.
+ *
+ * @param <O> the options record ({@code density}, {@code majority_sign_method}, {@code svd_rank} ...), see
+ *            {@link ExtensionOptions}
  */
-public interface Merger extends ExtensionPoint {
+public interface Merger<O extends ExtensionOptions> extends ExtensionPoint {
 
     /** The id, e.g. {@code weighted}. */
     String id();
@@ -33,19 +35,24 @@ public interface Merger extends ExtensionPoint {
     /** Combination types offered, e.g. {@code linear, cat, svd, ties, dare_linear, dare_ties, magnitude_prune}. */
     Set<String> combinationTypes();
 
+    /** The options record type; the platform parses the merge options into it and validates it. */
+    Class<O> optionsType();
+
     /**
      * The rank of the combined adapter, or a {@link ConfigException} when the inputs are incompatible for this
-     * type (e.g. {@code linear} with different ranks).
+     * type (e.g. {@code linear} with different ranks) or the options do not fit it (e.g. a pruning type without
+     * {@code density}).
      */
-    int combinedRank(String combinationType, List<Integer> ranks, Map<String, Object> options);
+    int combinedRank(String combinationType, List<Integer> ranks, O options);
 
     /**
      * Combines the updates of one site. The result has scaling 1.
      *
      * @param weights one weight per input (may be negative)
-     * @param options {@code density}, {@code majority_sign_method}, {@code svd_rank}, {@code svd_clamp} ...
+     * @param rank    the combined adapter's rank ({@link #combinedRank} over all its inputs): types that
+     *                re-factorise (svd) produce this rank at every site, as PEFT does
      * @param random  seeded source for random masks (DARE)
      */
-    LowRankUpdate combine(String combinationType, List<LowRankUpdate> inputs, List<Double> weights,
-                          Map<String, Object> options, Random random);
+    LowRankUpdate combine(String combinationType, List<LowRankUpdate> inputs, List<Double> weights, int rank,
+                          O options, Random random);
 }

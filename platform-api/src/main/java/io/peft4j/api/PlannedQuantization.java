@@ -1,15 +1,22 @@
 package io.peft4j.api;
 
-import java.util.Map;
+import ai.djl.ndarray.NDArray;
 import java.util.Objects;
 
 /**
- * How the run will store the base linears once adapters are initialised: the configured {@link Quantizer} and its
- * options. Initializers that compensate quantization error (LoftQ) simulate it; others ignore it.
+ * A {@link Quantizer} with its parsed options: how the run stores (or will store, once adapters are initialised)
+ * the base linears. Initializers that compensate quantization error (LoftQ) simulate it; others ignore it.
+ *
+ * @param <O> the quantizer's options type
  */
-public record PlannedQuantization(Quantizer quantizer, Map<String, Object> options) {
+public record PlannedQuantization<O extends ExtensionOptions>(Quantizer<O> quantizer, O options) {
     public PlannedQuantization {
         Objects.requireNonNull(quantizer, "quantizer");
-        options = options == null ? Map.of() : Map.copyOf(options);
+        Objects.requireNonNull(options, "options");
+    }
+
+    /** {@code quantizer.quantize(weight, options)}. */
+    public QuantizedWeight quantize(NDArray weight) {
+        return quantizer.quantize(weight, options);
     }
 }

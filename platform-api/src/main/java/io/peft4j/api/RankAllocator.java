@@ -1,15 +1,17 @@
 package io.peft4j.api;
 
 import ai.djl.ndarray.NDArray;
-
 import java.util.Map;
 import org.pf4j.ExtensionPoint;
 
 /**
  * Decides the rank of each adapted module, statically (before creation) or during training (AdaLoRA's budget
  * schedule). Selected by {@code rank_allocator:} in the configuration.
+ *
+ * @param <O> the options record (the keys of {@code rank_allocator:} besides {@code id}), see
+ *            {@link ExtensionOptions}
  */
-public interface RankAllocator extends ExtensionPoint {
+public interface RankAllocator<O extends ExtensionOptions> extends ExtensionPoint {
 
     /** The id, e.g. {@code adalora}. */
     String id();
@@ -20,13 +22,24 @@ public interface RankAllocator extends ExtensionPoint {
     /** Whether this allocator can drive adapters of the given method id. */
     boolean supports(String method);
 
+    /** The options record type; the platform parses {@code rank_allocator:} into it and validates it. */
+    Class<O> optionsType();
+
+    /**
+     * Checks the options against the configuration of the adapter they drive (one the allocator
+     * {@link #supports}), when the run configuration is validated, before any tensor exists. Throw
+     * {@link ConfigException} naming the option.
+     */
+    default void validate(AdapterConfig config, O options) {
+    }
+
     /**
      * Starts allocation for one adapter.
      *
-     * @param options    allocator options from the configuration (validated here; throw {@link ConfigException})
+     * @param options    the parsed allocator options
      * @param totalSteps the number of optimizer steps the run will make
      */
-    Schedule start(AdapterInstance adapter, Map<String, Object> options, int totalSteps);
+    Schedule start(AdapterInstance adapter, O options, int totalSteps);
 
     /** Per-run allocation state. */
     interface Schedule {

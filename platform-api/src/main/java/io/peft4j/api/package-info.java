@@ -13,6 +13,8 @@
  *   <li>{@link io.peft4j.api.Merger} - combines several adapters into a new one (task arithmetic, TIES, DARE ...);</li>
  *   <li>{@link io.peft4j.api.OptimizerPolicy} - per-parameter-group learning rates and weight decay (LoRA+).</li>
  * </ul>
+ * The last four take typed options: a record implementing {@link io.peft4j.api.ExtensionOptions} named by their
+ * {@code optionsType()}, parsed by the platform with the same rules as an {@link io.peft4j.api.AdapterConfig}.
  *
  * <p>Tensors are DJL {@code NDArray}s created by the platform's single PyTorch engine; plugins never bundle DJL.
  * Shapes follow torch / Hugging Face conventions: a linear weight is {@code [out, in]} and

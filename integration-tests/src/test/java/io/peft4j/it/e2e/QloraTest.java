@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDManager;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.peft4j.api.ConfigException;
+import io.peft4j.core.plugin.Configured;
 import io.peft4j.core.cli.Main;
 import io.peft4j.core.config.RunConfig;
 import io.peft4j.core.config.RunConfigParser;
@@ -237,8 +238,8 @@ class QloraTest {
                 MergeReport mr = s.mergeAndReport(List.of("default"));
                 assertThat(mr.requantizedLinears()).isZero();
                 assertThat(mr.change().maxAbs()).isLessThan(1e-4);
-                QuantizationReport qr = BaseQuantization.quantizeAndReport(s.model(),
-                        rt.extensions().quantizer(method).orElseThrow(), Map.of(), s.probe());
+                QuantizationReport qr = BaseQuantization.quantizeAndReport(s.model(), Configured.quantization(
+                        rt.extensions().quantizer(method).orElseThrow(), Map.of(), "--quantize"), s.probe());
                 reports.put(method, qr);
                 quantizedLogits = logits(s);
                 QuantizedExport.write(s.model(), s.plan().modelDir(), dir);
@@ -309,7 +310,8 @@ class QloraTest {
                 .isInstanceOf(ConfigException.class).hasMessageContaining("quantization.options.quant_type");
         assertThatThrownBy(() -> RunConfigValidator.validate(run("bundled:stories260K", LORA,
                 "{method: nf4, options: {dobule_quant: false}}", 1, out), rt.extensions()))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("dobule_quant");
+                .isInstanceOf(ConfigException.class).hasMessageContaining("quantization.options.dobule_quant")
+                .hasMessageContaining("did you mean 'double_quant'");
         assertThatThrownBy(() -> RunConfigValidator.validate(run("bundled:stories260K", LORA,
                 "{method: int8, options: {blocksize: 3}}", 1, out), rt.extensions()))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("quantization.options.blocksize");

@@ -9,11 +9,11 @@ import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.BaseWeight;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.PlannedQuantization;
-import io.peft4j.api.Quantizer;
 import io.peft4j.core.config.RunConfigParser;
 import io.peft4j.core.io.SafetensorsCheckpoint;
 import io.peft4j.core.io.SafetensorsWriter;
 import io.peft4j.core.model.AdaptableLinear;
+import io.peft4j.core.plugin.Configured;
 import io.peft4j.core.model.BundledModel;
 import io.peft4j.core.model.LlamaModel;
 import io.peft4j.core.model.ModelLoadException;
@@ -154,8 +154,10 @@ class StreamingLoadTest {
         }
     }
 
-    private static Quantizer nf4() {
-        return rt.extensions().quantizer("nf4").orElseThrow();
+    /** The installed nf4 quantizer with {@code options} parsed as {@code quantization.options} are. */
+    private static PlannedQuantization<?> nf4(Map<String, Object> options) {
+        return Configured.quantization(rt.extensions().quantizer("nf4").orElseThrow(), options,
+                "quantization.options");
     }
 
     @Test
@@ -172,9 +174,9 @@ class StreamingLoadTest {
         Path[] dirs = writeBf16Sharded();
         Map<String, Object> opts = Map.of("double_quant", true);
         try (LlamaModel streamed = LlamaModel.load(dirs[0], root, false, null,
-                new PlannedQuantization(nf4(), opts));
+                nf4(opts));
              LlamaModel after = LlamaModel.load(dirs[0], root)) {
-            BaseQuantization.quantize(after, nf4(), opts);
+            BaseQuantization.quantize(after, nf4(opts));
             List<String> quantized = new ArrayList<>();
             for (AdaptableLinear l : streamed.linears().values()) {
                 if (l.quantized()) {
@@ -213,7 +215,7 @@ class StreamingLoadTest {
             plain = logits(s.model());
         }
         try (LlamaModel after = LlamaModel.load(dirs[0], root)) {
-            BaseQuantization.quantize(after, nf4(), Map.of());
+            BaseQuantization.quantize(after, nf4(Map.of()));
             // LoRA's B starts at zero, so the run's logits are the quantized base's.
             assertThat(plain).containsExactly(logits(after));
         }

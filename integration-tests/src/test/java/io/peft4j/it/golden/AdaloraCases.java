@@ -15,6 +15,7 @@ import io.peft4j.api.LinearSiteModule;
 import io.peft4j.api.Parameter;
 import io.peft4j.api.PeftKeys;
 import io.peft4j.api.RankAllocator;
+import io.peft4j.core.plugin.Configured;
 import io.peft4j.core.model.AdaptableLinear;
 import io.peft4j.core.peft.AdapterConfigCodec;
 import io.peft4j.core.peft.AttachedAdapter;
@@ -134,7 +135,7 @@ final class AdaloraCases {
 
         JsonNode schedule = c.expected().get("schedule");
         int lastStep = schedule.get(schedule.size() - 1).get("step").asInt();
-        RankAllocator.Schedule s = allocator().start(a.instance(), Map.of(), lastStep + 1);
+        RankAllocator.Schedule s = allocator().start(a.instance(), lastStep + 1);
         assertThat(s.currentRanks().values().stream().mapToInt(Integer::intValue).sum())
                 .isEqualTo(c.expected().get("init_bgt").asInt()).isEqualTo(initR * n);
         int allocated = initR * n;
@@ -186,7 +187,7 @@ final class AdaloraCases {
         cfg.put("target_modules", paths);
         AttachedAdapter a = new PeftModel(host, x -> Optional.empty()).addAdapter(c.config().path("adapter_name")
                 .asText("default"), adalora, AdapterConfigCodec.parseLenient(adalora, cfg, c.name()), 0);
-        RankAllocator.Schedule s = allocator().start(a.instance(), Map.of(), 0);
+        RankAllocator.Schedule s = allocator().start(a.instance(), 0);
         Map<String, NDArray> params = new HashMap<>();
         for (Parameter p : a.instance().parameters()) {
             params.put(p.name(), p.value());
@@ -269,9 +270,11 @@ final class AdaloraCases {
         assertThat(AdapterConfigCodec.toPeftJson(adalora, cfg, null)).containsEntry("peft_type", "ADALORA");
     }
 
-    private static RankAllocator allocator() {
-        return InstalledGoldenTest.extensions().rankAllocator("adalora").orElseThrow(() -> new AssertionError(
-                "method adalora is installed but its rank allocator 'adalora' is not"));
+    /** The installed allocator with no options (the schedule comes from the adapter's config). */
+    private static Configured.Allocator<?> allocator() {
+        RankAllocator<?> r = InstalledGoldenTest.extensions().rankAllocator("adalora").orElseThrow(() ->
+                new AssertionError("method adalora is installed but its rank allocator 'adalora' is not"));
+        return Configured.allocator(r, Map.of(), "rank_allocator");
     }
 
     /** The plugin schedule's documented diagnostic view (see the class comment). */

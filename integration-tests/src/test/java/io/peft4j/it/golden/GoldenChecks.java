@@ -30,15 +30,15 @@ final class GoldenChecks {
             return installed("adapter", ext.adapter(claims.param("adapter")));
         }
 
-        Quantizer quantizer() {
+        Quantizer<?> quantizer() {
             return installed("quantizer", ext.quantizer(claims.param("quantizer")));
         }
 
-        Merger merger() {
+        Merger<?> merger() {
             return installed("merger", ext.merger(claims.param("merger")));
         }
 
-        OptimizerPolicy optimizerPolicy() {
+        OptimizerPolicy<?> optimizerPolicy() {
             return installed("optimizer_policy", ext.optimizerPolicy(claims.param("optimizer_policy")));
         }
 

@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.peft4j.api.OptimizerPolicy;
+import io.peft4j.core.plugin.Configured;
 import io.peft4j.api.OptimizerSettings;
 import io.peft4j.api.ParamGroup;
 import io.peft4j.api.ParamRole;
@@ -52,7 +53,7 @@ final class LoraPlusCases {
         return name.endsWith(".bias") ? ParamRole.BIAS : ParamRole.DENSE;
     }
 
-    static void paramGroups(GoldenCase c, OptimizerPolicy policy, NDManager m) {
+    static void paramGroups(GoldenCase c, OptimizerPolicy<?> policy, NDManager m) {
         List<Parameter> trainable = new ArrayList<>();
         Map<String, String> assignment = new LinkedHashMap<>();
         for (JsonNode p : c.inputs().get("parameters")) {
@@ -71,7 +72,7 @@ final class LoraPlusCases {
         }
         // The run's own weight decay must not leak into the groups (PEFT uses loraplus_weight_decay).
         OptimizerSettings base = new OptimizerSettings(c.config().get("lr").asDouble(), 0.5, 0.9, 0.999, 1e-8);
-        List<ParamGroup> groups = policy.group(trainable, base, options);
+        List<ParamGroup> groups = Configured.policy(policy, options, "optimizer.policy").group(trainable, base);
         for (ParamGroup g : groups) {
             for (Parameter p : g.parameters()) {
                 assertThat(assignment.put(p.name(), g.name())).as(c.name() + ": " + p.name() + " in two groups")

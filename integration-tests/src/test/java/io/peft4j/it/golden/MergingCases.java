@@ -7,36 +7,40 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.peft4j.api.LowRankUpdate;
 import io.peft4j.api.Merger;
+import io.peft4j.core.plugin.Configured;
+import io.peft4j.plugins.testkit.KeepMaskRandom;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import io.peft4j.plugins.testkit.KeepMaskRandom;
 
 /**
  * The {@code add_weighted_*} golden cases through the installed {@link Merger} {@code weighted}: combined rank
  * (= new r = new lora_alpha, scaling 1), the combined factors, and {@code delta_weight = B A}. SVD results are only
  * defined up to the sign of each singular pair, so there the case gives sign-invariant quantities: delta_weight
- * and the singular values (the column norms of {@code B = U diag(S)}); A must have orthonormal rows. DARE masks are
- * injected through the merger's {@code dare_keep_masks} option.
+ * and the singular values (the column norms of {@code B = U diag(S)}); A must have orthonormal rows. DARE's masks
+ * are PEFT's, replayed through the {@code Random} in the order the merger documents (every A mask, then every B).
  */
 final class MergingCases {
     private MergingCases() {
     }
 
-    static void run(GoldenCase c, Merger merger, NDManager m) {
+    static void run(GoldenCase c, Merger<?> merger, NDManager m) {
         List<String> names = new ArrayList<>();
         c.config().get("adapters").forEach(n -> names.add(n.asText()));
         List<LowRankUpdate> inputs = new ArrayList<>();
         List<Integer> ranks = new ArrayList<>();
-        List<Map<String, NDArray>> masks = new ArrayList<>();
+        List<NDArray> masksA = new ArrayList<>();
+        List<NDArray> masksB = new ArrayList<>();
         for (String n : names) {
             inputs.add(new LowRankUpdate(c.input(m, n + ".lora_A"), c.input(m, n + ".lora_B"),
                     c.config().get(n).get("scaling").asDouble()));
             ranks.add(c.config().get(n).get("r").asInt());
             if (c.hasInput(n + ".lora_A.dare_keep_mask")) {
-                masks.add(Map.of("lora_A", c.input(m, n + ".lora_A.dare_keep_mask"),
-                        "lora_B", c.input(m, n + ".lora_B.dare_keep_mask")));
+                masksA.add(c.input(m, n + ".lora_A.dare_keep_mask"));
+                masksB.add(c.input(m, n + ".lora_B.dare_keep_mask"));
             }
         }
         List<Double> weights = new ArrayList<>();
@@ -47,14 +51,18 @@ final class MergingCases {
                 options.put(k, c.config().get(k).isTextual() ? c.config().get(k).asText() : c.config().get(k).numberValue());
             }
         }
-        if (!masks.isEmpty()) {
-            options.put("dare_keep_masks", masks);
-        }
+        Configured.Merge<?> configured = Configured.merger(merger, options, "");
         String type = c.config().get("combination_type").asText();
-        int rank = merger.combinedRank(type, ranks, options);
+        int rank = configured.combinedRank(type, ranks);
         assertThat(rank).as(c.name() + ": new_r").isEqualTo(c.expected().get("new_r").asInt());
         assertThat(rank).as(c.name() + ": new_lora_alpha (scaling 1)").isEqualTo(c.expected().get("new_lora_alpha").asInt());
-        LowRankUpdate out = merger.combine(type, inputs, weights, options, new Random(0));
+        List<NDArray> masks = new ArrayList<>(masksA);
+        masks.addAll(masksB);
+        Random random = masks.isEmpty() ? new Random(0) : new KeepMaskRandom(masks);
+        LowRankUpdate out = configured.combine(type, inputs, weights, rank, random);
+        if (random instanceof KeepMaskRandom k) {
+            assertThat(k.remaining()).as(c.name() + ": every mask entry drawn once").isZero();
+        }
         assertThat(out.scaling()).as(c.name() + ": scaling of the combined update").isEqualTo(1.0);
         if (c.expected().has("lora_A")) {
             c.assertClose("lora_A", out.loraA(), c.expected(m, "lora_A"));

@@ -10,6 +10,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.peft4j.api.QuantizedWeight;
 import io.peft4j.api.Quantizer;
+import io.peft4j.core.plugin.Configured;
 import io.peft4j.core.model.AdaptableLinear;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -53,13 +54,18 @@ final class Nf4Cases {
         return o;
     }
 
+    /** Quantizes with the options map parsed as the platform parses {@code quantization.options}. */
+    private static QuantizedWeight quantize(Quantizer<?> q, NDArray weight, Map<String, Object> options) {
+        return Configured.quantization(q, options, "quantization.options").quantize(weight);
+    }
+
     /**
      * nf4_code_tables: the stored {@code quant_map} / {@code nested_quant_map} are the golden tables (and their
      * float32 bit patterns); quantizing the 16 code values themselves (absmax 1) gives the indices 0..15.
      */
-    static void codeTables(GoldenCase c, Quantizer q, NDManager m) {
+    static void codeTables(GoldenCase c, Quantizer<?> q, NDManager m) {
         NDArray code = c.expected(m, "nf4_code");
-        try (QuantizedWeight w = q.quantize(code.reshape(1, 16), Map.of("double_quant", true))) {
+        try (QuantizedWeight w = quantize(q, code.reshape(1, 16), Map.of("double_quant", true))) {
             Map<String, NDArray> sd = w.stateDict(PREFIX);
             c.assertClose("weight.quant_map", sd.get(W + ".quant_map"), code);
             c.assertClose("weight.nested_quant_map", sd.get(W + ".nested_quant_map"),
@@ -81,8 +87,8 @@ final class Nf4Cases {
     }
 
     /** nf4_quantize: packed bytes, float absmax, dequantized weight (no double quantization). */
-    static void nf4Quantize(GoldenCase c, Quantizer q, NDManager m) {
-        try (QuantizedWeight w = q.quantize(c.input(m, "weight"), options(c))) {
+    static void nf4Quantize(GoldenCase c, Quantizer<?> q, NDManager m) {
+        try (QuantizedWeight w = quantize(q, c.input(m, "weight"), options(c))) {
             Map<String, NDArray> sd = w.stateDict(PREFIX);
             assertExact(c, "packed (weight)", sd.get(W), c.expected(m, "packed"));
             assertThat(sd.get(W + ".absmax").getDataType()).as(c.name() + ": absmax dtype").isEqualTo(DataType.FLOAT32);
@@ -97,9 +103,9 @@ final class Nf4Cases {
      * nf4_quantize_double_quant: packed, quantized_absmax (uint8 {@code weight.absmax}), nested_absmax, offset
      * ({@code nested_offset} in the quant-state JSON), absmax before and after double quantization, dequantized.
      */
-    static void nf4QuantizeDoubleQuant(GoldenCase c, Quantizer q, NDManager m) {
+    static void nf4QuantizeDoubleQuant(GoldenCase c, Quantizer<?> q, NDManager m) {
         NDArray weight = c.input(m, "weight");
-        try (QuantizedWeight w = q.quantize(weight, options(c))) {
+        try (QuantizedWeight w = quantize(q, weight, options(c))) {
             Map<String, NDArray> sd = w.stateDict(PREFIX);
             checkDoubleQuant(c, sd, m, "quantized_absmax", "nested_absmax", "offset");
             c.assertClose("absmax_dequantized", absmaxFromStateDict(sd, m), c.expected(m, "absmax_dequantized"));
@@ -108,7 +114,7 @@ final class Nf4Cases {
         // The float absmax before double quantization is what the same quantizer stores without it.
         Map<String, Object> plain = new LinkedHashMap<>(options(c));
         plain.put("double_quant", false);
-        try (QuantizedWeight w = q.quantize(weight, plain)) {
+        try (QuantizedWeight w = quantize(q, weight, plain)) {
             c.assertClose("absmax", w.stateDict(PREFIX).get(W + ".absmax"), c.expected(m, "absmax"));
         }
     }
@@ -120,7 +126,7 @@ final class Nf4Cases {
      * {@code blockwise8(v, 256)}: {@code weight.absmax} = quantized, {@code nested_absmax}, {@code nested_offset} =
      * offset; and the dequantized element {@code [j, 0]} is {@code NF4[15] · absmax'[j] = absmax'[j]}.
      */
-    static void blockwise8DynamicAbsmaxQuant(GoldenCase c, Quantizer q, NDManager m) {
+    static void blockwise8DynamicAbsmaxQuant(GoldenCase c, Quantizer<?> q, NDManager m) {
         assertThat(c.config().get("blocksize").asInt()).as(c.name() + ": nested block size").isEqualTo(256);
         float[] v = c.input(m, "absmax_values").toFloatArray();
         int bs = 64;
@@ -129,7 +135,7 @@ final class Nf4Cases {
             assertThat(v[j]).as(c.name() + ": absmax values are positive").isPositive();
             x[j * bs] = v[j];
         }
-        try (QuantizedWeight w = q.quantize(m.create(x, new Shape(v.length, bs)),
+        try (QuantizedWeight w = quantize(q, m.create(x, new Shape(v.length, bs)),
                 Map.of("blocksize", bs, "double_quant", true))) {
             Map<String, NDArray> sd = w.stateDict(PREFIX);
             checkDoubleQuant(c, sd, m, "quantized", "nested_absmax", "offset");
@@ -141,8 +147,8 @@ final class Nf4Cases {
     }
 
     /** nf4_zero_block (platform convention): all-zero blocks pack to 0x77 with absmax 0 and dequantize to 0. */
-    static void nf4ZeroBlock(GoldenCase c, Quantizer q, NDManager m) {
-        try (QuantizedWeight w = q.quantize(c.input(m, "weight"), options(c))) {
+    static void nf4ZeroBlock(GoldenCase c, Quantizer<?> q, NDManager m) {
+        try (QuantizedWeight w = quantize(q, c.input(m, "weight"), options(c))) {
             Map<String, NDArray> sd = w.stateDict(PREFIX);
             assertExact(c, "packed (weight)", sd.get(W), c.expected(m, "packed"));
             c.assertClose("absmax", sd.get(W + ".absmax"), c.expected(m, "absmax"));
@@ -155,8 +161,8 @@ final class Nf4Cases {
      * the base through the platform's {@link AdaptableLinear} holding the quantized weight and the LoRA term in
      * plain tensor ops.
      */
-    static void qloraForward(GoldenCase c, Quantizer q, NDManager m) {
-        QuantizedWeight w = q.quantize(c.input(m, "weight_fp32_before_quant"), options(c));
+    static void qloraForward(GoldenCase c, Quantizer<?> q, NDManager m) {
+        QuantizedWeight w = quantize(q, c.input(m, "weight_fp32_before_quant"), options(c));
         Map<String, NDArray> sd = w.stateDict(PREFIX);
         assertExact(c, "packed (weight)", sd.get(W), c.expected(m, "packed"));
         checkDoubleQuant(c, sd, m, "quantized_absmax", "nested_absmax", "offset");

@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** add_weighted_adapter on stories260K through the installed merging plugin. */
 class AdapterArithmeticTest {
     private static PluginRuntime rt;
-    private static Merger merger;
+    private static Merger<?> merger;
     private static Adapter lora;
 
     @TempDir
@@ -122,6 +122,18 @@ class AdapterArithmeticTest {
                         List.of(1.0, 1.0), "x", "ties_svd", Map.of("density", d), 0))
                         .isInstanceOf(ConfigException.class).hasMessageContaining("density: must be in (0, 1]");
             }
+            // Options are parsed into the merger's record: an unknown key names the nearest valid one; DARE's masks
+            // are no option (a test replays them through the Random).
+            assertThatThrownBy(() -> AdapterArithmetic.addWeighted(s.peft(), merger, List.of("a", "b"),
+                    List.of(1.0, 1.0), "x", "ties_svd", Map.of("densty", 0.5), 0))
+                    .isInstanceOf(ConfigException.class).hasMessageStartingWith("densty: unknown option for merger "
+                            + "'weighted'; did you mean 'density'?");
+            assertThatThrownBy(() -> AdapterArithmetic.addWeighted(s.peft(), merger, List.of("a", "b"),
+                    List.of(1.0, 1.0), "x", "dare_linear", Map.of("density", 0.5, "dare_keep_masks", List.of()), 0))
+                    .isInstanceOf(ConfigException.class).hasMessageStartingWith("dare_keep_masks: unknown option");
+            assertThatThrownBy(() -> AdapterArithmetic.addWeighted(s.peft(), merger, List.of("a", "b"),
+                    List.of(1.0, 1.0), "x", "svd", Map.of("svd_rank", "two"), 0))
+                    .isInstanceOf(ConfigException.class).hasMessageStartingWith("svd_rank: expected a whole number");
             assertThatThrownBy(() -> AdapterArithmetic.addWeighted(s.peft(), merger, List.of("a", "b"),
                     List.of(1.0, 1.0), "a", "cat", Map.of(), 0))
                     .isInstanceOf(ConfigException.class).hasMessageContaining("\"a\" is already loaded");

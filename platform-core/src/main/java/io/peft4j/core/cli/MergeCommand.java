@@ -7,6 +7,7 @@ import io.peft4j.core.config.RunConfigParser;
 import io.peft4j.core.peft.AdapterArithmetic;
 import io.peft4j.core.peft.AdapterFiles;
 import io.peft4j.core.peft.AttachedAdapter;
+import io.peft4j.core.plugin.Configured;
 import io.peft4j.core.plugin.PluginRuntime;
 import io.peft4j.core.quant.BaseQuantization;
 import io.peft4j.core.quant.MergeReport;
@@ -122,7 +123,7 @@ final class MergeCommand implements Callable<Integer> {
         if (weights.isEmpty()) {
             throw new ConfigException("--weights", "required with --combine: one weight per adapter, e.g. 0.7,0.3");
         }
-        Merger m = rt.extensions().merger(merger).orElseThrow(() -> new ConfigException("--merger",
+        Merger<?> m = rt.extensions().merger(merger).orElseThrow(() -> new ConfigException("--merger",
                 "no installed plugin provides merger '" + merger + "'; installed: " + rt.extensions().mergers().keySet()
                         + " (the merging plugin provides 'weighted')"));
         Map<String, Object> options = new LinkedHashMap<>();
@@ -162,7 +163,7 @@ final class MergeCommand implements Callable<Integer> {
         if (quantize != null && fullPrecision) {
             throw new ConfigException("--quantize", "cannot be combined with --full-precision");
         }
-        Quantizer q = quantize == null ? null : rt.extensions().quantizer(quantize).orElseThrow(() ->
+        Quantizer<?> q = quantize == null ? null : rt.extensions().quantizer(quantize).orElseThrow(() ->
                 new ConfigException("--quantize", "no installed quantizer \"" + quantize + "\"; installed: "
                         + rt.extensions().quantizers().keySet()));
         if (fullPrecision || q != null) {
@@ -176,7 +177,8 @@ final class MergeCommand implements Callable<Integer> {
                         + "(largest logit %.3g)%n", names, mr.requantizedLinears(), mr.change().maxAbs(),
                 mr.change().meanAbs(), mr.change().maxAbsLogit());
         if (q != null) {
-            QuantizationReport qr = BaseQuantization.quantizeAndReport(s.model(), q, Map.of(), s.probe());
+            QuantizationReport qr = BaseQuantization.quantizeAndReport(s.model(),
+                    Configured.quantization(q, Map.of(), "--quantize"), s.probe());
             System.out.printf(Locale.ROOT, "quantized %d linears with %s: %d params in %d bytes (%.3f bits/param); "
                             + "logit change vs merged float32 max %.3g, mean %.3g%n", qr.linears(), qr.method(),
                     qr.parameters(), qr.storageBytes(), qr.bitsPerParameter(), qr.change().maxAbs(),

@@ -10,6 +10,7 @@ import io.peft4j.api.ForwardContext;
 import io.peft4j.api.LinearBase;
 import io.peft4j.api.LinearSiteModule;
 import io.peft4j.api.QuantizedWeight;
+import io.peft4j.api.PlannedQuantization;
 import io.peft4j.api.Quantizer;
 import io.peft4j.api.SiteInfo;
 import java.util.ArrayList;
@@ -48,8 +49,7 @@ public final class AdaptableLinear implements LinearBase {
     private NDArray bias;                // [out] or null
     private final Map<String, LinearSiteModule> adapters = new LinkedHashMap<>();
     private final List<String> merged = new ArrayList<>();
-    private Quantizer quantizer;         // what produced `quantized`, to re-quantize in setWeight
-    private Map<String, Object> quantizerOptions = Map.of();
+    private PlannedQuantization<?> quantization;   // what produced `quantized`, to re-quantize in setWeight
     private NDArray forwardWeight;       // dequantized weight of the forward pass in progress (quantized only)
     private NDArray callInput;           // input of the layer call whose adapters are running
     private NDArray callOutput;          // its base output x W^T + b
@@ -67,11 +67,11 @@ public final class AdaptableLinear implements LinearBase {
     /**
      * A layer whose base weight is already quantized (e.g. loaded from a bitsandbytes checkpoint).
      *
-     * @param quantizer the quantizer that reads and writes this format (used again when the weight is replaced)
-     * @param options   its options, as for {@link Quantizer#quantize}
+     * @param quantization the quantizer that reads and writes this format, with the options it re-quantizes with
+     *                     when the weight is replaced
      */
     public static AdaptableLinear quantized(SiteInfo site, NDManager manager, QuantizedWeight weight,
-                                            Quantizer quantizer, Map<String, Object> options, NDArray bias) {
+                                            PlannedQuantization<?> quantization, NDArray bias) {
         long[] s = weight.shape();
         if (s.length != 2 || s[0] != site.outFeatures() || s[1] != site.inFeatures()) {
             throw new IllegalArgumentException(site.path() + ": quantized weight must be [" + site.outFeatures()
@@ -79,8 +79,7 @@ public final class AdaptableLinear implements LinearBase {
         }
         AdaptableLinear l = new AdaptableLinear(site, manager, null, bias);
         l.quantized = weight;
-        l.quantizer = quantizer;
-        l.quantizerOptions = options == null ? Map.of() : Map.copyOf(options);
+        l.quantization = quantization;
         return l;
     }
 
@@ -251,27 +250,27 @@ public final class AdaptableLinear implements LinearBase {
     }
 
     /** The quantizer of a quantized base (null for a full-precision one). */
-    public Quantizer quantizer() {
-        return quantizer;
+    public Quantizer<?> quantizer() {
+        return quantization == null ? null : quantization.quantizer();
     }
 
-    /** The options the base was quantized with (empty for a full-precision one). */
-    public Map<String, Object> quantizerOptions() {
-        return quantizerOptions;
+    /** The quantizer and options the base was quantized with (null for a full-precision one). */
+    public PlannedQuantization<?> quantization() {
+        return quantization;
     }
 
     /**
      * Quantizes the current full-precision base with {@code q} and replaces it (the float copy is released). The
      * quantizer and options are kept for {@link #setWeight}.
      */
-    public void quantize(Quantizer q, Map<String, Object> options) {
+    public void quantize(PlannedQuantization<?> q) {
         if (quantized != null) {
-            throw new IllegalStateException(site.path() + ": base is already quantized (" + quantizer.id() + ")");
+            throw new IllegalStateException(site.path() + ": base is already quantized ("
+                    + (quantization == null ? "?" : quantization.quantizer().id()) + ")");
         }
-        QuantizedWeight qw = q.quantize(weight, options);
+        QuantizedWeight qw = q.quantize(weight);
         setQuantizedWeight(qw);
-        quantizer = q;
-        quantizerOptions = options == null ? Map.of() : Map.copyOf(options);
+        quantization = q;
     }
 
     /**
@@ -285,8 +284,7 @@ public final class AdaptableLinear implements LinearBase {
         NDArray w = quantized.dequantize(manager);
         quantized.close();
         quantized = null;
-        quantizer = null;
-        quantizerOptions = Map.of();
+        quantization = null;
         weight = w;
     }
 
@@ -303,13 +301,13 @@ public final class AdaptableLinear implements LinearBase {
     public void setWeight(NDArray w) {
         checkShape(w);
         if (quantized != null) {
-            if (quantizer == null) {
+            if (quantization == null) {
                 throw new IllegalStateException(site.path() + ": base is quantized by an unknown quantizer; use "
                         + "setQuantizedWeight");
             }
             // The quantizer allocates the new weight's storage under w's manager: move w to the layer's first.
             w.attach(manager);
-            QuantizedWeight q = quantizer.quantize(w, quantizerOptions);
+            QuantizedWeight q = quantization.quantize(w);
             quantized.close();
             quantized = q;
             w.close();

@@ -132,7 +132,7 @@ public final class LlamaModel implements CausalLM, AutoCloseable {
      * @param quantizeOnLoad the quantizer and its options, or null to keep the linears in full precision
      */
     public static LlamaModel load(Path dir, NDManager manager, boolean copyWeights,
-                                  QuantizedLinearResolver quantized, PlannedQuantization quantizeOnLoad) {
+                                  QuantizedLinearResolver quantized, PlannedQuantization<?> quantizeOnLoad) {
         return LlamaWeightsLoader.load(dir, manager, copyWeights, quantized, quantizeOnLoad);
     }
 

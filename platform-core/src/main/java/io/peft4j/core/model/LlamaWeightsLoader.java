@@ -39,11 +39,11 @@ final class LlamaWeightsLoader {
     private final NDManager m;
     private final SafetensorsCheckpoint file;        // null for a random model
     private final QuantizedLinearResolver resolver;  // null: quantized linears are an error
-    private final PlannedQuantization onLoad;        // null: float linears stay float
+    private final PlannedQuantization<?> onLoad;        // null: float linears stay float
     private final Map<String, AdaptableLinear> linears = new LinkedHashMap<>();
 
     private LlamaWeightsLoader(Path dir, LlamaConfig c, TensorSource ckpt, NDManager m, SafetensorsCheckpoint file,
-                               QuantizedLinearResolver resolver, PlannedQuantization onLoad) {
+                               QuantizedLinearResolver resolver, PlannedQuantization<?> onLoad) {
         this.dir = dir;
         this.c = c;
         this.ckpt = ckpt;
@@ -55,7 +55,7 @@ final class LlamaWeightsLoader {
 
     /** See {@link LlamaModel#load(Path, NDManager, boolean, QuantizedLinearResolver, PlannedQuantization)}. */
     static LlamaModel load(Path dir, NDManager manager, boolean copyWeights, QuantizedLinearResolver quantized,
-                           PlannedQuantization quantizeOnLoad) {
+                           PlannedQuantization<?> quantizeOnLoad) {
         if (!Files.isDirectory(dir)) {
             throw new ModelLoadException(dir + ": model directory does not exist");
         }
@@ -202,7 +202,7 @@ final class LlamaWeightsLoader {
             // Quantize-on-load: the float copy lives only until its quantized form exists.
             AdaptableLinear l = new AdaptableLinear(site, m, ckpt.readOwnedFloat32(wName, new long[] {out, in}, m), b);
             try {
-                l.quantize(onLoad.quantizer(), onLoad.options());
+                l.quantize(onLoad);
             } catch (IllegalArgumentException e) {
                 throw new ModelLoadException((file == null ? "" : file.fileOf(wName) + ": ") + "'" + wName
                         + "': quantizing with " + onLoad.quantizer().id() + " failed: " + e.getMessage(), e);
@@ -233,7 +233,7 @@ final class LlamaWeightsLoader {
                     new ModelLoadException(source + ": '" + wName + "' is stored as " + file.entry(wName).dtype()
                             + " with " + parts.keySet() + ", which no installed quantizer recognises"));
             try {
-                return AdaptableLinear.quantized(site, m, r.weight(), r.quantizer(), r.options(), bias);
+                return AdaptableLinear.quantized(site, m, r.weight(), r.quantization(), bias);
             } catch (IllegalArgumentException e) {
                 r.weight().close();
                 throw new ModelLoadException(source + ": " + e.getMessage(), e);

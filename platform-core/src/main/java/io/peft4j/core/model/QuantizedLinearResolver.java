@@ -1,6 +1,7 @@
 package io.peft4j.core.model;
 
 import ai.djl.ndarray.NDArray;
+import io.peft4j.api.PlannedQuantization;
 import io.peft4j.api.QuantizedWeight;
 import io.peft4j.api.Quantizer;
 import java.util.Map;
@@ -25,16 +26,16 @@ public interface QuantizedLinearResolver {
     Optional<Resolved> resolve(String prefix, Map<String, NDArray> tensors);
 
     /** A restored weight and the quantizer (with options) that re-quantizes it when the layer is changed. */
-    record Resolved(QuantizedWeight weight, Quantizer quantizer, Map<String, Object> options) {
+    record Resolved(QuantizedWeight weight, PlannedQuantization<?> quantization) {
     }
 
-    /** A resolver over the given quantizers, asked in order; {@code options} are used to re-quantize. */
-    static QuantizedLinearResolver of(Iterable<Quantizer> quantizers, java.util.function.Function<Quantizer,
-            Map<String, Object>> options) {
+    /** A resolver over the given quantizers, asked in order; {@code options} binds each to its re-quantize options. */
+    static QuantizedLinearResolver of(Iterable<? extends Quantizer<?>> quantizers,
+                                      java.util.function.Function<Quantizer<?>, PlannedQuantization<?>> options) {
         return (prefix, tensors) -> {
-            for (Quantizer q : quantizers) {
+            for (Quantizer<?> q : quantizers) {
                 if (q.recognizes(prefix, tensors)) {
-                    return Optional.of(new Resolved(q.load(prefix, tensors), q, options.apply(q)));
+                    return Optional.of(new Resolved(q.load(prefix, tensors), options.apply(q)));
                 }
             }
             return Optional.empty();

@@ -9,8 +9,8 @@ import io.peft4j.api.LowRankConfig;
 import io.peft4j.api.LowRankSite;
 import io.peft4j.api.LowRankUpdate;
 import io.peft4j.api.Merger;
+import io.peft4j.core.plugin.Configured;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -38,19 +38,17 @@ import java.util.Set;
  * error. The new adapter is attached, inactive.
  */
 public final class AdapterArithmetic {
-    /** Options understood only by a single {@link Merger#combine} call (test hooks); refused here. */
-    private static final Set<String> PER_CALL_OPTIONS = Set.of("dare_keep_masks");
-
     private AdapterArithmetic() {
     }
 
     /**
      * @param adapters names of loaded adapters to combine, in order
      * @param weights  one weight per adapter (may be negative)
-     * @param options  merger options such as {@code density}, {@code majority_sign_method}, {@code svd_rank}
+     * @param options  merger options such as {@code density}, {@code majority_sign_method}, {@code svd_rank},
+     *                 parsed into the merger's options record (unknown keys are errors)
      * @param seed     seed of the random masks (DARE)
      */
-    public static AttachedAdapter addWeighted(PeftModel model, Merger merger, List<String> adapters,
+    public static AttachedAdapter addWeighted(PeftModel model, Merger<?> merger, List<String> adapters,
                                               List<Double> weights, String newName, String combinationType,
                                               Map<String, Object> options, long seed) {
         if (model.adapters().containsKey(newName)) {
@@ -67,11 +65,7 @@ public final class AdapterArithmetic {
         if (new LinkedHashSet<>(adapters).size() != adapters.size()) {
             throw new ConfigException("adapters", "an adapter is listed twice: " + adapters);
         }
-        for (String k : options.keySet()) {
-            if (PER_CALL_OPTIONS.contains(k)) {
-                throw new ConfigException(k, "is a test hook of single Merger.combine calls, not a model option");
-            }
-        }
+        Configured.Merge<?> configured = Configured.merger(merger, options, "");
         List<AttachedAdapter> inputs = new ArrayList<>();
         for (String n : adapters) {
             AttachedAdapter a = model.adapter(n);
@@ -81,11 +75,7 @@ public final class AdapterArithmetic {
         // PEFT: a single adapter is always combined linearly (a rescaled copy).
         String type = adapters.size() == 1 ? "linear" : combinationType;
         List<Integer> ranks = inputs.stream().map(AdapterArithmetic::rank).toList();
-        int newRank = merger.combinedRank(type, ranks, options);
-        Map<String, Object> mergeOptions = new HashMap<>(options);
-        if (type.endsWith("svd")) {
-            mergeOptions.put("svd_rank", newRank);   // every site gets the global rank, as in PEFT
-        }
+        int newRank = configured.combinedRank(type, ranks);
 
         AdapterConfig config = newConfig(merger, inputs, newRank, model.host().architecture());
         AttachedAdapter created = model.addAdapter(newName, inputs.get(0).method(), config, seed);
@@ -102,7 +92,7 @@ public final class AdapterArithmetic {
             }
             Random random = new Random(seed);
             for (Map.Entry<String, LowRankSite> e : newSites.entrySet()) {
-                combineSite(e.getKey(), e.getValue(), inputs, weights, merger, type, mergeOptions, random);
+                combineSite(e.getKey(), e.getValue(), inputs, weights, configured, type, newRank, random);
             }
         } catch (RuntimeException e) {
             model.deleteAdapter(newName);
@@ -112,7 +102,7 @@ public final class AdapterArithmetic {
     }
 
     private static void combineSite(String path, LowRankSite target, List<AttachedAdapter> inputs,
-                                    List<Double> weights, Merger merger, String type, Map<String, Object> options,
+                                    List<Double> weights, Configured.Merge<?> merger, String type, int rank,
                                     Random random) {
         List<LowRankUpdate> updates = new ArrayList<>();
         List<Double> w = new ArrayList<>();
@@ -131,7 +121,7 @@ public final class AdapterArithmetic {
             }
             return;
         }
-        LowRankUpdate u = merger.combine(type, updates, w, options, random);
+        LowRankUpdate u = merger.combine(type, updates, w, rank, random);   // svd: the global rank, as in PEFT
         try (NDArray a = padRows(u.loraA(), a0.getShape()); NDArray b = padCols(u.loraB(), b0.getShape())) {
             if (Math.abs(u.scaling() - 1) > 1e-12) {
                 a.muli(u.scaling());   // the SPI promises scaling 1; fold any other value in, to be safe
@@ -195,7 +185,7 @@ public final class AdapterArithmetic {
      * The combined adapter's config, built by the merger from the inputs' {@link LowRankConfig}s, each with its
      * method's default targets filled in where it names none (spec 9.1, 9.6).
      */
-    static LowRankConfig newConfig(Merger merger, List<AttachedAdapter> inputs, int newRank, String architecture) {
+    static LowRankConfig newConfig(Merger<?> merger, List<AttachedAdapter> inputs, int newRank, String architecture) {
         List<LowRankConfig> configs = new ArrayList<>();
         for (AttachedAdapter a : inputs) {
             if (!(a.instance().config() instanceof LowRankConfig c)) {

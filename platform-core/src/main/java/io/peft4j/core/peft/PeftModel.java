@@ -41,7 +41,7 @@ public final class PeftModel {
     private final Map<String, Map<String, LowRankUpdate>> initialFactors = new LinkedHashMap<>();
     private List<String> active = List.of();
     private boolean captureInitialFactors;
-    private PlannedQuantization plannedQuantization;
+    private PlannedQuantization<?> plannedQuantization;
 
     public PeftModel(AdapterHost host, Function<String, Optional<Initializer>> initializers) {
         this.host = host;
@@ -146,7 +146,7 @@ public final class PeftModel {
      * The quantization the base will get after adapters are added (null: none); offered to initializers through
      * {@link io.peft4j.api.AdapterContext#plannedQuantization()} (LoftQ). Affects adapters added afterwards.
      */
-    public void setPlannedQuantization(PlannedQuantization planned) {
+    public void setPlannedQuantization(PlannedQuantization<?> planned) {
         this.plannedQuantization = planned;
     }
 

@@ -18,10 +18,10 @@ final class PlatformAdapterContext implements AdapterContext {
     private final NDManager manager;
     private final Function<String, Optional<Initializer>> initializers;
     private final long seed;
-    private final PlannedQuantization quantization;
+    private final PlannedQuantization<?> quantization;
 
     PlatformAdapterContext(AdapterHost host, NDManager manager, Function<String, Optional<Initializer>> initializers,
-                           long seed, PlannedQuantization quantization) {
+                           long seed, PlannedQuantization<?> quantization) {
         this.host = host;
         this.manager = manager;
         this.initializers = initializers;
@@ -30,7 +30,7 @@ final class PlatformAdapterContext implements AdapterContext {
     }
 
     @Override
-    public Optional<PlannedQuantization> plannedQuantization() {
+    public Optional<PlannedQuantization<?>> plannedQuantization() {
         return Optional.ofNullable(quantization);
     }
 

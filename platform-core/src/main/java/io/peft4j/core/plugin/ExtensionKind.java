@@ -23,14 +23,15 @@ public final class ExtensionKind<T extends ExtensionPoint> {
             new ExtensionKind<>("adapter", Adapter.class, Adapter::method, Adapter::description);
     public static final ExtensionKind<Initializer> INITIALIZER =
             new ExtensionKind<>("initializer", Initializer.class, Initializer::id, Initializer::description);
-    public static final ExtensionKind<RankAllocator> RANK_ALLOCATOR =
-            new ExtensionKind<>("rank-allocator", RankAllocator.class, RankAllocator::id, RankAllocator::description);
-    public static final ExtensionKind<Quantizer> QUANTIZER =
-            new ExtensionKind<>("quantizer", Quantizer.class, Quantizer::id, Quantizer::description);
-    public static final ExtensionKind<Merger> MERGER =
-            new ExtensionKind<>("merger", Merger.class, Merger::id, Merger::description);
-    public static final ExtensionKind<OptimizerPolicy> OPTIMIZER_POLICY =
-            new ExtensionKind<>("optimizer-policy", OptimizerPolicy.class, OptimizerPolicy::id,
+    public static final ExtensionKind<RankAllocator<?>> RANK_ALLOCATOR =
+            new ExtensionKind<>("rank-allocator", generic(RankAllocator.class), RankAllocator::id,
+                    RankAllocator::description);
+    public static final ExtensionKind<Quantizer<?>> QUANTIZER =
+            new ExtensionKind<>("quantizer", generic(Quantizer.class), Quantizer::id, Quantizer::description);
+    public static final ExtensionKind<Merger<?>> MERGER =
+            new ExtensionKind<>("merger", generic(Merger.class), Merger::id, Merger::description);
+    public static final ExtensionKind<OptimizerPolicy<?>> OPTIMIZER_POLICY =
+            new ExtensionKind<>("optimizer-policy", generic(OptimizerPolicy.class), OptimizerPolicy::id,
                     OptimizerPolicy::description);
 
     /** Every kind, in the order the runtime registers and reports them. */
@@ -47,6 +48,12 @@ public final class ExtensionKind<T extends ExtensionPoint> {
         this.type = type;
         this.id = id;
         this.description = description;
+    }
+
+    /** {@code Quantizer.class} as {@code Class<Quantizer<?>>}: the erasure is the same class. */
+    @SuppressWarnings("unchecked")
+    private static <T> Class<T> generic(Class<?> raw) {
+        return (Class<T>) raw;
     }
 
     /** Short name used in reports, e.g. {@code adapter}. */

@@ -131,35 +131,35 @@ public final class InstalledExtensions {
 
     // ---- the other kinds ----
 
-    public Optional<RankAllocator> rankAllocator(String id) {
+    public Optional<RankAllocator<?>> rankAllocator(String id) {
         return find(ExtensionKind.RANK_ALLOCATOR, id).map(InstalledExtension::extension);
     }
 
-    public Map<String, RankAllocator> rankAllocators() {
+    public Map<String, RankAllocator<?>> rankAllocators() {
         return instances(ExtensionKind.RANK_ALLOCATOR);
     }
 
-    public Optional<Quantizer> quantizer(String id) {
+    public Optional<Quantizer<?>> quantizer(String id) {
         return find(ExtensionKind.QUANTIZER, id).map(InstalledExtension::extension);
     }
 
-    public Map<String, Quantizer> quantizers() {
+    public Map<String, Quantizer<?>> quantizers() {
         return instances(ExtensionKind.QUANTIZER);
     }
 
-    public Optional<Merger> merger(String id) {
+    public Optional<Merger<?>> merger(String id) {
         return find(ExtensionKind.MERGER, id).map(InstalledExtension::extension);
     }
 
-    public Map<String, Merger> mergers() {
+    public Map<String, Merger<?>> mergers() {
         return instances(ExtensionKind.MERGER);
     }
 
-    public Optional<OptimizerPolicy> optimizerPolicy(String id) {
+    public Optional<OptimizerPolicy<?>> optimizerPolicy(String id) {
         return find(ExtensionKind.OPTIMIZER_POLICY, id).map(InstalledExtension::extension);
     }
 
-    public Map<String, OptimizerPolicy> optimizerPolicies() {
+    public Map<String, OptimizerPolicy<?>> optimizerPolicies() {
         return instances(ExtensionKind.OPTIMIZER_POLICY);
     }
 

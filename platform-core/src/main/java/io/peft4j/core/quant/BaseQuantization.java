@@ -3,13 +3,12 @@ package io.peft4j.core.quant;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.peft4j.api.QuantizedWeight;
-import io.peft4j.api.Quantizer;
+import io.peft4j.api.PlannedQuantization;
 import io.peft4j.core.model.AdaptableLinear;
 import io.peft4j.core.model.LlamaModel;
 import io.peft4j.core.model.PlatformForwardContext;
 import io.peft4j.core.peft.PeftModel;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Quantizes, dequantizes and measures a {@link LlamaModel}'s base linears. lm_head stays in full precision (as in
@@ -29,11 +28,11 @@ public final class BaseQuantization {
      *
      * @return the number of linears quantized
      */
-    public static int quantize(LlamaModel model, Quantizer quantizer, Map<String, Object> options) {
+    public static int quantize(LlamaModel model, PlannedQuantization<?> quantization) {
         int n = 0;
         for (AdaptableLinear l : model.linears().values()) {
             if (!l.site().path().equals(LM_HEAD) && !l.quantized()) {
-                l.quantize(quantizer, options);
+                l.quantize(quantization);
                 n++;
             }
         }
@@ -75,10 +74,10 @@ public final class BaseQuantization {
     }
 
     /** {@link #quantize} plus the logit change it causes on {@code probe} (token ids of one sequence). */
-    public static QuantizationReport quantizeAndReport(LlamaModel model, Quantizer quantizer,
-                                                       Map<String, Object> options, long[] probe) {
+    public static QuantizationReport quantizeAndReport(LlamaModel model, PlannedQuantization<?> quantization,
+                                                       long[] probe) {
         float[] before = logits(model, probe);
-        quantize(model, quantizer, options);
+        quantize(model, quantization);
         float[] after = logits(model, probe);
         QuantizationReport s = stats(model);
         return new QuantizationReport(s.method(), s.linears(), s.parameters(), s.storageBytes(),

@@ -5,7 +5,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.peft4j.api.Quantizer;
+import io.peft4j.api.PlannedQuantization;
+import io.peft4j.core.config.OptionsCodec;
 import io.peft4j.core.io.AtomicDirectory;
 import io.peft4j.core.io.SafetensorsWriter;
 import io.peft4j.core.model.AdaptableLinear;
@@ -32,7 +33,8 @@ import java.util.Objects;
  *       ({@code quant_method: bitsandbytes, load_in_4bit: true, bnb_4bit_quant_type: nf4,
  *       bnb_4bit_use_double_quant, bnb_4bit_compute_dtype: float32, ...}); for other quantizers
  *       {@code {"quant_method": "peft4j", "quantizer": id}} (not loadable by transformers);</li>
- *   <li>{@value #PEFT4J_KEY}: {@code {"method": id, "options": {...}}}, the exact quantizer options, so that a
+ *   <li>{@value #PEFT4J_KEY}: {@code {"method": id, "options": {...}}}, the quantizer's options record (every
+ *       option, defaults included), so that a
  *       reload re-quantizes (e.g. after a merge) with the same settings.</li>
  * </ul>
  * Written to a temporary sibling directory and renamed.
@@ -54,22 +56,21 @@ public final class QuantizedExport {
      * @throws IllegalStateException when no linear is quantized, or linears use different quantizers or options
      */
     public static void write(LlamaModel model, Path sourceDir, Path out) {
-        Quantizer q = null;
-        Map<String, Object> options = null;
+        PlannedQuantization<?> q = null;
         List<AdaptableLinear> quantized = new ArrayList<>();
         for (AdaptableLinear l : model.linears().values()) {
             if (!l.quantized()) {
                 continue;
             }
-            if (l.quantizer() == null) {
+            PlannedQuantization<?> lq = l.quantization();
+            if (lq == null) {
                 throw new IllegalStateException(l.site().path() + ": quantized by an unknown quantizer");
             }
             if (q == null) {
-                q = l.quantizer();
-                options = l.quantizerOptions();
-            } else if (!q.id().equals(l.quantizer().id()) || !Objects.equals(options, l.quantizerOptions())) {
-                throw new IllegalStateException("linears are quantized differently (" + q.id() + " " + options
-                        + " vs " + l.site().path() + ": " + l.quantizer().id() + " " + l.quantizerOptions()
+                q = lq;
+            } else if (!q.quantizer().id().equals(lq.quantizer().id()) || !Objects.equals(q.options(), lq.options())) {
+                throw new IllegalStateException("linears are quantized differently (" + q.quantizer().id() + " "
+                        + q.options() + " vs " + l.site().path() + ": " + lq.quantizer().id() + " " + lq.options()
                         + "); a checkpoint records one quantization_config");
             }
             quantized.add(l);
@@ -78,8 +79,8 @@ public final class QuantizedExport {
             throw new IllegalStateException("no linear of the model is quantized; use MergedExport for a "
                     + "full-precision checkpoint");
         }
-        String id = q.id();
-        Map<String, Object> opts = options;
+        String id = q.quantizer().id();
+        Map<String, Object> opts = OptionsCodec.toMap(q.options());
         try {
             AtomicDirectory.write(out, tmp -> {
                 Map<String, NDArray> tensors = new LinkedHashMap<>(model.baseTensors(false));

@@ -5,6 +5,7 @@ import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.Initializer;
 import io.peft4j.api.LowRankConfig;
+import io.peft4j.api.PlannedQuantization;
 import io.peft4j.api.OptimizerPolicy;
 import io.peft4j.api.Quantizer;
 import io.peft4j.api.RankAllocator;
@@ -16,6 +17,7 @@ import io.peft4j.core.model.LlamaSiteLayout;
 import io.peft4j.core.peft.AdapterConfigCodec;
 import io.peft4j.core.peft.BaseTrainingOptions;
 import io.peft4j.core.peft.PeftModel;
+import io.peft4j.core.plugin.Configured;
 import io.peft4j.core.plugin.InstalledExtensions;
 import io.peft4j.core.util.Suggestions;
 import io.peft4j.cuda.DeviceResolver;
@@ -53,17 +55,12 @@ public final class RunConfigValidator {
         checkWeightsHoldLayers(modelDir, mc);
         List<SiteInfo> sites = LlamaSiteLayout.of(mc);
 
-        Quantizer quantizer = null;
+        PlannedQuantization<?> quantization = null;
         if (cfg.quantization() != null) {
             String id = cfg.quantization().method();
-            quantizer = ext.quantizer(id).orElseThrow(() -> new ConfigException("quantization.method",
+            Quantizer<?> quantizer = ext.quantizer(id).orElseThrow(() -> new ConfigException("quantization.method",
                     "no installed quantizer \"" + id + "\"; installed: " + ext.quantizers().keySet()));
-            try {
-                quantizer.validate(cfg.quantization().options());
-            } catch (ConfigException e) {
-                throw new ConfigException("quantization.options" + (e.field() == null || e.field().isEmpty() ? ""
-                        : "." + e.field()), e.reason());
-            }
+            quantization = Configured.quantization(quantizer, cfg.quantization().options(), "quantization.options");
         }
 
         List<RunPlan.PlannedAdapter> planned = new ArrayList<>();
@@ -77,18 +74,15 @@ public final class RunConfigValidator {
                     + "convert; remove the option or add an initializer");
         }
 
-        OptimizerPolicy policy = null;
+        Configured.Policy<?> policy = null;
         if (cfg.optimizer().policy() != null) {
             String id = (String) cfg.optimizer().policy().get("id");
-            policy = ext.optimizerPolicy(id).orElseThrow(() -> new ConfigException("optimizer.policy.id",
-                    "no installed optimizer policy \"" + id + "\"; installed: " + ext.optimizerPolicies().keySet()));
+            OptimizerPolicy<?> p = ext.optimizerPolicy(id).orElseThrow(() -> new ConfigException(
+                    "optimizer.policy.id", "no installed optimizer policy \"" + id + "\"; installed: "
+                    + ext.optimizerPolicies().keySet()));
             Map<String, Object> options = new LinkedHashMap<>(cfg.optimizer().policy());
             options.remove("id");
-            try {
-                policy.validate(options);
-            } catch (ConfigException e) {
-                throw e.under("optimizer.policy");
-            }
+            policy = Configured.policy(p, options, "optimizer.policy");
         }
         Path train = cfg.data().train() == null ? null : Bundled.file(cfg.data().train(), "data.train");
         Path eval = cfg.data().eval() == null ? null : Bundled.file(cfg.data().eval(), "data.eval");
@@ -101,7 +95,7 @@ public final class RunConfigValidator {
             cfg.pruning().validate();
             io.peft4j.core.prune.Pruner.validate(mc, cfg.pruning());
         }
-        return new RunPlan(cfg, modelDir, mc, planned, quantizer, policy, train, eval);
+        return new RunPlan(cfg, modelDir, mc, planned, quantization, policy, train, eval);
     }
 
     private static RunPlan.PlannedAdapter planAdapter(RunConfig.AdapterSection a, String field,
@@ -137,8 +131,8 @@ public final class RunConfigValidator {
         } catch (ConfigException e) {
             throw new ConfigException(field + "." + e.field(), e.reason());
         }
-        RankAllocator allocator = null;
-        Map<String, Object> allocatorOptions = null;
+        RankAllocator<?> allocator;
+        Map<String, Object> allocatorOptions = new LinkedHashMap<>();
         if (a.rankAllocator() != null) {
             String id = (String) a.rankAllocator().get("id");
             allocator = ext.rankAllocator(id).orElseThrow(() -> new ConfigException(field + ".rank_allocator.id",
@@ -147,14 +141,23 @@ public final class RunConfigValidator {
                 throw new ConfigException(field + ".rank_allocator", "allocator '" + id + "' cannot drive method '"
                         + method.method() + "' (it has no ranks it can change)");
             }
-            allocatorOptions = new LinkedHashMap<>(a.rankAllocator());
+            allocatorOptions.putAll(a.rankAllocator());
             allocatorOptions.remove("id");
         } else {
             // A method whose plugin ships an allocator of the same id (AdaLoRA) always allocates, as PEFT does.
             allocator = ext.rankAllocator(method.method()).filter(r -> r.supports(method.method())).orElse(null);
-            allocatorOptions = allocator == null ? null : Map.of();
         }
-        return new RunPlan.PlannedAdapter(a.name(), method, config, matched, allocator, allocatorOptions);
+        Configured.Allocator<?> configured = null;
+        if (allocator != null) {
+            String at = field + ".rank_allocator";
+            configured = Configured.allocator(allocator, allocatorOptions, at);
+            try {
+                configured.validate(config);
+            } catch (ConfigException e) {
+                throw e.under(field);   // the allocator names rank_allocator.<key> or the adapter's own key
+            }
+        }
+        return new RunPlan.PlannedAdapter(a.name(), method, config, matched, configured);
     }
 
     /**

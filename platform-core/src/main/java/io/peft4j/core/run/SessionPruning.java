@@ -63,8 +63,7 @@ final class SessionPruning implements AutoCloseable {
     /** Re-applies the masks after a merge (re-quantizing with the plan's quantizer on a quantized base). */
     void reapply() {
         if (masks != null) {
-            masks.apply(model, plan.quantizer() == null ? null
-                    : w -> plan.quantizer().quantize(w, plan.config().quantization().options()));
+            masks.apply(model, plan.quantization() == null ? null : plan.quantization()::quantize);
         }
     }
 

@@ -47,7 +47,7 @@ final class TrainerWiring {
     /** Activation checkpointing as configured; by default on with a quantized base. */
     boolean gradientCheckpointing() {
         Boolean configured = plan.config().training().gradientCheckpointing();
-        return configured != null ? configured : plan.quantizer() != null;
+        return configured != null ? configured : plan.quantization() != null;
     }
 
     /** The tokenized train and eval examples of the plan (eval empty without eval data). */
@@ -126,16 +126,10 @@ final class TrainerWiring {
         OptimizerSettings settings = new OptimizerSettings(o.lr(), o.weightDecay(), o.betas().get(0),
                 o.betas().get(1), o.eps());
         try {
-            return plan.policy().group(trainable, settings, policyOptions());
+            return plan.policy().group(trainable, settings);
         } catch (ConfigException e) {
             throw e.under("optimizer.policy");
         }
-    }
-
-    private Map<String, Object> policyOptions() {
-        Map<String, Object> m = new LinkedHashMap<>(plan.config().optimizer().policy());
-        m.remove("id");
-        return m;
     }
 
     /**
@@ -168,7 +162,7 @@ final class TrainerWiring {
     private RankAllocator.Schedule startAllocator(RunPlan.PlannedAdapter a, int totalSteps) {
         String field = "adapters." + a.name();
         try {
-            return a.allocator().start(peft.adapter(a.name()).instance(), a.allocatorOptions(), totalSteps);
+            return a.allocator().start(peft.adapter(a.name()).instance(), totalSteps);
         } catch (ConfigException e) {
             throw e.under(field);
         }

@@ -12,6 +12,7 @@ import io.peft4j.core.model.TextTokenizer;
 import io.peft4j.core.peft.AdapterFiles;
 import io.peft4j.core.peft.LlamaAdapterHost;
 import io.peft4j.core.peft.PeftModel;
+import io.peft4j.core.plugin.Configured;
 import io.peft4j.core.plugin.InstalledExtensions;
 import io.peft4j.core.quant.BaseQuantization;
 import io.peft4j.core.quant.MergeReport;
@@ -68,9 +69,8 @@ public final class TuningSession implements AutoCloseable {
             // QLoRA as bitsandbytes does it: each base linear is quantized as soon as it is read, so no float copy
             // of the whole model ever exists - unless something must see the full-precision base first (pruning,
             // an initializer plugin such as PiSSA or LoftQ); then the base is quantized after the adapters exist.
-            boolean onLoad = plan.quantizer() != null && !needsFullPrecisionBase(plan, ext);
-            PlannedQuantization planned = plan.quantizer() == null ? null
-                    : new PlannedQuantization(plan.quantizer(), plan.config().quantization().options());
+            PlannedQuantization<?> planned = plan.quantization();
+            boolean onLoad = planned != null && !needsFullPrecisionBase(plan, ext);
             LlamaModel model = LlamaModel.load(plan.modelDir(), manager, false, quantizedLinears(plan, ext),
                     onLoad ? planned : null);
             TextTokenizer tokenizer = TextTokenizer.load(plan.modelDir().resolve("tokenizer.json"));
@@ -89,9 +89,9 @@ public final class TuningSession implements AutoCloseable {
                 peft.addAdapter(a.name(), a.method(), a.config(), seed);
                 names.add(a.name());
             }
-            if (plan.quantizer() != null && !onLoad) {
+            if (planned != null && !onLoad) {
                 // Layer by layer: each mapped float weight is released once its quantized form exists.
-                BaseQuantization.quantize(model, plan.quantizer(), plan.config().quantization().options());
+                BaseQuantization.quantize(model, planned);
             }
             peft.setActive(names);
             return new TuningSession(plan, ext, manager, model, tokenizer, peft, masks);
@@ -122,7 +122,8 @@ public final class TuningSession implements AutoCloseable {
     static QuantizedLinearResolver quantizedLinears(RunPlan plan, InstalledExtensions ext) {
         Path configJson = plan.modelDir().resolve("config.json");
         return QuantizedLinearResolver.of(ext.quantizers().values(),
-                q -> QuantizedExport.optionsFor(configJson, q.id()));
+                q -> Configured.savedQuantization(q, QuantizedExport.optionsFor(configJson, q.id()),
+                        configJson + ": " + QuantizedExport.PEFT4J_KEY + ".options"));
     }
 
     /**

@@ -8,7 +8,7 @@ import io.peft4j.core.model.CausalLM;
 import io.peft4j.core.model.PlatformForwardContext;
 import io.peft4j.core.train.data.Batch;
 import io.peft4j.core.train.data.DataLoader;
-import io.peft4j.core.train.loss.CausalLmLoss;
+import io.peft4j.core.model.loss.CausalLmLoss;
 
 /**
  * One evaluation over a whole eval set: {@code loss = sum(nll over counted tokens) / counted tokens}, perplexity

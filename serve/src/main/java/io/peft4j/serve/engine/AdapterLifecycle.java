@@ -106,7 +106,7 @@ public final class AdapterLifecycle {
                     throw ServeException.invalid("combine.adapters", "\"" + a + "\" is not a served adapter");
                 }
             }
-            Merger merger = ext.merger(mergerId).orElseThrow(() -> ServeException.invalid("combine.merger",
+            Merger<?> merger = ext.merger(mergerId).orElseThrow(() -> ServeException.invalid("combine.merger",
                     "no installed plugin provides merger '" + mergerId + "'; installed: " + ext.mergers().keySet()));
             PeftModel peft = engine.peft();
             try {

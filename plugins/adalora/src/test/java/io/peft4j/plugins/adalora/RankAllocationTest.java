@@ -74,7 +74,7 @@ class RankAllocationTest extends ManagedTensorTest {
         c.validate();
         TestAdapterContext ctx = TestAdapterContext.overLayers(m, List.of(), layers);
         AdapterInstance inst = new AdaLoraAdapter().create("default", c, ctx.sites(), ctx);
-        RankAllocator.Schedule s = new AdaLoraRankAllocator().start(inst, Map.of(), 10);
+        RankAllocator.Schedule s = new AdaLoraRankAllocator().start(inst, AdaLoraAllocatorOptions.none(), 10);
 
         int steps = g.config().get("steps").asInt();
         for (int t = 0; t < steps; t++) {
@@ -178,13 +178,21 @@ class RankAllocationTest extends ManagedTensorTest {
         TestAdapterContext ctx = TestAdapterContext.overLayers(m, List.of(), base);
         AdapterInstance inst = new AdaLoraAdapter().create("default", c, ctx.sites(), ctx);
         AdaLoraRankAllocator alloc = new AdaLoraRankAllocator();
-        assertThatThrownBy(() -> alloc.start(inst, Map.of(), 20)).isInstanceOf(ConfigException.class)
-                .hasMessageStartingWith("total_step:").hasMessageContaining("20");
-        assertThat(alloc.start(inst, Map.of("total_step", 20), 20).currentRanks()).containsValue(4);
-        assertThatThrownBy(() -> alloc.start(inst, Map.of("tinit", 50), 50)).isInstanceOf(ConfigException.class)
+        assertThatThrownBy(() -> alloc.start(inst, AdaLoraAllocatorOptions.none(), 20))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("total_step:").hasMessageContaining("20");
+        AdaLoraAllocatorOptions totalStep20 = new AdaLoraAllocatorOptions(20, null, null, null, null, null, null);
+        assertThat(alloc.start(inst, totalStep20, 20).currentRanks()).containsValue(4);
+        AdaLoraAllocatorOptions tinit50 = new AdaLoraAllocatorOptions(null, 50, null, null, null, null, null);
+        assertThatThrownBy(() -> alloc.start(inst, tinit50, 50)).isInstanceOf(ConfigException.class)
                 .hasMessageStartingWith("rank_allocator.tinit:");
-        assertThatThrownBy(() -> alloc.start(inst, Map.of("warmup", 2), 50)).isInstanceOf(ConfigException.class)
-                .hasMessageStartingWith("rank_allocator.warmup:");
+        // Before any tensor: the same check against the adapter's config; an error of a value the options do not
+        // override is the adapter's own.
+        assertThatThrownBy(() -> alloc.validate(c, tinit50)).isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("rank_allocator.tinit:");
+        AdaLoraAllocatorOptions tfinal50 = new AdaLoraAllocatorOptions(null, null, 50, null, null, null, null);
+        assertThatThrownBy(() -> alloc.validate(c, tfinal50)).isInstanceOf(ConfigException.class)
+                .hasMessageStartingWith("tinit:");
+        alloc.validate(c, totalStep20);
         assertThat(alloc.supports("adalora")).isTrue();
         assertThat(alloc.supports("lora")).isFalse();
     }

@@ -105,7 +105,7 @@ public final class LoftqInitializer implements Initializer {
     @Override
     public void initialize(String initName, LowRankSite site, LinearBase base, AdapterContext ctx) {
         validate(initName, base.site(), site.rank());
-        PlannedQuantization q = ctx.plannedQuantization().orElseThrow(() -> new ConfigException("init_lora_weights",
+        PlannedQuantization<?> q = ctx.plannedQuantization().orElseThrow(() -> new ConfigException("init_lora_weights",
                 "\"" + initName + "\" compensates quantization error, but the run has no quantization section; "
                         + "add e.g. quantization: {method: nf4}, or use pissa for a full-precision base"));
         int iterations = iterations(initName);
@@ -117,7 +117,7 @@ public final class LoftqInitializer implements Initializer {
             Svd top = null;
             for (int i = 0; i < iterations; i++) {
                 NDArray dequantized;
-                try (QuantizedWeight qw = q.quantizer().quantize(toQuantize, q.options())) {
+                try (QuantizedWeight qw = q.quantize(toQuantize)) {
                     dequantized = qw.dequantize(tmp);
                 }
                 NDArray error = w.sub(dequantized);

@@ -8,8 +8,6 @@ import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 import org.pf4j.Extension;
 
 /**
@@ -23,29 +21,15 @@ import org.pf4j.Extension;
  * with {@code wd = loraplus_weight_decay}. PEFT's rule "{@code lora_B} in the name or {@code ndim == 1}" is read
  * from roles: the UP role stands for {@code lora_B}, so DoRA magnitudes, {@code lora_B} biases and every other
  * trainable 1-D tensor get the B learning rate, and biases / norm weights ({@code noDecay()}) go without decay.
- * All four groups are returned, possibly empty, as PEFT passes all four to the optimizer.
+ * All four groups are returned, possibly empty, as PEFT passes all four to the optimizer. The options
+ * ({@code optimizer.policy} in the run configuration) are {@link LoraPlusOptions}.
  *
- * <p>Options ({@code optimizer.policy} in the run configuration):
- * <ul>
- *   <li>{@code loraplus_lr_ratio} - {@code η_B / η_A}, must be {@code > 0}. PEFT has no default (it is a required
- *       argument there); here it defaults to <b>16</b> (2^4, the value PEFT's docs and the paper use) when absent;</li>
- *   <li>{@code loraplus_lr_embedding} - learning rate of embedding LoRA factors, default {@code 1e-6} (PEFT);</li>
- *   <li>{@code loraplus_weight_decay} - default {@code 0.0} as in PEFT: the run's {@code optimizer.weight_decay} is
- *       <i>not</i> inherited, so give this option to use decay with LoRA+.</li>
- * </ul>
- * A policy without any UP-role parameter would give nothing the B rate, which is a configuration mistake (e.g. LoRA+
+ * <p> * A policy without any UP-role parameter would give nothing the B rate, which is a configuration mistake (e.g. LoRA+
  * on VeRA): that is a {@link ConfigException}.
  */
 @Extension
-public final class LoraPlusPolicy implements OptimizerPolicy {
+public final class LoraPlusPolicy implements OptimizerPolicy<LoraPlusOptions> {
     public static final String ID = "loraplus";
-    public static final double DEFAULT_RATIO = 16.0;
-    public static final double DEFAULT_LR_EMBEDDING = 1e-6;
-    public static final double DEFAULT_WEIGHT_DECAY = 0.0;
-    static final String RATIO = "loraplus_lr_ratio";
-    static final String LR_EMBEDDING = "loraplus_lr_embedding";
-    static final String WEIGHT_DECAY = "loraplus_weight_decay";
-    private static final Set<String> OPTIONS = Set.of(RATIO, LR_EMBEDDING, WEIGHT_DECAY);
 
     @Override
     public String id() {
@@ -58,33 +42,16 @@ public final class LoraPlusPolicy implements OptimizerPolicy {
     }
 
     @Override
-    public void validate(Map<String, Object> options) {
-        for (String k : options.keySet()) {
-            if (!OPTIONS.contains(k)) {
-                throw new ConfigException(k, "unknown LoRA+ option; valid options: " + OPTIONS.stream().sorted().toList());
-            }
-        }
-        double ratio = number(options, RATIO, DEFAULT_RATIO);
-        if (!(ratio > 0)) {
-            throw new ConfigException(RATIO, "must be > 0 (the ratio of B's to A's learning rate, e.g. 16), got "
-                    + ratio);
-        }
-        double lrEmbedding = number(options, LR_EMBEDDING, DEFAULT_LR_EMBEDDING);
-        if (!(lrEmbedding >= 0)) {
-            throw new ConfigException(LR_EMBEDDING, "must be >= 0, got " + lrEmbedding);
-        }
-        double wd = number(options, WEIGHT_DECAY, DEFAULT_WEIGHT_DECAY);
-        if (!(wd >= 0)) {
-            throw new ConfigException(WEIGHT_DECAY, "must be >= 0, got " + wd);
-        }
+    public Class<LoraPlusOptions> optionsType() {
+        return LoraPlusOptions.class;
     }
 
     @Override
-    public List<ParamGroup> group(List<Parameter> trainable, OptimizerSettings base, Map<String, Object> options) {
-        validate(options);
-        double ratio = number(options, RATIO, DEFAULT_RATIO);
-        double lrEmbedding = number(options, LR_EMBEDDING, DEFAULT_LR_EMBEDDING);
-        double wd = number(options, WEIGHT_DECAY, DEFAULT_WEIGHT_DECAY);
+    public List<ParamGroup> group(List<Parameter> trainable, OptimizerSettings base, LoraPlusOptions options) {
+        options.validate();   // the platform validated parsed options; a direct caller may not have
+        double ratio = options.lrRatio();
+        double lrEmbedding = options.lrEmbedding();
+        double wd = options.weightDecay();
         if (trainable.stream().noneMatch(p -> p.role() == ParamRole.UP)) {
             throw new ConfigException("", "optimizer policy 'loraplus' needs parameters with the UP role (lora_B), "
                     + "but the trainable parameters have roles " + trainable.stream().map(Parameter::role).distinct()
@@ -121,16 +88,5 @@ public final class LoraPlusPolicy implements OptimizerPolicy {
             return p.noDecay() ? "groupB_no_decay" : "groupB";
         }
         return "groupA";
-    }
-
-    private static double number(Map<String, Object> options, String key, double dflt) {
-        Object v = options.get(key);
-        if (v == null) {
-            return dflt;
-        }
-        if (v instanceof Number n) {
-            return n.doubleValue();
-        }
-        throw new ConfigException(key, "expected a number, got \"" + v + "\"");
     }
 }

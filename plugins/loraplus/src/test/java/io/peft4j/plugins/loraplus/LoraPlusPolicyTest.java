@@ -11,7 +11,6 @@ import io.peft4j.api.ParamGroup;
 import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class LoraPlusPolicyTest {
@@ -25,7 +24,7 @@ class LoraPlusPolicyTest {
             Parameter b = new Parameter("x.lora_B.default.weight", m.zeros(new Shape(8, 4)), ParamRole.UP, true);
             Parameter mag = new Parameter("x.lora_magnitude_vector.default.weight", m.zeros(new Shape(8)),
                     ParamRole.MAGNITUDE, true);
-            List<ParamGroup> g = policy.group(List.of(a, b, mag), BASE, Map.of());
+            List<ParamGroup> g = policy.group(List.of(a, b, mag), BASE, LoraPlusOptions.defaults());
             assertThat(g).extracting(ParamGroup::name)
                     .containsExactly("groupA", "embedding", "groupB", "groupB_no_decay");
             assertThat(g.get(0).parameters()).containsExactly(a);
@@ -42,17 +41,18 @@ class LoraPlusPolicyTest {
     void badOptionsAndMissingRolesAreConfigErrors() {
         try (NDManager m = NDManager.newBaseManager()) {
             Parameter b = new Parameter("x.lora_B.default.weight", m.zeros(new Shape(8, 4)), ParamRole.UP, true);
-            assertThatThrownBy(() -> policy.group(List.of(b), BASE, Map.of("loraplus_lr_ratio", 0)))
-                    .isInstanceOf(ConfigException.class).hasMessageContaining("loraplus_lr_ratio");
-            assertThatThrownBy(() -> policy.group(List.of(b), BASE, Map.of("loraplus_lr_ratio", -2.0)))
+            assertThatThrownBy(() -> policy.group(List.of(b), BASE, new LoraPlusOptions(0.0, null, null)))
+                    .isInstanceOf(ConfigException.class).hasMessageStartingWith("loraplus_lr_ratio:");
+            assertThatThrownBy(() -> new LoraPlusOptions(-2.0, null, null).validate())
                     .isInstanceOf(ConfigException.class).hasMessageContaining("must be > 0");
-            assertThatThrownBy(() -> policy.group(List.of(b), BASE, Map.of("loraplus_lr_ratio", "fast")))
-                    .isInstanceOf(ConfigException.class).hasMessageContaining("expected a number");
-            assertThatThrownBy(() -> policy.group(List.of(b), BASE, Map.of("loraplus_ratio", 4)))
-                    .isInstanceOf(ConfigException.class).hasMessageContaining("loraplus_ratio")
-                    .hasMessageContaining("loraplus_lr_ratio");
+            assertThatThrownBy(() -> new LoraPlusOptions(null, -1e-6, null).validate())
+                    .isInstanceOf(ConfigException.class).hasMessageStartingWith("loraplus_lr_embedding:");
+            assertThatThrownBy(() -> new LoraPlusOptions(null, null, -0.1).validate())
+                    .isInstanceOf(ConfigException.class).hasMessageStartingWith("loraplus_weight_decay:");
+            assertThat(policy.group(List.of(b), BASE, new LoraPlusOptions(4.0, null, null)).get(2).lr())
+                    .isEqualTo(1e-3 * 4);
             Parameter v = new Parameter("x.vera_lambda_b.default", m.zeros(new Shape(8)), ParamRole.VECTOR, true);
-            assertThatThrownBy(() -> policy.group(List.of(v), BASE, Map.of()))
+            assertThatThrownBy(() -> policy.group(List.of(v), BASE, LoraPlusOptions.defaults()))
                     .isInstanceOf(ConfigException.class).hasMessageContaining("UP role");
         }
     }

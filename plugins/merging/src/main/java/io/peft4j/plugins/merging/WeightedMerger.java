@@ -11,7 +11,6 @@ import io.peft4j.api.LinearAlgebra;
 import io.peft4j.api.Merger;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import jakarta.inject.Inject;
@@ -28,17 +27,19 @@ import org.pf4j.Extension;
  *       {@code B A = Σ c_i B_i A_i}, rank {@code Σ r_i};</li>
  *   <li><b>svd family</b> ({@code svd, ties_svd, dare_linear_svd, dare_ties_svd, magnitude_prune_svd}):
  *       {@code ΔW = COMBINE({s_i B_i A_i}, {w_i})}, re-factorised by a rank-k SVD ({@link SvdFactors}),
- *       {@code k = svd_rank} or the largest input rank. The weight is {@code w_i}, not {@code w_i s_i}: each scaling
+ *       {@code k} the rank {@code combine} is given ({@link #combinedRank}: {@code svd_rank} or the largest input
+ *       rank). The weight is {@code w_i}, not {@code w_i s_i}: each scaling
  *       is applied once (PEFT PR #3111; PEFT 0.20 applied it twice).</li>
  * </ul>
  * COMBINE is one of {@link TaskArithmetic}'s rules. The result has scaling 1. The type applies as given even to a
  * single input (a site where only one of the combined adapters is present is still pruned by {@code ties}, as in
- * PEFT); PEFT's rule that a call with one adapter uses {@code linear} belongs to the caller. Options: see {@link MergeOptions}. DARE draws its keep masks from the given
- * {@code Random} (one {@code nextDouble() < density} per entry: inputs in order, A before B), unless the test hook
- * {@code dare_keep_masks} supplies them.
+ * PEFT); PEFT's rule that a call with one adapter uses {@code linear} belongs to the caller. Options: see
+ * {@link MergeOptions}. DARE draws its keep masks from the given {@code Random}: one {@code nextDouble() < density}
+ * per entry, row-major, inputs in order, all of A's masks before B's (svd variants: one mask per input over
+ * {@code delta_weight}); tests replay reference masks through that order.
  */
 @Extension
-public final class WeightedMerger implements Merger {
+public final class WeightedMerger implements Merger<MergeOptions> {
 
     private final LinearAlgebra linearAlgebra;
 
@@ -71,12 +72,17 @@ public final class WeightedMerger implements Merger {
     }
 
     @Override
-    public int combinedRank(String combinationType, List<Integer> ranks, Map<String, Object> options) {
+    public Class<MergeOptions> optionsType() {
+        return MergeOptions.class;
+    }
+
+    @Override
+    public int combinedRank(String combinationType, List<Integer> ranks, MergeOptions o) {
         if (ranks.isEmpty()) {
             throw new ConfigException("adapters", "at least one adapter is needed to combine");
         }
         CombinationType type = CombinationType.parse(combinationType);
-        MergeOptions o = MergeOptions.parse(type, options);
+        o.check(type);
         if (type.needsEqualRanks() && ranks.stream().distinct().count() > 1) {
             throw new ConfigException("combination_type", type.id + " needs equal ranks, got " + ranks
                     + " (use cat or an svd type to combine adapters of different ranks)");
@@ -91,8 +97,8 @@ public final class WeightedMerger implements Merger {
     }
 
     @Override
-    public LowRankUpdate combine(String combinationType, List<LowRankUpdate> inputs, List<Double> weights,
-                                 Map<String, Object> options, Random random) {
+    public LowRankUpdate combine(String combinationType, List<LowRankUpdate> inputs, List<Double> weights, int rank,
+                                 MergeOptions o, Random random) {
         if (inputs.isEmpty()) {
             throw new ConfigException("adapters", "at least one adapter is needed to combine");
         }
@@ -101,7 +107,7 @@ public final class WeightedMerger implements Merger {
                     + " adapters; give exactly one weight per adapter");
         }
         CombinationType type = CombinationType.parse(combinationType);
-        MergeOptions o = MergeOptions.parse(type, options);
+        o.check(type);
         List<Factors> in = new ArrayList<>();
         for (LowRankUpdate u : inputs) {
             in.add(Factors.of(u));
@@ -118,7 +124,7 @@ public final class WeightedMerger implements Merger {
             return cat(in, weights, m);
         }
         if (type.svd) {
-            return svd(linearAlgebra, type, in, weights, o, random, m);
+            return svd(linearAlgebra, type, in, weights, rank, o, random, m);
         }
         List<Integer> ranks = in.stream().map(f -> f.rank).toList();
         if (ranks.stream().distinct().count() > 1) {
@@ -134,9 +140,9 @@ public final class WeightedMerger implements Merger {
         }
         double d = o.densityOrOne();
         double[] a = TaskArithmetic.combine(type.rule, in.stream().map(f -> f.a).toList(), wa, d, o.frequencySign(),
-                masks(o, "lora_A", new long[] {first.rank, first.in}, n, d, random));
+                masks(d, random));
         double[] b = TaskArithmetic.combine(type.rule, in.stream().map(f -> f.b).toList(), wb, d, o.frequencySign(),
-                masks(o, "lora_B", new long[] {first.out, first.rank}, n, d, random));
+                masks(d, random));
         return update(m, a, b, first.rank, first.in, first.out);
     }
 
@@ -161,26 +167,21 @@ public final class WeightedMerger implements Merger {
         return update(m, a, b, rank, cols, out);
     }
 
-    private static LowRankUpdate svd(LinearAlgebra la, CombinationType type, List<Factors> in, List<Double> weights, MergeOptions o,
-                                     Random random, NDManager m) {
+    private static LowRankUpdate svd(LinearAlgebra la, CombinationType type, List<Factors> in, List<Double> weights,
+                                     int k, MergeOptions o, Random random, NDManager m) {
         int out = in.get(0).out;
         int cols = in.get(0).in;
         List<double[]> deltas = in.stream().map(Factors::delta).toList();
         double[] w = weights.stream().mapToDouble(Double::doubleValue).toArray();
         double d = o.densityOrOne();
         double[] delta = TaskArithmetic.combine(type.rule, deltas, w, d, o.frequencySign(),
-                masks(o, "delta_weight", new long[] {out, cols}, in.size(), d, random));
-        int k = o.svdRank() != null ? o.svdRank() : in.stream().mapToInt(f -> f.rank).max().orElseThrow();
+                masks(d, random));
         SvdFactors s = SvdFactors.of(la, delta, out, cols, k, o.svdClamp());
         return update(m, s.a(), s.b(), s.rank(), cols, out);
     }
 
-    /** Injected masks when given, else Bernoulli(density) draws from {@code random}. */
-    private static TaskArithmetic.KeepMasks masks(MergeOptions o, String key, long[] shape, int inputs,
-                                                  double density, Random random) {
-        if (o.keepMasks() != null) {
-            return (i, len) -> o.keepMasks().mask(i, key, shape, inputs);
-        }
+    /** Bernoulli(density) draws from {@code random}, {@code nextDouble() < density} per entry. */
+    private static TaskArithmetic.KeepMasks masks(double density, Random random) {
         return (i, len) -> {
             if (random == null) {
                 throw new IllegalArgumentException("DARE needs a seeded java.util.Random");

@@ -11,11 +11,10 @@ import io.peft4j.api.ConfigException;
 import io.peft4j.api.LowRankUpdate;
 import io.peft4j.plugins.testkit.GoldenCase;
 import io.peft4j.plugins.testkit.GoldenSuite;
+import io.peft4j.plugins.testkit.KeepMaskRandom;
 import io.peft4j.plugins.testkit.ManagedTensorTest;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.DynamicTest;
@@ -41,33 +40,36 @@ class WeightedMergerTest extends ManagedTensorTest {
         g.config().get("adapters").forEach(n -> names.add(n.asText()));
         List<LowRankUpdate> inputs = new ArrayList<>();
         List<Integer> ranks = new ArrayList<>();
-        List<Map<String, NDArray>> masks = new ArrayList<>();
+        List<NDArray> masksA = new ArrayList<>();
+        List<NDArray> masksB = new ArrayList<>();
         for (String n : names) {
             inputs.add(new LowRankUpdate(g.input(m, n + ".lora_A"), g.input(m, n + ".lora_B"),
                     g.config().get(n).get("scaling").asDouble()));
             ranks.add(g.config().get(n).get("r").asInt());
             if (g.inputs().has(n + ".lora_A.dare_keep_mask")) {
-                masks.add(Map.of("lora_A", g.input(m, n + ".lora_A.dare_keep_mask"),
-                        "lora_B", g.input(m, n + ".lora_B.dare_keep_mask")));
+                masksA.add(g.input(m, n + ".lora_A.dare_keep_mask"));
+                masksB.add(g.input(m, n + ".lora_B.dare_keep_mask"));
             }
         }
         List<Double> weights = new ArrayList<>();
         g.config().get("weights").forEach(w -> weights.add(w.asDouble()));
-        Map<String, Object> options = new HashMap<>();
-        for (String k : List.of("density", "majority_sign_method", "svd_rank", "svd_clamp")) {
-            if (g.config().hasNonNull(k)) {
-                JsonNode v = g.config().get(k);
-                options.put(k, v.isTextual() ? v.asText() : v.numberValue());
-            }
-        }
-        if (!masks.isEmpty()) {
-            options.put("dare_keep_masks", masks);
-        }
-        String type = g.config().get("combination_type").asText();
+        JsonNode c = g.config();
+        MergeOptions options = new MergeOptions(c.hasNonNull("density") ? c.get("density").asDouble() : null,
+                c.hasNonNull("majority_sign_method") ? c.get("majority_sign_method").asText() : null,
+                c.hasNonNull("svd_rank") ? c.get("svd_rank").asInt() : null,
+                c.hasNonNull("svd_clamp") ? c.get("svd_clamp").asDouble() : null);
+        String type = c.get("combination_type").asText();
         int rank = merger.combinedRank(type, ranks, options);
         assertThat(rank).isEqualTo(g.expected().get("new_r").asInt())
                 .isEqualTo(g.expected().get("new_lora_alpha").asInt());
-        LowRankUpdate out = merger.combine(type, inputs, weights, options, new Random(0));
+        // PEFT's masks, replayed in the order the merger draws them: every input's A mask, then every B mask.
+        List<NDArray> masks = new ArrayList<>(masksA);
+        masks.addAll(masksB);
+        Random random = masks.isEmpty() ? new Random(0) : new KeepMaskRandom(masks);
+        LowRankUpdate out = merger.combine(type, inputs, weights, rank, options, random);
+        if (random instanceof KeepMaskRandom k) {
+            assertThat(k.remaining()).as("every mask entry drawn once").isZero();
+        }
         assertThat(out.scaling()).isEqualTo(1.0);
         assertThat(out.rank()).isEqualTo(rank);
         if (g.expected().has("lora_A")) {
@@ -91,7 +93,7 @@ class WeightedMergerTest extends ManagedTensorTest {
         NDArray a2 = m.randomNormal(new Shape(2, 8));
         NDArray b2 = m.randomNormal(new Shape(5, 2));
         LowRankUpdate out = merger.combine("cat", List.of(new LowRankUpdate(a1, b1, 2.0), new LowRankUpdate(a2, b2, 0.5)),
-                List.of(0.3, -1.5), Map.of(), null);
+                List.of(0.3, -1.5), 5, MergeOptions.none(), null);
         NDArray expected = b1.matMul(a1).mul(0.3 * 2.0).add(b2.matMul(a2).mul(-1.5 * 0.5));
         assertThat(out.rank()).isEqualTo(5);
         assertThat(out.loraB().matMul(out.loraA()).sub(expected).abs().max().getFloat()).isLessThan(1e-5f);
@@ -101,10 +103,10 @@ class WeightedMergerTest extends ManagedTensorTest {
     void dareDrawsFromTheGivenRandomReproducibly() {
         List<LowRankUpdate> in = List.of(new LowRankUpdate(m.randomNormal(new Shape(4, 16)), m.randomNormal(new Shape(12, 4)), 1),
                 new LowRankUpdate(m.randomNormal(new Shape(4, 16)), m.randomNormal(new Shape(12, 4)), 2));
-        Map<String, Object> o = Map.of("density", 0.5);
-        float[] x = merger.combine("dare_ties", in, List.of(1.0, 0.5), o, new Random(7)).loraA().toFloatArray();
-        float[] y = merger.combine("dare_ties", in, List.of(1.0, 0.5), o, new Random(7)).loraA().toFloatArray();
-        float[] z = merger.combine("dare_ties", in, List.of(1.0, 0.5), o, new Random(8)).loraA().toFloatArray();
+        MergeOptions o = new MergeOptions(0.5, null, null, null);
+        float[] x = merger.combine("dare_ties", in, List.of(1.0, 0.5), 4, o, new Random(7)).loraA().toFloatArray();
+        float[] y = merger.combine("dare_ties", in, List.of(1.0, 0.5), 4, o, new Random(7)).loraA().toFloatArray();
+        float[] z = merger.combine("dare_ties", in, List.of(1.0, 0.5), 4, o, new Random(8)).loraA().toFloatArray();
         assertThat(x).containsExactly(y);
         assertThat(x).isNotEqualTo(z);
         long zeros = 0;
@@ -118,9 +120,9 @@ class WeightedMergerTest extends ManagedTensorTest {
     void densityOneDisablesPruning() {
         List<LowRankUpdate> in = List.of(new LowRankUpdate(m.randomNormal(new Shape(2, 6)), m.randomNormal(new Shape(3, 2)), 1),
                 new LowRankUpdate(m.randomNormal(new Shape(2, 6)), m.randomNormal(new Shape(3, 2)), 1));
-        float[] pruned = merger.combine("magnitude_prune", in, List.of(1.0, 1.0), Map.of("density", 1), null)
+        float[] pruned = merger.combine("magnitude_prune", in, List.of(1.0, 1.0), 2, new MergeOptions(1.0, null, null, null), null)
                 .loraA().toFloatArray();
-        float[] linear = merger.combine("linear", in, List.of(1.0, 1.0), Map.of(), null).loraA().toFloatArray();
+        float[] linear = merger.combine("linear", in, List.of(1.0, 1.0), 2, MergeOptions.none(), null).loraA().toFloatArray();
         assertThat(pruned).containsExactly(linear);
     }
 
@@ -137,30 +139,31 @@ class WeightedMergerTest extends ManagedTensorTest {
 
     @Test
     void errors() {
-        assertThatThrownBy(() -> merger.combinedRank("linear", List.of(4, 2), Map.of()))
+        MergeOptions none = MergeOptions.none();
+        assertThatThrownBy(() -> merger.combinedRank("linear", List.of(4, 2), none))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("linear needs equal ranks, got [4, 2]");
-        assertThat(merger.combinedRank("cat", List.of(4, 2), Map.of())).isEqualTo(6);
-        assertThat(merger.combinedRank("svd", List.of(4, 2), Map.of())).isEqualTo(4);
-        assertThat(merger.combinedRank("svd", List.of(4, 2), Map.of("svd_rank", 3))).isEqualTo(3);
-        assertThat(merger.combinedRank("ties", List.of(4), Map.of("density", 0.5))).isEqualTo(4);
-        assertThatThrownBy(() -> merger.combinedRank("ties", List.of(4, 4), Map.of()))
+        assertThat(merger.combinedRank("cat", List.of(4, 2), none)).isEqualTo(6);
+        assertThat(merger.combinedRank("svd", List.of(4, 2), none)).isEqualTo(4);
+        assertThat(merger.combinedRank("svd", List.of(4, 2), new MergeOptions(null, null, 3, null))).isEqualTo(3);
+        assertThat(merger.combinedRank("ties", List.of(4), new MergeOptions(0.5, null, null, null))).isEqualTo(4);
+        assertThatThrownBy(() -> merger.combinedRank("ties", List.of(4, 4), none))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("density").hasMessageContaining("required");
         for (double d : new double[] {0, -0.1, 1.5}) {
-            assertThatThrownBy(() -> merger.combinedRank("dare_linear", List.of(4, 4), Map.of("density", d)))
+            assertThatThrownBy(() -> merger.combinedRank("dare_linear", List.of(4, 4),
+                    new MergeOptions(d, null, null, null)))
                     .isInstanceOf(ConfigException.class).hasMessageStartingWith("density: must be in (0, 1]");
         }
-        assertThatThrownBy(() -> merger.combinedRank("ties", List.of(4, 4),
-                Map.of("density", 0.5, "majority_sign_method", "mean")))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("majority_sign_method");
-        assertThatThrownBy(() -> merger.combinedRank("average", List.of(4, 4), Map.of()))
+        assertThatThrownBy(() -> merger.combinedRank("ties", List.of(4, 4), new MergeOptions(0.5, "mean", null, null)))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("majority_sign_method:");
+        assertThatThrownBy(() -> new MergeOptions(null, null, 0, null).validate())
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("svd_rank:");
+        assertThatThrownBy(() -> new MergeOptions(null, null, null, 1.5).validate())
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("svd_clamp:");
+        assertThat(new MergeOptions(null, "FREQUENCY", null, null).frequencySign()).isTrue();
+        assertThatThrownBy(() -> merger.combinedRank("average", List.of(4, 4), none))
                 .isInstanceOf(ConfigException.class).hasMessageContaining("combination_type");
-        assertThatThrownBy(() -> merger.combinedRank("linear", List.of(4, 4), Map.of("densty", 0.5)))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("densty");
         LowRankUpdate u = new LowRankUpdate(m.zeros(new Shape(2, 6)), m.zeros(new Shape(3, 2)), 1);
-        assertThatThrownBy(() -> merger.combine("linear", List.of(u, u), List.of(1.0), Map.of(), null))
+        assertThatThrownBy(() -> merger.combine("linear", List.of(u, u), List.of(1.0), 2, none, null))
                 .isInstanceOf(ConfigException.class).hasMessageStartingWith("weights: got 1 weights for 2 adapters");
-        assertThatThrownBy(() -> merger.combine("linear", List.of(u, u), List.of(1.0, 1.0),
-                Map.of("dare_keep_masks", List.of()), null))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("only applies to dare_*");
     }
 }

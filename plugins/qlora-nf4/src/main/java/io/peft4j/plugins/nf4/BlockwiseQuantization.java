@@ -82,6 +82,14 @@ public final class BlockwiseQuantization {
         return false;
     }
 
+    /** Throws a {@link io.peft4j.api.ConfigException} on {@code blocksize} unless it is a valid block size. */
+    static void checkBlocksize(int b) {
+        if (!isValidBlocksize(b)) {
+            throw new io.peft4j.api.ConfigException("blocksize", "expected one of 32, 64, 128, 256, 512, 1024, "
+                    + "2048, 4096; got " + b);
+        }
+    }
+
     /** Number of blocks of {@code blocksize} needed for {@code n} values: {@code ceil(n / blocksize)}. */
     public static int blockCount(long n, int blocksize) {
         return (int) ((n + blocksize - 1) / blocksize);

@@ -24,7 +24,7 @@ import org.pf4j.Extension;
  * bnb 8-bit format is LLM.int8, a different scheme), readable by this quantizer only.
  */
 @Extension
-public final class Int8Quantizer implements Quantizer {
+public final class Int8Quantizer implements Quantizer<Int8Options> {
     public static final String ID = "int8";
     static final String QUANT_TYPE = "int8_dynamic";
     static final String QUANT_STATE_SUFFIX = "quant_state.peft4j__int8";
@@ -40,13 +40,13 @@ public final class Int8Quantizer implements Quantizer {
     }
 
     @Override
-    public void validate(Map<String, Object> options) {
-        Int8Options.parse(options);
+    public Class<Int8Options> optionsType() {
+        return Int8Options.class;
     }
 
     @Override
-    public Int8Weight quantize(NDArray weight, Map<String, Object> options) {
-        Int8Options o = Int8Options.parse(options);
+    public Int8Weight quantize(NDArray weight, Int8Options o) {
+        o.validate();   // the platform validated parsed options; a direct caller may not have
         float[] x = BlockwiseQuantization.checkedValues("int8", weight);
         Blockwise8 b = BlockwiseQuantization.quantize8(x, o.blocksize());
         return new Int8Weight(weight.getManager(), weight.getShape().getShape(), o.blocksize(), b.quantized(),

@@ -33,7 +33,7 @@ import org.pf4j.Extension;
  * <p>Options: {@link Nf4Options}.
  */
 @Extension
-public final class Nf4Quantizer implements Quantizer {
+public final class Nf4Quantizer implements Quantizer<Nf4Options> {
     public static final String ID = "nf4";
     static final String QUANT_STATE_SUFFIX = "quant_state.bitsandbytes__nf4";
 
@@ -49,13 +49,13 @@ public final class Nf4Quantizer implements Quantizer {
     }
 
     @Override
-    public void validate(Map<String, Object> options) {
-        Nf4Options.parse(options);
+    public Class<Nf4Options> optionsType() {
+        return Nf4Options.class;
     }
 
     @Override
-    public Nf4Weight quantize(NDArray weight, Map<String, Object> options) {
-        Nf4Options o = Nf4Options.parse(options);
+    public Nf4Weight quantize(NDArray weight, Nf4Options o) {
+        o.validate();   // the platform validated parsed options; a direct caller may not have
         float[] x = BlockwiseQuantization.checkedValues("nf4", weight);
         DataType dt = weight.getDataType();
         float[] absmax = BlockwiseQuantization.absmax(x, o.blocksize());

@@ -25,7 +25,7 @@ class Int8QuantizerTest extends ManagedTensorTest {
     void dequantizationEqualsTheBlockwiseReferenceAndIsClose(int rows, int cols, int bs) {
         float[] x = gaussian(rows * cols, rows * 7L + cols, 0.05);
         NDArray w = m.create(x, new Shape(rows, cols));
-        try (Int8Weight q = quantizer.quantize(w, Map.of("blocksize", bs))) {
+        try (Int8Weight q = quantizer.quantize(w, new Int8Options(bs))) {
             BlockwiseQuantization.Blockwise8 ref = BlockwiseQuantization.quantize8(x, bs);
             float[] expected = BlockwiseQuantization.dequantize8(ref, 0f, Nf4Codes.DYNAMIC_8BIT);
             float[] got;
@@ -46,7 +46,7 @@ class Int8QuantizerTest extends ManagedTensorTest {
 
     @Test
     void eightPointOneTwoFiveBitsPerParameterAtBlocksize256() {
-        try (Int8Weight q = quantizer.quantize(m.create(gaussian(256 * 64, 1, 0.05), new Shape(256, 64)), Map.of())) {
+        try (Int8Weight q = quantizer.quantize(m.create(gaussian(256 * 64, 1, 0.05), new Shape(256, 64)), Int8Options.defaults())) {
             assertThat(q.bitsPerParameter()).isEqualTo(8.125);
         }
     }
@@ -54,7 +54,7 @@ class Int8QuantizerTest extends ManagedTensorTest {
     @Test
     void stateDictRoundTripsAndIsRecognisedByInt8NotNf4() {
         float[] x = gaussian(40 * 50, 3, 0.05);
-        try (Int8Weight q = quantizer.quantize(m.create(x, new Shape(40, 50)), Map.of())) {
+        try (Int8Weight q = quantizer.quantize(m.create(x, new Shape(40, 50)), Int8Options.defaults())) {
             Map<String, NDArray> sd = q.stateDict(P);
             assertThat(sd).containsOnlyKeys(P + "weight", P + "weight.absmax", P + "weight.quant_map",
                     P + "weight.quant_state.peft4j__int8");
@@ -69,7 +69,7 @@ class Int8QuantizerTest extends ManagedTensorTest {
 
     @Test
     void absmaxLengthMismatchNamesTheKey() {
-        try (Int8Weight q = quantizer.quantize(m.create(gaussian(600, 4, 0.05), new Shape(2, 300)), Map.of())) {
+        try (Int8Weight q = quantizer.quantize(m.create(gaussian(600, 4, 0.05), new Shape(2, 300)), Int8Options.defaults())) {
             Map<String, NDArray> sd = new HashMap<>(q.stateDict(P));
             sd.put(P + "weight.absmax", m.create(new float[] {1f}));
             assertThatThrownBy(() -> quantizer.load(P, sd)).isInstanceOf(IllegalArgumentException.class)
@@ -79,11 +79,12 @@ class Int8QuantizerTest extends ManagedTensorTest {
 
     @Test
     void badInput() {
-        assertThatThrownBy(() -> quantizer.quantize(m.create(new float[0], new Shape(0, 4)), Map.of()))
+        assertThatThrownBy(() -> quantizer.quantize(m.create(new float[0], new Shape(0, 4)), Int8Options.defaults()))
                 .hasMessageContaining("0 elements");
-        assertThatThrownBy(() -> quantizer.validate(Map.of("blocksize", 100)))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("blocksize");
-        assertThatThrownBy(() -> quantizer.validate(Map.of("double_quant", true)))
-                .isInstanceOf(ConfigException.class).hasMessageContaining("unknown int8 option");
+        assertThatThrownBy(() -> new Int8Options(100).validate())
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("blocksize:");
+        assertThatThrownBy(() -> quantizer.quantize(m.create(new float[16], new Shape(4, 4)), new Int8Options(100)))
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("blocksize:");
+        assertThat(Int8Options.defaults().blocksize()).isEqualTo(256);
     }
 }

@@ -74,7 +74,7 @@ class Nf4GoldenTest extends ManagedTensorTest {
 
     private void nf4QuantizeWithoutDoubleQuant(GoldenCase g) {
         try (Nf4Weight w = quantizer.quantize(g.input(m, "weight"),
-                Map.of("blocksize", g.config().get("blocksize").asInt(), "double_quant", false))) {
+                new Nf4Options(g.config().get("blocksize").asInt(), false, null, null, null))) {
             Map<String, NDArray> sd = w.stateDict(P);
             assertThat(sd.get(P + "weight").getShape()).isEqualTo(new Shape(g.expectedShape("packed")));
             assertBytes("packed", sd.get(P + "weight").toByteArray(), g.expectedBytes("packed"));
@@ -93,7 +93,7 @@ class Nf4GoldenTest extends ManagedTensorTest {
     private void nf4QuantizeWithDoubleQuant(GoldenCase g) {
         float[] x = g.inputFloats("weight");
         assertBitExact("absmax", BlockwiseQuantization.absmax(x, 64), g.expectedFloats("absmax"));
-        try (Nf4Weight w = quantizer.quantize(g.input(m, "weight"), Map.of())) {   // defaults: 64, double quant
+        try (Nf4Weight w = quantizer.quantize(g.input(m, "weight"), Nf4Options.defaults())) {   // defaults: 64, double quant
             Map<String, NDArray> sd = w.stateDict(P);
             assertBytes("packed", sd.get(P + "weight").toByteArray(), g.expectedBytes("packed"));
             assertThat(sd.get(P + "weight.absmax").getDataType()).isEqualTo(DataType.UINT8);
@@ -120,14 +120,14 @@ class Nf4GoldenTest extends ManagedTensorTest {
     }
 
     private void zeroBlockIsAllSevens(GoldenCase g) {
-        try (Nf4Weight w = quantizer.quantize(g.input(m, "weight"), Map.of("double_quant", false))) {
+        try (Nf4Weight w = quantizer.quantize(g.input(m, "weight"), new Nf4Options(null, false, null, null, null))) {
             Map<String, NDArray> sd = w.stateDict(P);
             assertBytes("packed", sd.get(P + "weight").toByteArray(), g.expectedBytes("packed"));
             assertBitExact("absmax", sd.get(P + "weight.absmax").toFloatArray(), g.expectedFloats("absmax"));
             assertBitExact("dequantized", w.dequantize(m).toFloatArray(), g.expectedFloats("dequantized"));
         }
         // and with double quantization the zero block still dequantizes to exact zeros
-        try (Nf4Weight w = quantizer.quantize(g.input(m, "weight"), Map.of())) {
+        try (Nf4Weight w = quantizer.quantize(g.input(m, "weight"), Nf4Options.defaults())) {
             assertBitExact("dequantized (double quant)", w.dequantize(m).toFloatArray(),
                     g.expectedFloats("dequantized"));
         }
@@ -136,9 +136,8 @@ class Nf4GoldenTest extends ManagedTensorTest {
     private void qloraForward(GoldenCase g) {
         JsonNode cfg = g.config();
         try (Nf4Weight w = quantizer.quantize(g.input(m, "weight_fp32_before_quant"),
-                Map.of("blocksize", cfg.get("blocksize").asInt(), "double_quant", cfg.get("double_quant").asBoolean(),
-                        "quant_type", cfg.get("quant_type").asText(), "compute_dtype",
-                        cfg.get("compute_dtype").asText()))) {
+                new Nf4Options(cfg.get("blocksize").asInt(), cfg.get("double_quant").asBoolean(),
+                        cfg.get("quant_type").asText(), cfg.get("compute_dtype").asText(), null))) {
             Map<String, NDArray> sd = w.stateDict(P);
             assertBytes("packed", sd.get(P + "weight").toByteArray(), g.expectedBytes("packed"));
             assertBytes("quantized_absmax", sd.get(P + "weight.absmax").toByteArray(),

@@ -34,7 +34,7 @@ class Nf4WeightTest extends ManagedTensorTest {
     void tensorDequantizationMatchesTheJavaReference(int rows, int cols, int bs, boolean dq) {
         float[] x = gaussian(rows * cols, rows * 31L + cols, 0.05);
         NDArray w = m.create(x, new Shape(rows, cols));
-        try (Nf4Weight q = quantizer.quantize(w, Map.of("blocksize", bs, "double_quant", dq))) {
+        try (Nf4Weight q = quantizer.quantize(w, new Nf4Options(bs, dq, null, null, null))) {
             Map<String, NDArray> sd = q.stateDict(P);
             byte[] packed = sd.get(P + "weight").toByteArray();
             assertThat(packed).hasSize((rows * cols + 1) / 2);
@@ -59,7 +59,7 @@ class Nf4WeightTest extends ManagedTensorTest {
     @Test
     void dequantizeLeavesNothingBehindInTheWeightOrCallerManager() {
         NDArray w = m.create(gaussian(4096, 1, 0.05), new Shape(64, 64));
-        try (Nf4Weight q = quantizer.quantize(w, Map.of())) {
+        try (Nf4Weight q = quantizer.quantize(w, Nf4Options.defaults())) {
             try (NDManager caller = m.newSubManager()) {
                 q.dequantize(caller).close();
                 int before = caller.getManagedArrays().size();
@@ -71,7 +71,7 @@ class Nf4WeightTest extends ManagedTensorTest {
             // the storage survives an NDScope it was created in and the closing of the caller's manager
             Nf4Weight inScope;
             try (NDScope scope = new NDScope()) {
-                inScope = quantizer.quantize(w, Map.of());
+                inScope = quantizer.quantize(w, Nf4Options.defaults());
             }
             try (inScope) {
                 assertBitExact("after scope", inScope.dequantize(m).toFloatArray(), q.dequantize(m).toFloatArray());
@@ -83,9 +83,9 @@ class Nf4WeightTest extends ManagedTensorTest {
     void storageIsAbout4point127BitsPerParameterWithDoubleQuant() {
         int n = 1024 * 1024;
         NDArray w = m.create(gaussian(n, 7, 0.05), new Shape(1024, 1024));
-        try (Nf4Weight dq = quantizer.quantize(w, Map.of());
-             Nf4Weight plain = quantizer.quantize(w, Map.of("double_quant", false));
-             Nf4Weight cached = quantizer.quantize(w, Map.of("cache_dequantized", true))) {
+        try (Nf4Weight dq = quantizer.quantize(w, Nf4Options.defaults());
+             Nf4Weight plain = quantizer.quantize(w, new Nf4Options(null, false, null, null, null));
+             Nf4Weight cached = quantizer.quantize(w, new Nf4Options(null, null, null, null, true))) {
             double bitsDq = dq.storageBytes() * 8.0 / n;
             double bitsPlain = plain.storageBytes() * 8.0 / n;
             System.out.printf("NF4 1024x1024: %d bytes = %.5f bits/param with double quant, %.5f without, "
@@ -114,7 +114,7 @@ class Nf4WeightTest extends ManagedTensorTest {
     void saveLoadRoundTripKeepsEveryByte() {
         for (boolean dq : new boolean[] {true, false}) {
             NDArray w = m.create(gaussian(5 * 77, 3, 0.05), new Shape(5, 77));
-            try (Nf4Weight q = quantizer.quantize(w, Map.of("double_quant", dq, "blocksize", 32))) {
+            try (Nf4Weight q = quantizer.quantize(w, new Nf4Options(32, dq, null, null, null))) {
                 Map<String, NDArray> sd = q.stateDict(P);
                 assertThat(quantizer.recognizes(P, sd)).isTrue();
                 assertThat(quantizer.recognizes("other.", sd)).isFalse();
@@ -149,7 +149,7 @@ class Nf4WeightTest extends ManagedTensorTest {
     @Test
     void loadsAbnbStyleCheckpointWithoutCodeTablesAndWithBfloat16Dtype() {
         NDArray w = m.create(gaussian(128, 5, 0.05), new Shape(2, 64));
-        try (Nf4Weight q = quantizer.quantize(w, Map.of())) {
+        try (Nf4Weight q = quantizer.quantize(w, Nf4Options.defaults())) {
             Map<String, NDArray> sd = new HashMap<>(q.stateDict(""));
             sd.remove("weight.quant_map");
             sd.remove("weight.nested_quant_map");
@@ -167,7 +167,7 @@ class Nf4WeightTest extends ManagedTensorTest {
     @Test
     void loadFailsNamingTheKey() {
         NDArray w = m.create(gaussian(3 * 100, 9, 0.05), new Shape(3, 100));
-        try (Nf4Weight q = quantizer.quantize(w, Map.of())) {
+        try (Nf4Weight q = quantizer.quantize(w, Nf4Options.defaults())) {
             Map<String, NDArray> sd = q.stateDict(P);
 
             Map<String, NDArray> bad = new HashMap<>(sd);
@@ -210,32 +210,30 @@ class Nf4WeightTest extends ManagedTensorTest {
     @Test
     void optionsAreValidatedNamingTheField() {
         NDArray w = m.create(gaussian(64, 2, 0.05), new Shape(8, 8));
-        assertThatThrownBy(() -> quantizer.quantize(w, Map.of("blocksize", 48)))
+        assertThatThrownBy(() -> quantizer.quantize(w, new Nf4Options(48, null, null, null, null)))
                 .isInstanceOf(ConfigException.class).hasMessageStartingWith("blocksize:");
-        assertThatThrownBy(() -> quantizer.validate(Map.of("blocksize", 8192)))
+        assertThatThrownBy(() -> new Nf4Options(8192, null, null, null, null).validate())
                 .isInstanceOf(ConfigException.class).hasMessageStartingWith("blocksize:");
-        assertThatThrownBy(() -> quantizer.validate(Map.of("quant_type", "fp4")))
+        assertThatThrownBy(() -> new Nf4Options(null, null, "fp4", null, null).validate())
                 .isInstanceOf(ConfigException.class).hasMessageStartingWith("quant_type:")
                 .hasMessageContaining("not supported");
-        assertThatThrownBy(() -> quantizer.validate(Map.of("compute_dtype", "bfloat16")))
+        assertThatThrownBy(() -> new Nf4Options(null, null, "int4", null, null).validate())
+                .isInstanceOf(ConfigException.class).hasMessageStartingWith("quant_type:");
+        assertThatThrownBy(() -> new Nf4Options(null, null, null, "bfloat16", null).validate())
                 .isInstanceOf(ConfigException.class).hasMessageStartingWith("compute_dtype:");
-        assertThatThrownBy(() -> quantizer.validate(Map.of("double_quant", "yes")))
-                .isInstanceOf(ConfigException.class).hasMessageStartingWith("double_quant:");
-        assertThatThrownBy(() -> quantizer.validate(Map.of("blocksze", 64)))
-                .isInstanceOf(ConfigException.class).hasMessageStartingWith("blocksze:");
-        quantizer.validate(Map.of("blocksize", 4096L, "double_quant", false, "quant_type", "nf4",
-                "compute_dtype", "float32", "cache_dequantized", true));
-        assertThat(Nf4Options.parse(null)).isEqualTo(Nf4Options.defaults());
-        assertThat(Nf4Options.parse(Map.of("blocksize", 128.0)).blocksize()).isEqualTo(128);
+        new Nf4Options(4096, false, "NF4", "torch.float32", true).validate();
+        assertThat(new Nf4Options(null, null, null, null, null)).isEqualTo(Nf4Options.defaults())
+                .isEqualTo(new Nf4Options(64, true, "nf4", "float32", false));
+        assertThat(quantizer.optionsType()).isEqualTo(Nf4Options.class);
     }
 
     @Test
     void emptyAndNonFiniteWeightsAreRejected() {
-        assertThatThrownBy(() -> quantizer.quantize(m.create(new float[0], new Shape(0, 16)), Map.of()))
+        assertThatThrownBy(() -> quantizer.quantize(m.create(new float[0], new Shape(0, 16)), Nf4Options.defaults()))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("0 elements");
-        assertThatThrownBy(() -> quantizer.quantize(m.create(new float[] {1f, Float.NaN}, new Shape(1, 2)), Map.of()))
+        assertThatThrownBy(() -> quantizer.quantize(m.create(new float[] {1f, Float.NaN}, new Shape(1, 2)), Nf4Options.defaults()))
                 .hasMessageContaining("flat index 1");
-        assertThatThrownBy(() -> quantizer.quantize(m.create(new int[] {1, 2}), Map.of()))
+        assertThatThrownBy(() -> quantizer.quantize(m.create(new int[] {1, 2}), Nf4Options.defaults()))
                 .hasMessageContaining("floating-point");
     }
 
@@ -244,8 +242,8 @@ class Nf4WeightTest extends ManagedTensorTest {
         float[] x = gaussian(128, 4, 0.05);
         NDArray h = m.create(x, new Shape(2, 64)).toType(DataType.FLOAT16, false);
         float[] asF32 = h.toType(DataType.FLOAT32, false).toFloatArray();
-        try (Nf4Weight a = quantizer.quantize(h, Map.of());
-             Nf4Weight b = quantizer.quantize(m.create(asF32, new Shape(2, 64)), Map.of())) {
+        try (Nf4Weight a = quantizer.quantize(h, Nf4Options.defaults());
+             Nf4Weight b = quantizer.quantize(m.create(asF32, new Shape(2, 64)), Nf4Options.defaults())) {
             assertBitExact("fp16 vs fp32", a.dequantize(m).toFloatArray(), b.dequantize(m).toFloatArray());
             String json = new String(a.stateDict("").get("weight.quant_state.bitsandbytes__nf4").toByteArray(),
                     StandardCharsets.UTF_8);
