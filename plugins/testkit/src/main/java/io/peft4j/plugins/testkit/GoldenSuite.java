@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.DynamicTest;
 
 /**
@@ -50,6 +51,14 @@ public final class GoldenSuite {
         return this;
     }
 
+    /**
+     * Marks a claimed family as checked only through the installed jar, for a case that needs platform classes
+     * this level does not have; its cases are reported as aborted with {@code reason}, not left out.
+     */
+    public GoldenSuite installedOnly(String family, String reason) {
+        return on(family, (c, m) -> Assumptions.abort(c.name() + " runs only through the installed jar: " + reason));
+    }
+
     /** One dynamic test per claimed case in every vector directory. */
     public Stream<DynamicTest> tests() {
         List<DynamicTest> out = new ArrayList<>();
@@ -74,7 +83,9 @@ public final class GoldenSuite {
             }
         }
         if (out.isEmpty()) {
-            throw new IllegalStateException("no golden case in " + GoldenClaims.dirs() + " is claimed by plugin "
+            // Another vector set may hold none of this plugin's families; integration-tests still fails for any
+            // case that no plugin claims, so nothing goes unchecked.
+            System.err.println("golden: no case in " + GoldenClaims.dirs() + " is claimed by plugin "
                     + claims.pluginId() + " (families " + claims.checks().keySet() + ")");
         }
         return out.stream();
