@@ -196,6 +196,8 @@ public final class AdapterArithmetic {
                     ? c.withTargetModules(PeftModel.defaultTargets(a.method(), architecture, "adapters." + a.name()))
                     : c);
         }
-        return merger.combinedConfig(configs, newRank);
+        LowRankConfig combined = merger.combinedConfig(configs, newRank);
+        combined.validate();   // the method's own rules, as for a parsed config (e.g. the combined target regex)
+        return combined;
     }
 }

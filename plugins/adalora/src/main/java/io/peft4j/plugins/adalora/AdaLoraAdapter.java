@@ -77,7 +77,10 @@ public final class AdaLoraAdapter implements Adapter {
         return TargetSpec.loraFamilyDefaults(architecture);
     }
 
-    /** Each row's update depends on that row's input only, so the mixed-batch path may apply it per row. */
+    /**
+     * Row i's update {@code s·B (E ⊙ A) x_i} depends on row i alone, so a mixed batch may apply the adapter to its
+     * own rows (the budget schedule only runs in training, never in a mixed batch).
+     */
     @Override
     public boolean supportsMixedBatch() {
         return true;

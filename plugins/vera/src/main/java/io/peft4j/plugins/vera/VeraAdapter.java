@@ -61,7 +61,10 @@ public final class VeraAdapter implements Adapter {
         return TargetSpec.loraFamilyDefaults(architecture);
     }
 
-    /** Each row's update depends on that row's input only, so the mixed-batch path may apply it per row. */
+    /**
+     * Row i's update {@code Λ_b B Λ_d A x_i} (frozen shared A, B) depends on row i alone, so a mixed batch may apply
+     * the adapter to its own rows.
+     */
     @Override
     public boolean supportsMixedBatch() {
         return true;
