@@ -75,7 +75,8 @@ final class GoldenChecks {
             Map.entry("nf4.zero_block", t -> Nf4Cases.nf4ZeroBlock(t.c(), t.quantizer(), t.m())),
             Map.entry("nf4.qlora_forward", t -> Nf4Cases.qloraForward(t.c(), t.quantizer(), t.m())),
             Map.entry("initializer.svd_init", GoldenChecks::svdInit),
-            Map.entry("pissa.to_lora_conversion", t -> PissaCases.conversion(t.c(), t.adapter(), t.m())),
+            Map.entry("pissa.to_lora_conversion", t -> PissaCases.conversion(t.c(), t.adapter(), t.ext().initializerFor("pissa")
+                    .orElseThrow(() -> new AssertionError("initializer pissa is not installed")), t.m())),
             Map.entry("optimizer_policy.param_groups",
                     t -> LoraPlusCases.paramGroups(t.c(), t.optimizerPolicy(), t.m())),
             Map.entry("merger.weighted", t -> MergingCases.run(t.c(), t.merger(), t.m())));
