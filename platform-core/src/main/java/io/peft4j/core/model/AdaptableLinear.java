@@ -21,6 +21,9 @@ import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+// Longer than the ~400 lines of the rest of core on purpose: the stored (float or quantized) weight, the state of the
+// layer call in progress (its dequantized weight, input and base output) and the leases on it are one object's
+// mutable state; split across classes they would have to share those fields.
 /**
  * A frozen linear layer {@code y = x W^T + b} that adapters attach to. Holds the base weight either in full
  * precision or as a {@link QuantizedWeight}, plus the adapters attached here in attachment order.
