@@ -5,6 +5,7 @@ import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterContext;
+import io.peft4j.api.AdapterDescriptor;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.Initializer;
 import io.peft4j.api.ModelShape;
@@ -29,29 +30,14 @@ import org.pf4j.Extension;
 public final class DoraAdapter implements Adapter {
     public static final String METHOD = "dora";
 
+    /**
+     * Default targets: LoRA's default targets (PEFT uses the LoRA mapping for DoRA).
+     */
     @Override
-    public String method() {
-        return METHOD;
-    }
-
-    @Override
-    public String description() {
-        return "DoRA: LoRA with a learned per-row magnitude, m/||W + sBA|| (detached norm)";
-    }
-
-    @Override
-    public String peftType() {
-        return "LORA";
-    }
-
-    @Override
-    public Class<? extends AdapterConfig> configType() {
-        return DoraConfig.class;
-    }
-
-    @Override
-    public Set<SiteKind> siteKinds() {
-        return Set.of(SiteKind.LINEAR);
+    public AdapterDescriptor descriptor() {
+        return new AdapterDescriptor(METHOD, "LORA", DoraConfig.class, Set.of(SiteKind.LINEAR),
+                "DoRA: LoRA with a learned per-row magnitude, m/||W + sBA|| (detached norm)")
+                .withDefaultTargets(TargetSpec::loraFamilyDefaults);
     }
 
     /**
@@ -72,12 +58,6 @@ public final class DoraAdapter implements Adapter {
     public void validate(AdapterConfig config, List<SiteInfo> sites, ModelShape shape) {
         DoraConfig c = (DoraConfig) config;
         LoraFactors.warnLargeRanks(sites, c::rankFor);
-    }
-
-    /** LoRA's default targets (PEFT uses the LoRA mapping for DoRA). */
-    @Override
-    public List<String> defaultTargets(String architecture) {
-        return TargetSpec.loraFamilyDefaults(architecture);
     }
 
     @Override

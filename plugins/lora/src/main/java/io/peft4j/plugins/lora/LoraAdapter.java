@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterContext;
+import io.peft4j.api.AdapterDescriptor;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.Initializer;
 import io.peft4j.api.ModelShape;
@@ -26,29 +27,16 @@ import org.pf4j.Extension;
 public final class LoraAdapter implements Adapter {
     public static final String METHOD = "lora";
 
+    /**
+     * Default targets: PEFT's LoRA target mapping: {@code q_proj, v_proj} for Llama, Mistral and Qwen2.
+     * <p>Mixed batch: each row's update {@code s·B A x} depends on that row only (PEFT's mixed-batch forward).
+     */
     @Override
-    public String method() {
-        return METHOD;
-    }
-
-    @Override
-    public String description() {
-        return "LoRA: low-rank update s·BA on linear layers (rsLoRA, lora_bias, rank/alpha patterns)";
-    }
-
-    @Override
-    public String peftType() {
-        return "LORA";
-    }
-
-    @Override
-    public Class<? extends AdapterConfig> configType() {
-        return LoraConfig.class;
-    }
-
-    @Override
-    public Set<SiteKind> siteKinds() {
-        return Set.of(SiteKind.LINEAR);
+    public AdapterDescriptor descriptor() {
+        return new AdapterDescriptor(METHOD, "LORA", LoraConfig.class, Set.of(SiteKind.LINEAR),
+                "LoRA: low-rank update s·BA on linear layers (rsLoRA, lora_bias, rank/alpha patterns)")
+                .withDefaultTargets(TargetSpec::loraFamilyDefaults)
+                .withMixedBatch();
     }
 
     @Override
@@ -60,18 +48,6 @@ public final class LoraAdapter implements Adapter {
     public void validate(AdapterConfig config, List<SiteInfo> sites, ModelShape shape) {
         LoraConfig c = (LoraConfig) config;
         LoraFactors.warnLargeRanks(sites, c::rankFor);
-    }
-
-    /** PEFT's LoRA target mapping: {@code q_proj, v_proj} for Llama, Mistral and Qwen2. */
-    @Override
-    public List<String> defaultTargets(String architecture) {
-        return TargetSpec.loraFamilyDefaults(architecture);
-    }
-
-    /** Each row's update {@code s·B A x} depends on that row only (PEFT's mixed-batch forward). */
-    @Override
-    public boolean supportsMixedBatch() {
-        return true;
     }
 
     @Override
