@@ -2,17 +2,16 @@ package io.peft4j.plugins.dora;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterContext;
 import io.peft4j.api.AdapterDescriptor;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.Initializer;
-import io.peft4j.api.ModelShape;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
 import io.peft4j.api.TargetSpec;
 import io.peft4j.plugins.lora.LoraFactors;
+import io.peft4j.plugins.lora.LoraFormatAdapter;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -27,12 +26,14 @@ import org.pf4j.Extension;
  * magnitude is computed from the (possibly rewritten) base weight and the factors.
  */
 @Extension
-public final class DoraAdapter implements Adapter {
+public final class DoraAdapter extends LoraFormatAdapter {
     public static final String METHOD = "dora";
 
-    /**
-     * Default targets: LoRA's default targets (PEFT uses the LoRA mapping for DoRA).
-     */
+    public DoraAdapter() {
+        super(true);
+    }
+
+    /** Default targets: LoRA's (PEFT uses the LoRA mapping for DoRA). */
     @Override
     public AdapterDescriptor descriptor() {
         return new AdapterDescriptor(METHOD, "LORA", DoraConfig.class, Set.of(SiteKind.LINEAR),
@@ -47,17 +48,6 @@ public final class DoraAdapter implements Adapter {
     @Override
     public boolean canShareSite(String otherMethod) {
         return false;
-    }
-
-    @Override
-    public boolean readsPeftConfig(Map<String, Object> json) {
-        return "LORA".equals(json.get("peft_type")) && Boolean.TRUE.equals(json.get("use_dora"));
-    }
-
-    @Override
-    public void validate(AdapterConfig config, List<SiteInfo> sites, ModelShape shape) {
-        DoraConfig c = (DoraConfig) config;
-        LoraFactors.warnLargeRanks(sites, c::rankFor);
     }
 
     @Override

@@ -49,26 +49,15 @@ public final class LoftqInitializer extends SvdInitializer {
     public static final String ID = "loftq";
     static final String ITER_PREFIX = "loftq_iter_";
 
-    @Override
-    public String id() {
-        return ID;
-    }
-
-    @Override
-    public String description() {
-        return "LoftQ: base = what gets quantized, adapter = rank-r part of the quantization error (loftq, "
-                + "loftq_iter_<N>); needs quantization:";
+    public LoftqInitializer() {
+        super(ID, ITER_PREFIX, "LoftQ: base = what gets quantized, adapter = rank-r part of the quantization error "
+                + "(loftq, loftq_iter_<N>); needs quantization:");
     }
 
     /** The base is replaced by the matrix the platform will quantize. */
     @Override
     public boolean rewritesBase() {
         return true;
-    }
-
-    @Override
-    public boolean handles(String initName) {
-        return idOrPrefixed(initName, ID, ITER_PREFIX);
     }
 
     /**

@@ -3,13 +3,11 @@ package io.peft4j.plugins.lora;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterContext;
 import io.peft4j.api.AdapterDescriptor;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.Initializer;
-import io.peft4j.api.ModelShape;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
 import io.peft4j.api.TargetSpec;
@@ -24,8 +22,12 @@ import org.pf4j.Extension;
  * {@code "gaussian"}) are delegated to installed {@link Initializer} plugins (PiSSA, MiLoRA).
  */
 @Extension
-public final class LoraAdapter implements Adapter {
+public final class LoraAdapter extends LoraFormatAdapter {
     public static final String METHOD = "lora";
+
+    public LoraAdapter() {
+        super(false);
+    }
 
     /**
      * Default targets: PEFT's LoRA target mapping: {@code q_proj, v_proj} for Llama, Mistral and Qwen2.
@@ -37,17 +39,6 @@ public final class LoraAdapter implements Adapter {
                 "LoRA: low-rank update s·BA on linear layers (rsLoRA, lora_bias, rank/alpha patterns)")
                 .withDefaultTargets(TargetSpec::loraFamilyDefaults)
                 .withMixedBatch();
-    }
-
-    @Override
-    public boolean readsPeftConfig(Map<String, Object> json) {
-        return "LORA".equals(json.get("peft_type")) && !Boolean.TRUE.equals(json.get("use_dora"));
-    }
-
-    @Override
-    public void validate(AdapterConfig config, List<SiteInfo> sites, ModelShape shape) {
-        LoraConfig c = (LoraConfig) config;
-        LoraFactors.warnLargeRanks(sites, c::rankFor);
     }
 
     @Override

@@ -36,19 +36,8 @@ import org.pf4j.Extension;
 public final class MiloraInitializer extends ResidualInitializer {
     public static final String ID = "milora";
 
-    @Override
-    public String id() {
-        return ID;
-    }
-
-    @Override
-    public String description() {
-        return "MiLoRA: adapter = smallest-r singular triplets of W, base = the rest";
-    }
-
-    @Override
-    public boolean handles(String initName) {
-        return ID.equals(initName);
+    public MiloraInitializer() {
+        super(ID, null, "MiLoRA: adapter = smallest-r singular triplets of W, base = the rest");
     }
 
     /** The last r triplets, applied as PiSSA applies its top ones ({@link PissaInitializer#applyTriplets}). */

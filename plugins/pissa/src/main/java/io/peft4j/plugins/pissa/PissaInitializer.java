@@ -45,20 +45,9 @@ public final class PissaInitializer extends ResidualInitializer {
     public static final String ID = "pissa";
     static final String NITER_PREFIX = "pissa_niter_";
 
-    @Override
-    public String id() {
-        return ID;
-    }
-
-    @Override
-    public String description() {
-        return "PiSSA: adapter = top-r singular triplets of W, base = residual (pissa, pissa_niter_<N>)";
-    }
-
-    @Override
-    public boolean handles(String initName) {
-        // Malformed pissa_niter_ suffixes are claimed too, so validate() can say what is wrong with them.
-        return idOrPrefixed(initName, ID, NITER_PREFIX);
+    public PissaInitializer() {
+        super(ID, NITER_PREFIX,
+                "PiSSA: adapter = top-r singular triplets of W, base = residual (pissa, pissa_niter_<N>)");
     }
 
     /**

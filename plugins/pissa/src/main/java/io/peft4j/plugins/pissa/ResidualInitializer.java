@@ -13,6 +13,10 @@ import java.util.Map;
  */
 public abstract class ResidualInitializer extends SvdInitializer {
 
+    protected ResidualInitializer(String id, String suffixPrefix, String description) {
+        super(id, suffixPrefix, description);
+    }
+
     /** The residual {@code W - s·B A} replaces the base weight. */
     @Override
     public final boolean rewritesBase() {

@@ -12,6 +12,36 @@ import io.peft4j.api.SiteInfo;
  * Public because milora and loftq extend it through their PF4J plugin dependency on pissa.
  */
 public abstract class SvdInitializer implements Initializer {
+    private final String id;
+    private final String suffixPrefix;
+    private final String description;
+
+    /**
+     * @param id           the initializer id, also the plain {@code init_lora_weights} value it handles ({@code pissa})
+     * @param suffixPrefix the prefix of its parameterised names, e.g. {@code pissa_niter_}, or null if it has none
+     * @param description  one line for {@code peft4j plugins}
+     */
+    protected SvdInitializer(String id, String suffixPrefix, String description) {
+        this.id = id;
+        this.suffixPrefix = suffixPrefix;
+        this.description = description;
+    }
+
+    @Override
+    public final String id() {
+        return id;
+    }
+
+    @Override
+    public final String description() {
+        return description;
+    }
+
+    /** The id, or any name starting with the suffix prefix: malformed suffixes too, so validate() can name them. */
+    @Override
+    public final boolean handles(String initName) {
+        return id.equals(initName) || (suffixPrefix != null && initName != null && initName.startsWith(suffixPrefix));
+    }
 
     /** {@code min(r, min(in, out))}: the slices stop at the SVD's size. */
     @Override
@@ -22,11 +52,6 @@ public abstract class SvdInitializer implements Initializer {
     /** The number of triplets to use: the factors' rows, i.e. {@link #factorRank} as the platform applied it. */
     protected static int triplets(LowRankSite site) {
         return (int) site.loraA().getShape().get(0);
-    }
-
-    /** Whether {@code initName} is {@code id} or starts with {@code prefix} (malformed suffixes too, for validate). */
-    protected static boolean idOrPrefixed(String initName, String id, String prefix) {
-        return id.equals(initName) || (initName != null && initName.startsWith(prefix));
     }
 
     /**
