@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterContext;
+import io.peft4j.api.AdapterDescriptor;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.ParamRole;
@@ -30,28 +31,9 @@ import org.pf4j.Extension;
 public final class Ia3Adapter implements Adapter {
 
     @Override
-    public String method() {
-        return "ia3";
-    }
-
-    @Override
-    public String description() {
-        return "IA3: learned vectors rescale attention k/v outputs and feed-forward inputs";
-    }
-
-    @Override
-    public String peftType() {
-        return "IA3";
-    }
-
-    @Override
-    public Class<? extends AdapterConfig> configType() {
-        return Ia3Config.class;
-    }
-
-    @Override
-    public Set<SiteKind> siteKinds() {
-        return Set.of(SiteKind.LINEAR);
+    public AdapterDescriptor descriptor() {
+        return new AdapterDescriptor("ia3", "IA3", Ia3Config.class, Set.of(SiteKind.LINEAR),
+                "IA3: learned vectors rescale attention k/v outputs and feed-forward inputs");
     }
 
     @Override

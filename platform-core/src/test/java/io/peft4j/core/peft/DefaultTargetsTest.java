@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterContext;
+import io.peft4j.api.AdapterDescriptor;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.SiteInfo;
@@ -25,28 +26,9 @@ class DefaultTargetsTest {
 
     private static Adapter method(List<String> defaults) {
         return new Adapter() {
-            public String method() {
-                return "demo";
-            }
-
-            public String description() {
-                return "demo";
-            }
-
-            public String peftType() {
-                return "DEMO";
-            }
-
-            public Class<? extends AdapterConfig> configType() {
-                return AdapterConfig.class;
-            }
-
-            public Set<SiteKind> siteKinds() {
-                return Set.of(SiteKind.LINEAR);
-            }
-
-            public List<String> defaultTargets(String architecture) {
-                return "llama".equals(architecture) ? defaults : List.of();
+            public AdapterDescriptor descriptor() {
+                return new AdapterDescriptor("demo", "DEMO", AdapterConfig.class, Set.of(SiteKind.LINEAR), "demo")
+                        .withDefaultTargets(architecture -> "llama".equals(architecture) ? defaults : List.of());
             }
 
             public AdapterInstance create(String name, AdapterConfig c, List<SiteInfo> s, AdapterContext ctx) {

@@ -33,11 +33,10 @@ final class TestPlugins {
                 public class %2$s implements Adapter {
                     %4$s
                     %5$s
-                    @Override public String method() { return "%3$s"; }
-                    @Override public String description() { return %6$s; }
-                    @Override public String peftType() { return "TEST_%3$s"; }
-                    @Override public Class<? extends AdapterConfig> configType() { return AdapterConfig.class; }
-                    @Override public Set<SiteKind> siteKinds() { return EnumSet.noneOf(SiteKind.class); }
+                    @Override public AdapterDescriptor descriptor() {
+                        return new AdapterDescriptor("%3$s", "TEST_%3$s", AdapterConfig.class,
+                                EnumSet.noneOf(SiteKind.class), %6$s);
+                    }
                     @Override public AdapterInstance create(String name, AdapterConfig config, List<SiteInfo> sites,
                                                             AdapterContext ctx) {
                         throw new UnsupportedOperationException("test fixture: never used to build adapters");

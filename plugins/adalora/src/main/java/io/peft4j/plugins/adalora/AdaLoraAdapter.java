@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterContext;
+import io.peft4j.api.AdapterDescriptor;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.ModelShape;
@@ -29,29 +30,17 @@ import org.pf4j.Extension;
 public final class AdaLoraAdapter implements Adapter {
     public static final String METHOD = "adalora";
 
+    /**
+     * Default targets: PEFT's {@code TRANSFORMERS_MODELS_TO_ADALORA_TARGET_MODULES_MAPPING}, a copy of LoRA's.
+     * <p>Mixed batch: row i's update {@code s·B (E ⊙ A) x_i} depends on row i alone, so a mixed batch may apply the
+     * adapter to its own rows (the budget schedule only runs in training, never in a mixed batch).
+     */
     @Override
-    public String method() {
-        return METHOD;
-    }
-
-    @Override
-    public String description() {
-        return "AdaLoRA: SVD-form low-rank update with budget-scheduled rank pruning and orthogonal regulariser";
-    }
-
-    @Override
-    public String peftType() {
-        return "ADALORA";
-    }
-
-    @Override
-    public Class<? extends AdapterConfig> configType() {
-        return AdaLoraConfig.class;
-    }
-
-    @Override
-    public Set<SiteKind> siteKinds() {
-        return Set.of(SiteKind.LINEAR);
+    public AdapterDescriptor descriptor() {
+        return new AdapterDescriptor(METHOD, "ADALORA", AdaLoraConfig.class, Set.of(SiteKind.LINEAR),
+                "AdaLoRA: SVD-form low-rank update with budget-scheduled rank pruning and orthogonal regulariser")
+                .withDefaultTargets(TargetSpec::loraFamilyDefaults)
+                .withMixedBatch();
     }
 
     /** Every {@code rank_pattern} key must name a {@code lora_E} of a module this adapter is attached to. */
@@ -69,21 +58,6 @@ public final class AdaLoraAdapter implements Adapter {
                         + sites.stream().map(SiteInfo::path).toList());
             }
         }
-    }
-
-    /** PEFT's {@code TRANSFORMERS_MODELS_TO_ADALORA_TARGET_MODULES_MAPPING}, a copy of LoRA's. */
-    @Override
-    public List<String> defaultTargets(String architecture) {
-        return TargetSpec.loraFamilyDefaults(architecture);
-    }
-
-    /**
-     * Row i's update {@code s·B (E ⊙ A) x_i} depends on row i alone, so a mixed batch may apply the adapter to its
-     * own rows (the budget schedule only runs in training, never in a mixed batch).
-     */
-    @Override
-    public boolean supportsMixedBatch() {
-        return true;
     }
 
     @Override

@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterContext;
+import io.peft4j.api.AdapterDescriptor;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.ModelShape;
@@ -28,29 +29,10 @@ public final class BottleneckAdapter implements Adapter {
     public static final String METHOD = "bottleneck";
 
     @Override
-    public String method() {
-        return METHOD;
-    }
-
-    @Override
-    public String description() {
-        return "Bottleneck adapters (Houlsby/Pfeiffer): down-projection, non-linearity, up-projection, residual, "
-                + "after the attention and/or MLP block (peft4j format, not mergeable)";
-    }
-
-    @Override
-    public String peftType() {
-        return "BOTTLENECK";
-    }
-
-    @Override
-    public Class<? extends AdapterConfig> configType() {
-        return BottleneckConfig.class;
-    }
-
-    @Override
-    public Set<SiteKind> siteKinds() {
-        return Set.of(SiteKind.SUBLAYER_OUTPUT);
+    public AdapterDescriptor descriptor() {
+        return new AdapterDescriptor(METHOD, "BOTTLENECK", BottleneckConfig.class, Set.of(SiteKind.SUBLAYER_OUTPUT),
+                "Bottleneck adapters (Houlsby/Pfeiffer): down-projection, non-linearity, up-projection, residual, "
+                + "after the attention and/or MLP block (peft4j format, not mergeable)");
     }
 
     /** Every placement must select at least one sub-layer of this model; the width must fit the hidden size. */

@@ -2,16 +2,16 @@ package io.peft4j.plugins.dora;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterContext;
+import io.peft4j.api.AdapterDescriptor;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.Initializer;
-import io.peft4j.api.ModelShape;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
 import io.peft4j.api.TargetSpec;
 import io.peft4j.plugins.lora.LoraFactors;
+import io.peft4j.plugins.lora.LoraFormatAdapter;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -26,32 +26,19 @@ import org.pf4j.Extension;
  * magnitude is computed from the (possibly rewritten) base weight and the factors.
  */
 @Extension
-public final class DoraAdapter implements Adapter {
+public final class DoraAdapter extends LoraFormatAdapter {
     public static final String METHOD = "dora";
 
-    @Override
-    public String method() {
-        return METHOD;
+    public DoraAdapter() {
+        super(true);
     }
 
+    /** Default targets: LoRA's (PEFT uses the LoRA mapping for DoRA). */
     @Override
-    public String description() {
-        return "DoRA: LoRA with a learned per-row magnitude, m/||W + sBA|| (detached norm)";
-    }
-
-    @Override
-    public String peftType() {
-        return "LORA";
-    }
-
-    @Override
-    public Class<? extends AdapterConfig> configType() {
-        return DoraConfig.class;
-    }
-
-    @Override
-    public Set<SiteKind> siteKinds() {
-        return Set.of(SiteKind.LINEAR);
+    public AdapterDescriptor descriptor() {
+        return new AdapterDescriptor(METHOD, "LORA", DoraConfig.class, Set.of(SiteKind.LINEAR),
+                "DoRA: LoRA with a learned per-row magnitude, m/||W + sBA|| (detached norm)")
+                .withDefaultTargets(TargetSpec::loraFamilyDefaults);
     }
 
     /**
@@ -61,23 +48,6 @@ public final class DoraAdapter implements Adapter {
     @Override
     public boolean canShareSite(String otherMethod) {
         return false;
-    }
-
-    @Override
-    public boolean readsPeftConfig(Map<String, Object> json) {
-        return "LORA".equals(json.get("peft_type")) && Boolean.TRUE.equals(json.get("use_dora"));
-    }
-
-    @Override
-    public void validate(AdapterConfig config, List<SiteInfo> sites, ModelShape shape) {
-        DoraConfig c = (DoraConfig) config;
-        LoraFactors.warnLargeRanks(sites, c::rankFor);
-    }
-
-    /** LoRA's default targets (PEFT uses the LoRA mapping for DoRA). */
-    @Override
-    public List<String> defaultTargets(String architecture) {
-        return TargetSpec.loraFamilyDefaults(architecture);
     }
 
     @Override

@@ -4,10 +4,7 @@ import ai.djl.ndarray.NDArray;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
-import io.peft4j.api.PeftKeys;
 import io.peft4j.plugins.lora.LoraFactors;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -20,25 +17,16 @@ import java.util.Map;
  */
 record DoraInstance(String name, DoraConfig config, Map<String, DoraLayer> modules) implements AdapterInstance {
     static final String MAGNITUDE = "lora_magnitude_vector";
+    private static final LoraFactors.ExtraTensor<DoraLayer> MAGNITUDE_VECTOR = new LoraFactors.ExtraTensor<>(
+            MAGNITUDE, "weight", MAGNITUDE, ParamRole.MAGNITUDE, DoraLayer::magnitude);
 
     @Override
     public List<Parameter> parameters() {
-        List<Parameter> out = new ArrayList<>();
-        modules.forEach((path, l) -> {
-            LoraFactors.addParameters(out, path, name, l);
-            out.add(new Parameter(PeftKeys.inMemory(path, MAGNITUDE, name, "weight"), l.magnitude(),
-                    ParamRole.MAGNITUDE, true));
-        });
-        return out;
+        return LoraFactors.parameters(modules, name, MAGNITUDE_VECTOR);
     }
 
     @Override
     public Map<String, NDArray> stateDict() {
-        Map<String, NDArray> out = new LinkedHashMap<>();
-        modules.forEach((path, l) -> {
-            LoraFactors.putState(out, path, l);
-            out.put(PeftKeys.saved(path, MAGNITUDE), l.magnitude());
-        });
-        return out;
+        return LoraFactors.stateDict(modules, MAGNITUDE_VECTOR);
     }
 }

@@ -4,8 +4,8 @@ import ai.djl.ndarray.NDArray;
 import io.peft4j.api.BaseWeight;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.LinearBase;
-import io.peft4j.api.LowRankSite;
 import io.peft4j.api.SiteInfo;
+import io.peft4j.plugins.lora.LoraFactorLayer;
 import io.peft4j.plugins.lora.LoraFactors;
 import java.util.Optional;
 
@@ -29,26 +29,16 @@ import java.util.Optional;
  *   unmerge:  W = W' / (m/n0)[:, None] - ΔW          (needs the cached n0; it cannot be recomputed from W')
  * </pre>
  * Gradients: {@code m} learns through {@code g}; {@code A} and {@code B} only through the low-rank term, never
- * through {@code n}.
+ * through {@code n}. {@link #setFactors} leaves {@code m} alone: during creation the adapter computes it after the
+ * initializer has run, exactly as PEFT does.
  */
-public final class DoraLayer implements LowRankSite {
-    private final SiteInfo site;
-    private final int rank;
-    private final float scaling;
-    private final float dropout;
-    private final NDArray loraA;      // [r, in]
-    private final NDArray loraB;      // [out, r]
+public final class DoraLayer extends LoraFactorLayer {
     private final NDArray magnitude;  // [out]
     private NDArray mergedNorm;       // n0 cached by merge, null while unmerged
 
     DoraLayer(SiteInfo site, int rank, float scaling, float dropout, NDArray loraA, NDArray loraB,
               NDArray magnitude) {
-        this.site = site;
-        this.rank = rank;
-        this.scaling = scaling;
-        this.dropout = dropout;
-        this.loraA = loraA;
-        this.loraB = loraB;
+        super(site, rank, scaling, dropout, loraA, loraB);
         this.magnitude = magnitude;
     }
 
@@ -156,16 +146,6 @@ public final class DoraLayer implements LowRankSite {
         return a;
     }
 
-    @Override
-    public NDArray loraA() {
-        return loraA;
-    }
-
-    @Override
-    public NDArray loraB() {
-        return loraB;
-    }
-
     /** {@code lora_magnitude_vector} {@code m}, shape {@code [out]}. */
     public NDArray magnitude() {
         return magnitude;
@@ -174,30 +154,5 @@ public final class DoraLayer implements LowRankSite {
     /** True while folded into the base weight. */
     public boolean merged() {
         return mergedNorm != null;
-    }
-
-    @Override
-    public int rank() {
-        return rank;
-    }
-
-    @Override
-    public float scaling() {
-        return scaling;
-    }
-
-    /**
-     * Replaces both factors in place. The magnitude is not touched: during creation the adapter computes it after
-     * the initializer has run, exactly as PEFT does.
-     */
-    @Override
-    public void setFactors(NDArray a, NDArray b) {
-        LoraFactors.copyInto(loraA, a, site.path() + ".lora_A");
-        LoraFactors.copyInto(loraB, b, site.path() + ".lora_B");
-    }
-
-    @Override
-    public SiteInfo site() {
-        return site;
     }
 }

@@ -5,6 +5,7 @@ import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterContext;
+import io.peft4j.api.AdapterDescriptor;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
@@ -27,35 +28,14 @@ import org.pf4j.Extension;
 @Extension
 public final class FullFineTuning implements Adapter {
 
+    /**
+     * Mixed batch: each row's update depends on that row's input only, so the mixed-batch path may apply it per row.
+     */
     @Override
-    public String method() {
-        return "full";
-    }
-
-    @Override
-    public String description() {
-        return "Full fine-tuning baseline: every targeted linear weight is trained (dense update)";
-    }
-
-    @Override
-    public String peftType() {
-        return "FULL";
-    }
-
-    @Override
-    public Class<? extends AdapterConfig> configType() {
-        return FullConfig.class;
-    }
-
-    @Override
-    public Set<SiteKind> siteKinds() {
-        return Set.of(SiteKind.LINEAR);
-    }
-
-    /** Each row's update depends on that row's input only, so the mixed-batch path may apply it per row. */
-    @Override
-    public boolean supportsMixedBatch() {
-        return true;
+    public AdapterDescriptor descriptor() {
+        return new AdapterDescriptor("full", "FULL", FullConfig.class, Set.of(SiteKind.LINEAR),
+                "Full fine-tuning baseline: every targeted linear weight is trained (dense update)")
+                .withMixedBatch();
     }
 
     @Override

@@ -4,14 +4,14 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.peft4j.api.AdapterContext;
 import io.peft4j.api.ConfigException;
-import io.peft4j.api.Initializer;
 import io.peft4j.api.LinearBase;
 import io.peft4j.api.LowRankSite;
 import io.peft4j.api.PlannedQuantization;
 import io.peft4j.api.QuantizedWeight;
 import io.peft4j.api.SiteInfo;
-import io.peft4j.plugins.pissa.PissaInitializer;
 import io.peft4j.api.LinearAlgebra.Svd;
+import io.peft4j.plugins.pissa.PissaInitializer;
+import io.peft4j.plugins.pissa.SvdInitializer;
 import org.pf4j.Extension;
 
 /**
@@ -45,30 +45,19 @@ import org.pf4j.Extension;
  * re-quantized.
  */
 @Extension
-public final class LoftqInitializer implements Initializer {
+public final class LoftqInitializer extends SvdInitializer {
     public static final String ID = "loftq";
     static final String ITER_PREFIX = "loftq_iter_";
 
-    @Override
-    public String id() {
-        return ID;
-    }
-
-    @Override
-    public String description() {
-        return "LoftQ: base = what gets quantized, adapter = rank-r part of the quantization error (loftq, "
-                + "loftq_iter_<N>); needs quantization:";
+    public LoftqInitializer() {
+        super(ID, ITER_PREFIX, "LoftQ: base = what gets quantized, adapter = rank-r part of the quantization error "
+                + "(loftq, loftq_iter_<N>); needs quantization:");
     }
 
     /** The base is replaced by the matrix the platform will quantize. */
     @Override
     public boolean rewritesBase() {
         return true;
-    }
-
-    @Override
-    public boolean handles(String initName) {
-        return ID.equals(initName) || (initName != null && initName.startsWith(ITER_PREFIX));
     }
 
     /**
@@ -80,26 +69,13 @@ public final class LoftqInitializer implements Initializer {
         if (ID.equals(initName)) {
             return 1;
         }
-        String suffix = initName.startsWith(ITER_PREFIX) ? initName.substring(ITER_PREFIX.length()) : "";
-        if (!suffix.matches("\\d{1,3}") || Integer.parseInt(suffix) < 1 || Integer.parseInt(suffix) > 100) {
-            throw new ConfigException("init_lora_weights", "\"" + initName + "\": expected \"loftq\" or "
-                    + "\"loftq_iter_<N>\" with N from 1 to 100 alternations (e.g. loftq_iter_5)");
-        }
-        return Integer.parseInt(suffix);
+        return suffixNumber(initName, ITER_PREFIX, 1, 100,
+                "\"loftq\" or \"loftq_iter_<N>\" with N from 1 to 100 alternations (e.g. loftq_iter_5)");
     }
 
     @Override
     public void validate(String initName, SiteInfo site, int rank) {
         iterations(initName);
-    }
-
-    /**
-     * {@code min(r, min(in, out))}: PEFT's {@code _low_rank_decomposition} slices {@code diag(S)[:, :r]}, which stops
-     * at the SVD's size.
-     */
-    @Override
-    public int factorRank(String initName, SiteInfo site, int rank) {
-        return Math.min(rank, Math.min(site.inFeatures(), site.outFeatures()));
     }
 
     @Override
@@ -109,7 +85,7 @@ public final class LoftqInitializer implements Initializer {
                 "\"" + initName + "\" compensates quantization error, but the run has no quantization section; "
                         + "add e.g. quantization: {method: nf4}, or use pissa for a full-precision base"));
         int iterations = iterations(initName);
-        int r = (int) site.loraA().getShape().get(0);   // factorRank: r, or min(in, out) below it
+        int r = triplets(site);   // PEFT's _low_rank_decomposition slices diag(S)[:, :r] at the SVD's size too
         try (NDManager tmp = ctx.manager().newSubManager()) {
             NDArray w = base.withWeight(NDArray::duplicate);
             w.attach(tmp);

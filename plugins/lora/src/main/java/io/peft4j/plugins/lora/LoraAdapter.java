@@ -3,12 +3,11 @@ package io.peft4j.plugins.lora;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterContext;
+import io.peft4j.api.AdapterDescriptor;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.Initializer;
-import io.peft4j.api.ModelShape;
 import io.peft4j.api.SiteInfo;
 import io.peft4j.api.SiteKind;
 import io.peft4j.api.TargetSpec;
@@ -23,55 +22,23 @@ import org.pf4j.Extension;
  * {@code "gaussian"}) are delegated to installed {@link Initializer} plugins (PiSSA, MiLoRA).
  */
 @Extension
-public final class LoraAdapter implements Adapter {
+public final class LoraAdapter extends LoraFormatAdapter {
     public static final String METHOD = "lora";
 
-    @Override
-    public String method() {
-        return METHOD;
+    public LoraAdapter() {
+        super(false);
     }
 
+    /**
+     * Default targets: PEFT's LoRA target mapping: {@code q_proj, v_proj} for Llama, Mistral and Qwen2.
+     * <p>Mixed batch: each row's update {@code s·B A x} depends on that row only (PEFT's mixed-batch forward).
+     */
     @Override
-    public String description() {
-        return "LoRA: low-rank update s·BA on linear layers (rsLoRA, lora_bias, rank/alpha patterns)";
-    }
-
-    @Override
-    public String peftType() {
-        return "LORA";
-    }
-
-    @Override
-    public Class<? extends AdapterConfig> configType() {
-        return LoraConfig.class;
-    }
-
-    @Override
-    public Set<SiteKind> siteKinds() {
-        return Set.of(SiteKind.LINEAR);
-    }
-
-    @Override
-    public boolean readsPeftConfig(Map<String, Object> json) {
-        return "LORA".equals(json.get("peft_type")) && !Boolean.TRUE.equals(json.get("use_dora"));
-    }
-
-    @Override
-    public void validate(AdapterConfig config, List<SiteInfo> sites, ModelShape shape) {
-        LoraConfig c = (LoraConfig) config;
-        LoraFactors.warnLargeRanks(sites, c::rankFor);
-    }
-
-    /** PEFT's LoRA target mapping: {@code q_proj, v_proj} for Llama, Mistral and Qwen2. */
-    @Override
-    public List<String> defaultTargets(String architecture) {
-        return TargetSpec.loraFamilyDefaults(architecture);
-    }
-
-    /** Each row's update {@code s·B A x} depends on that row only (PEFT's mixed-batch forward). */
-    @Override
-    public boolean supportsMixedBatch() {
-        return true;
+    public AdapterDescriptor descriptor() {
+        return new AdapterDescriptor(METHOD, "LORA", LoraConfig.class, Set.of(SiteKind.LINEAR),
+                "LoRA: low-rank update s·BA on linear layers (rsLoRA, lora_bias, rank/alpha patterns)")
+                .withDefaultTargets(TargetSpec::loraFamilyDefaults)
+                .withMixedBatch();
     }
 
     @Override

@@ -14,10 +14,12 @@ import io.peft4j.api.ParamRole;
 import io.peft4j.api.Parameter;
 import io.peft4j.api.PeftKeys;
 import io.peft4j.api.SiteInfo;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BiConsumer;
+import java.util.function.Function;
 import java.util.function.ToIntFunction;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -126,18 +128,46 @@ public final class LoraFactors {
         return m.zeros(new Shape(out, r));
     }
 
-    /** Adds the trainable {@code lora_A} (DOWN) and {@code lora_B} (UP) weights under their in-memory names. */
-    public static void addParameters(List<Parameter> out, String path, String adapterName, LowRankSite l) {
-        out.add(new Parameter(PeftKeys.inMemory(path, "lora_A", adapterName, "weight"), l.loraA(), ParamRole.DOWN,
-                true));
-        out.add(new Parameter(PeftKeys.inMemory(path, "lora_B", adapterName, "weight"), l.loraB(), ParamRole.UP,
-                true));
+    /**
+     * One more trained tensor a LoRA variant keeps per module beside {@code lora_A} / {@code lora_B} (LoRA's
+     * {@code lora_B} bias, DoRA's magnitude): in memory {@code PeftKeys.inMemory(path, name, adapter, field)}, saved
+     * under {@code PeftKeys.saved(path, savedKey)}; a module whose {@code tensor} is null has none.
+     */
+    public record ExtraTensor<L>(String name, String field, String savedKey, ParamRole role,
+                                 Function<L, NDArray> tensor) {
     }
 
-    /** Puts {@code lora_A.weight} and {@code lora_B.weight} under their saved (PEFT) keys. */
-    public static void putState(Map<String, NDArray> out, String path, LowRankSite l) {
-        out.put(PeftKeys.saved(path, "lora_A.weight"), l.loraA());
-        out.put(PeftKeys.saved(path, "lora_B.weight"), l.loraB());
+    /** Per module, in order: {@code lora_A} (DOWN), {@code lora_B} (UP) and the extra tensor, all trainable. */
+    public static <L extends LowRankSite> List<Parameter> parameters(Map<String, L> modules, String adapterName,
+                                                                     ExtraTensor<L> extra) {
+        List<Parameter> out = new ArrayList<>();
+        modules.forEach((path, l) -> {
+            out.add(new Parameter(PeftKeys.inMemory(path, "lora_A", adapterName, "weight"), l.loraA(),
+                    ParamRole.DOWN, true));
+            out.add(new Parameter(PeftKeys.inMemory(path, "lora_B", adapterName, "weight"), l.loraB(),
+                    ParamRole.UP, true));
+            NDArray t = extra.tensor().apply(l);
+            if (t != null) {
+                out.add(new Parameter(PeftKeys.inMemory(path, extra.name(), adapterName, extra.field()), t,
+                        extra.role(), true));
+            }
+        });
+        return out;
+    }
+
+    /** Per module, under PEFT's saved keys: {@code lora_A.weight}, {@code lora_B.weight} and the extra tensor. */
+    public static <L extends LowRankSite> Map<String, NDArray> stateDict(Map<String, L> modules,
+                                                                         ExtraTensor<L> extra) {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        modules.forEach((path, l) -> {
+            out.put(PeftKeys.saved(path, "lora_A.weight"), l.loraA());
+            out.put(PeftKeys.saved(path, "lora_B.weight"), l.loraB());
+            NDArray t = extra.tensor().apply(l);
+            if (t != null) {
+                out.put(PeftKeys.saved(path, extra.savedKey()), t);
+            }
+        });
+        return out;
     }
 
     /** Copies {@code src} into {@code dst} in place (so parameter references and gradients stay valid). */

@@ -5,7 +5,6 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.DataType;
 import io.peft4j.api.ForwardContext;
 import io.peft4j.api.LinearBase;
-import io.peft4j.api.LowRankSite;
 import io.peft4j.api.SiteInfo;
 import java.util.Optional;
 
@@ -21,22 +20,11 @@ import java.util.Optional;
  * Dropout applies only to the LoRA branch input; {@code b_B} sits inside {@code lora_B(...)} and is therefore
  * scaled by {@code s} too (PEFT behaviour).
  */
-public final class LoraLayer implements LowRankSite {
-    private final SiteInfo site;
-    private final int rank;
-    private final float scaling;
-    private final float dropout;
-    private final NDArray loraA;      // [r, in]
-    private final NDArray loraB;      // [out, r]
+public final class LoraLayer extends LoraFactorLayer {
     private final NDArray loraBBias;  // [out] or null
 
     LoraLayer(SiteInfo site, int rank, float scaling, float dropout, NDArray loraA, NDArray loraB, NDArray loraBBias) {
-        this.site = site;
-        this.rank = rank;
-        this.scaling = scaling;
-        this.dropout = dropout;
-        this.loraA = loraA;
-        this.loraB = loraB;
+        super(site, rank, scaling, dropout, loraA, loraB);
         this.loraBBias = loraBBias;
     }
 
@@ -96,39 +84,8 @@ public final class LoraLayer implements LowRankSite {
         }
     }
 
-    @Override
-    public NDArray loraA() {
-        return loraA;
-    }
-
-    @Override
-    public NDArray loraB() {
-        return loraB;
-    }
-
     /** The bias of {@code lora_B}, or null without {@code lora_bias}. */
     public NDArray loraBBias() {
         return loraBBias;
-    }
-
-    @Override
-    public int rank() {
-        return rank;
-    }
-
-    @Override
-    public float scaling() {
-        return scaling;
-    }
-
-    @Override
-    public void setFactors(NDArray a, NDArray b) {
-        LoraFactors.copyInto(loraA, a, "lora_A");
-        LoraFactors.copyInto(loraB, b, "lora_B");
-    }
-
-    @Override
-    public SiteInfo site() {
-        return site;
     }
 }

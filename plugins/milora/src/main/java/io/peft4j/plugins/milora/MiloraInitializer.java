@@ -4,7 +4,6 @@ import io.peft4j.api.AdapterContext;
 import io.peft4j.api.LinearAlgebra.Svd;
 import io.peft4j.api.LinearBase;
 import io.peft4j.api.LowRankSite;
-import io.peft4j.api.SiteInfo;
 import io.peft4j.plugins.pissa.PissaInitializer;
 import io.peft4j.plugins.pissa.ResidualInitializer;
 import org.pf4j.Extension;
@@ -23,7 +22,8 @@ import org.pf4j.Extension;
  * used. The decomposition runs in float64 (the platform's LinearAlgebra); the factors are rounded to float32 and the
  * residual is computed in float32 from them (PiSSA's code, reached through the plugin dependency on pissa), so
  * {@code W_res + s·B A} reproduces W to float32 rounding and the output is unchanged at initialisation. Factors are
- * set through the {@link LowRankSite} view (LoRA and DoRA alike).
+ * set through the {@link LowRankSite} view (LoRA and DoRA alike). MiLoRA is not part of PEFT; like PEFT's PiSSA, a
+ * rank above {@code min(in, out)} takes all {@code min(in, out)} triplets (see the pissa plugin's SvdInitializer).
  *
  * <p><b>Quantized bases.</b> The platform quantizes base layers after initialisation, so MiLoRA decomposes the
  * full-precision weight and the residual is what gets quantized. On an already quantized base it decomposes the
@@ -36,28 +36,8 @@ import org.pf4j.Extension;
 public final class MiloraInitializer extends ResidualInitializer {
     public static final String ID = "milora";
 
-    @Override
-    public String id() {
-        return ID;
-    }
-
-    @Override
-    public String description() {
-        return "MiLoRA: adapter = smallest-r singular triplets of W, base = the rest";
-    }
-
-    @Override
-    public boolean handles(String initName) {
-        return ID.equals(initName);
-    }
-
-    /**
-     * MiLoRA is not part of PEFT; like PEFT's PiSSA, a rank above {@code min(in, out)} takes all
-     * {@code min(in, out)} singular triplets (the factors have that many rows/columns, the scaling keeps r).
-     */
-    @Override
-    public int factorRank(String initName, SiteInfo site, int rank) {
-        return Math.min(rank, Math.min(site.inFeatures(), site.outFeatures()));
+    public MiloraInitializer() {
+        super(ID, null, "MiLoRA: adapter = smallest-r singular triplets of W, base = the rest");
     }
 
     /** The last r triplets, applied as PiSSA applies its top ones ({@link PissaInitializer#applyTriplets}). */
@@ -65,7 +45,7 @@ public final class MiloraInitializer extends ResidualInitializer {
     public void initialize(String initName, LowRankSite site, LinearBase base, AdapterContext ctx) {
         Svd svd = base.withWeight(ctx.linearAlgebra()::svd);     // u [out, k], s [k] descending, vh [k, in]
         int k = svd.rank();
-        int r = (int) site.loraA().getShape().get(0);   // factorRank: r, or min(in, out) below it
+        int r = triplets(site);
         PissaInitializer.applyTriplets(svd.slice(k - r, k), site, base, ctx.manager());
     }
 }

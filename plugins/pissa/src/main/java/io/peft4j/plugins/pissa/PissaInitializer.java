@@ -45,20 +45,9 @@ public final class PissaInitializer extends ResidualInitializer {
     public static final String ID = "pissa";
     static final String NITER_PREFIX = "pissa_niter_";
 
-    @Override
-    public String id() {
-        return ID;
-    }
-
-    @Override
-    public String description() {
-        return "PiSSA: adapter = top-r singular triplets of W, base = residual (pissa, pissa_niter_<N>)";
-    }
-
-    @Override
-    public boolean handles(String initName) {
-        // Malformed pissa_niter_ suffixes are claimed too, so validate() can say what is wrong with them.
-        return ID.equals(initName) || (initName != null && initName.startsWith(NITER_PREFIX));
+    public PissaInitializer() {
+        super(ID, NITER_PREFIX,
+                "PiSSA: adapter = top-r singular triplets of W, base = residual (pissa, pissa_niter_<N>)");
     }
 
     /**
@@ -70,16 +59,12 @@ public final class PissaInitializer extends ResidualInitializer {
         if (ID.equals(initName)) {
             return -1;
         }
-        String suffix = initName.startsWith(NITER_PREFIX) ? initName.substring(NITER_PREFIX.length()) : "";
-        if (!suffix.matches("\\d{1,9}")) {
-            throw new ConfigException("init_lora_weights", "\"" + initName + "\": expected \"pissa\" or "
-                    + "\"pissa_niter_<N>\" with N a non-negative integer number of power iterations (e.g. pissa_niter_4)");
-        }
-        return Integer.parseInt(suffix);
+        return suffixNumber(initName, NITER_PREFIX, 0, 999_999_999, "\"pissa\" or \"pissa_niter_<N>\" with N a "
+                + "non-negative integer number of power iterations (e.g. pissa_niter_4)");
     }
 
     /**
-     * {@code pissa} accepts any rank (PEFT slices the SVD at {@code min(in, out)}, see {@link #factorRank});
+     * {@code pissa} accepts any rank (PEFT slices the SVD at {@code min(in, out)}, see {@link SvdInitializer});
      * {@code pissa_niter_N} with {@code r > min(in, out)} is rejected: PEFT's randomized SVD
      * ({@code torch.svd_lowrank}) fails there with an assertion error.
      */
@@ -94,17 +79,11 @@ public final class PissaInitializer extends ResidualInitializer {
         }
     }
 
-    /** {@code min(r, min(in, out))}: PEFT's {@code V[:, :r]}, {@code S[:r]}, {@code Uh[:r]} stop at the SVD's size. */
-    @Override
-    public int factorRank(String initName, SiteInfo site, int rank) {
-        return Math.min(rank, Math.min(site.inFeatures(), site.outFeatures()));
-    }
-
     @Override
     public void initialize(String initName, LowRankSite site, LinearBase base, AdapterContext ctx) {
         validate(initName, base.site(), site.rank());
         int niter = niter(initName);
-        int r = (int) site.loraA().getShape().get(0);   // factorRank: r, or min(in, out) below it
+        int r = triplets(site);
         LinearAlgebra la = ctx.linearAlgebra();
         Svd top = base.withWeight(w -> niter < 0 ? la.svd(w).slice(0, r) : la.svdLowRank(w, r, niter));
         applyTriplets(top, site, base, ctx.manager());

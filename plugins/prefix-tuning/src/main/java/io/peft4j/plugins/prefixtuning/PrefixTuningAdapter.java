@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDManager;
 import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterContext;
+import io.peft4j.api.AdapterDescriptor;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.ModelShape;
@@ -26,29 +27,11 @@ public final class PrefixTuningAdapter implements Adapter {
     public static final String METHOD = "prefix_tuning";
 
     @Override
-    public String method() {
-        return METHOD;
-    }
-
-    @Override
-    public String description() {
-        return "Prefix tuning: trainable key/value prefixes in every attention layer, optional reparameterisation "
-                + "MLP folded away on save (PEFT PREFIX_TUNING format)";
-    }
-
-    @Override
-    public String peftType() {
-        return "PREFIX_TUNING";
-    }
-
-    @Override
-    public Class<? extends AdapterConfig> configType() {
-        return PrefixTuningConfig.class;
-    }
-
-    @Override
-    public Set<SiteKind> siteKinds() {
-        return Set.of(SiteKind.ATTENTION_KV);
+    public AdapterDescriptor descriptor() {
+        return new AdapterDescriptor(METHOD, "PREFIX_TUNING", PrefixTuningConfig.class,
+                Set.of(SiteKind.ATTENTION_KV),
+                "Prefix tuning: trainable key/value prefixes in every attention layer, optional reparameterisation "
+                + "MLP folded away on save (PEFT PREFIX_TUNING format)");
     }
 
     @Override

@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterContext;
+import io.peft4j.api.AdapterDescriptor;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.ModelShape;
@@ -27,28 +28,10 @@ public final class PromptTuningAdapter implements Adapter {
     public static final String METHOD = "prompt_tuning";
 
     @Override
-    public String method() {
-        return METHOD;
-    }
-
-    @Override
-    public String description() {
-        return "Prompt tuning: trainable virtual-token embeddings prepended to the input (PEFT PROMPT_TUNING format)";
-    }
-
-    @Override
-    public String peftType() {
-        return "PROMPT_TUNING";
-    }
-
-    @Override
-    public Class<? extends AdapterConfig> configType() {
-        return PromptTuningConfig.class;
-    }
-
-    @Override
-    public Set<SiteKind> siteKinds() {
-        return Set.of(SiteKind.INPUT_EMBEDDING);
+    public AdapterDescriptor descriptor() {
+        return new AdapterDescriptor(METHOD, "PROMPT_TUNING", PromptTuningConfig.class,
+                Set.of(SiteKind.INPUT_EMBEDDING),
+                "Prompt tuning: trainable virtual-token embeddings prepended to the input (PEFT PROMPT_TUNING format)");
     }
 
     @Override

@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import io.peft4j.api.Adapter;
 import io.peft4j.api.AdapterConfig;
 import io.peft4j.api.AdapterContext;
+import io.peft4j.api.AdapterDescriptor;
 import io.peft4j.api.AdapterInstance;
 import io.peft4j.api.ConfigException;
 import io.peft4j.api.SiteInfo;
@@ -30,44 +31,17 @@ import org.pf4j.Extension;
 public final class VeraAdapter implements Adapter {
     public static final String METHOD = "vera";
 
-    @Override
-    public String method() {
-        return METHOD;
-    }
-
-    @Override
-    public String description() {
-        return "VeRA: shared frozen random projections with trained per-layer scaling vectors lambda_b, lambda_d";
-    }
-
-    @Override
-    public String peftType() {
-        return "VERA";
-    }
-
-    @Override
-    public Class<? extends AdapterConfig> configType() {
-        return VeraConfig.class;
-    }
-
-    @Override
-    public Set<SiteKind> siteKinds() {
-        return Set.of(SiteKind.LINEAR);
-    }
-
-    /** PEFT's {@code TRANSFORMERS_MODELS_TO_VERA_TARGET_MODULES_MAPPING}, a copy of LoRA's. */
-    @Override
-    public List<String> defaultTargets(String architecture) {
-        return TargetSpec.loraFamilyDefaults(architecture);
-    }
-
     /**
-     * Row i's update {@code Λ_b B Λ_d A x_i} (frozen shared A, B) depends on row i alone, so a mixed batch may apply
-     * the adapter to its own rows.
+     * Default targets: PEFT's {@code TRANSFORMERS_MODELS_TO_VERA_TARGET_MODULES_MAPPING}, a copy of LoRA's.
+     * <p>Mixed batch: row i's update {@code Λ_b B Λ_d A x_i} (frozen shared A, B) depends on row i alone, so a mixed
+     * batch may apply the adapter to its own rows.
      */
     @Override
-    public boolean supportsMixedBatch() {
-        return true;
+    public AdapterDescriptor descriptor() {
+        return new AdapterDescriptor(METHOD, "VERA", VeraConfig.class, Set.of(SiteKind.LINEAR),
+                "VeRA: shared frozen random projections with trained per-layer scaling vectors lambda_b, lambda_d")
+                .withDefaultTargets(TargetSpec::loraFamilyDefaults)
+                .withMixedBatch();
     }
 
     @Override
