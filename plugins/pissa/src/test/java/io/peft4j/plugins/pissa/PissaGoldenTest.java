@@ -17,7 +17,7 @@ class PissaGoldenTest {
         return GoldenSuite.of("pissa")
                 .on("pissa_init", GoldenSvdInitChecks.init(pissa))
                 .on("pissa_niter_init", GoldenSvdInitChecks.init(pissa))
-                .installedOnly("pissa_to_lora_conversion", "the conversion is platform-core's PissaConversion today")
+                .installedOnly("pissa_to_lora_conversion", "the case loads the trained factors into an installed LoRA adapter (the lora plugin); the conversion rules themselves are unit-tested in OriginalBaseConversionTest")
                 .tests();
     }
 }
