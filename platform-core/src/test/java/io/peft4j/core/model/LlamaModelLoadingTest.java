@@ -15,36 +15,9 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeMap;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
-class LlamaModelLoadingTest {
-    static NDManager root;
-    static Path bundled;
-    static final long[] IDS = {1, 403, 407, 261, 378};
-
-    @TempDir
-    Path tmp;
-
-    @BeforeAll
-    static void init() {
-        root = NDManager.newBaseManager();
-        bundled = BundledModel.stories260K();
-    }
-
-    @AfterAll
-    static void done() {
-        root.close();
-    }
-
-    private static float[] logits(LlamaModel model) {
-        try (NDManager m = root.newSubManager()) {
-            return model.forward(m.create(IDS, new Shape(1, IDS.length)), null, null, PlatformForwardContext.eval(m))
-                    .toFloatArray();
-        }
-    }
+class LlamaModelLoadingTest extends BundledModelFixture {
 
     private void copyConfig(Path dir) throws IOException {
         Files.createDirectories(dir);

@@ -18,34 +18,14 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The site list exists once: the loaded model's sites are {@link LlamaSiteLayout#of} of its config, biases
  * included (Qwen2's q/k/v biases come from model_type, as in transformers' {@code Qwen2Attention}), and a
  * checkpoint holding a bias the layout does not have is refused instead of read into a site that claims none.
  */
-class LlamaSiteLayoutTest {
-    private static final long[] IDS = {1, 403, 407, 261, 378};
-    static NDManager root;
-    static Path bundled;
-
-    @TempDir
-    Path tmp;
-
-    @BeforeAll
-    static void init() {
-        root = NDManager.newBaseManager();
-        bundled = BundledModel.stories260K();
-    }
-
-    @AfterAll
-    static void done() {
-        root.close();
-    }
+class LlamaSiteLayoutTest extends BundledModelFixture {
 
     /** stories260K's tensors plus zero biases on {@code biased} projections, with config.json's model_type set. */
     private Path variant(String name, String modelType, List<String> biased) throws IOException {
@@ -70,13 +50,6 @@ class LlamaSiteLayoutTest {
             SafetensorsWriter.write(dir.resolve("model.safetensors"), t);
         }
         return dir;
-    }
-
-    private static float[] logits(LlamaModel model) {
-        try (NDManager m = root.newSubManager()) {
-            return model.forward(m.create(IDS, new Shape(1, IDS.length)), null, null, PlatformForwardContext.eval(m))
-                    .toFloatArray();
-        }
     }
 
     @Test
